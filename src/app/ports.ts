@@ -149,7 +149,8 @@ export interface TokenRepo {
   listForUser(userId: string): Promise<TokenRecord[]>;
 }
 
-export const AuditResult = { ok: 'ok', refused: 'refused' } as const;
+/** `ok` changed something; `refused` was turned down with an error code; `failed` broke on an unexpected error. */
+export const AuditResult = { ok: 'ok', refused: 'refused', failed: 'failed' } as const;
 export type AuditResult = (typeof AuditResult)[keyof typeof AuditResult];
 
 export interface NewAuditEvent {

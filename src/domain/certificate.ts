@@ -6,6 +6,9 @@ import {
 } from './algorithms.js';
 import { CertfleetError, ErrorCode } from './errors.js';
 
+/** K6: a keystore file larger than this is refused before it is read. */
+export const MAX_KEYSTORE_FILE_BYTES = 1024 * 1024;
+
 /**
  * What certfleet knows about a certificate once it has been parsed (once, at the edge, by
  * `crypto/`). The rest of the code never touches DER to answer a question.

@@ -1,0 +1,65 @@
+/**
+ * `certfleet`: the server (`serve`) and the client commands that talk to a server's REST API.
+ * Exit codes (SPEC section 5): 0 success, 1 refused by the server, 2 usage error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { addApiCommands } from '../transport/cli/commands.js';
+import { ConnectionError, ExitCode, ServerRefusal, UsageError } from '../transport/cli/cli-errors.js';
+import { isCertfleetError } from '../domain/errors.js';
+import { createLogger, parseHostPort, startServer, type ServeOptions } from './serve.js';
+import type { HostPort } from './host-port.js';
+
+const program = new Command('certfleet')
+  .description('Manages the TLS server certificates a fleet of thin clients pins.')
+  .version(process.env.npm_package_version ?? '0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('serve')
+  .description('run the server: console and REST API, device channel')
+  .addOption(new Option('--data <dir>', 'data directory (master key, SQLite database)').env('CERTFLEET_DATA').default('./data'))
+  .addOption(new Option('--db <url>', 'postgres://… for a cluster (default: SQLite in the data directory)').env('CERTFLEET_DB'))
+  .addOption(new Option('--listen <host:port>', 'console and API address').env('CERTFLEET_LISTEN').default(parseHostPort('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseHostPort))
+  .addOption(new Option('--device-listen <host:port>', 'device channel address (TLS)').env('CERTFLEET_DEVICE_LISTEN').default(parseHostPort('0.0.0.0:30001'), '0.0.0.0:30001').argParser(parseHostPort))
+  .addOption(new Option('--web-cert <file>', 'PEM certificate for HTTPS on a non-loopback address'))
+  .addOption(new Option('--web-key <file>', 'PEM private key for --web-cert'))
+  .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug').env('CERTFLEET_LOG_LEVEL').default('info'))
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; webCert?: string; webKey?: string; logLevel: string }) => {
+    const opts: ServeOptions = { dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel };
+    const log = createLogger(opts.logLevel);
+    const server = await startServer(opts, log, (line) => process.stdout.write(line + '\n'));
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      server.close().then(() => process.exit(0), (e: unknown) => {
+        log.error({ err: e }, 'error while stopping');
+        process.exit(1);
+      });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+addApiCommands(program);
+
+function fail(code: number, text: string): never {
+  process.stderr.write(text.endsWith('\n') ? text : text + '\n');
+  process.exit(code);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // help and version end with exitCode 0; every other commander error is a usage error
+    process.exit(e.exitCode === 0 ? ExitCode.ok : ExitCode.usage);
+  }
+  if (e instanceof ServerRefusal) fail(ExitCode.refused, `error: ${e.code}: ${e.message}`);
+  if (e instanceof UsageError) fail(ExitCode.usage, `error: ${e.message}`);
+  if (e instanceof ConnectionError) fail(ExitCode.refused, `error: ${e.message}`);
+  if (isCertfleetError(e)) fail(ExitCode.refused, `error: ${e.code}: ${e.message}`);
+  fail(ExitCode.refused, `error: ${(e as Error).stack ?? String(e)}`);
+}

@@ -1,0 +1,117 @@
+/**
+ * The tables as Kysely sees them, shared by every repository. Column conventions (the same on
+ * SQLite and PostgreSQL, so that a backup moves between them unchanged):
+ *
+ * - Timestamps are ISO-8601 UTC text in one canonical form, `YYYY-MM-DDTHH:mm:ss.sssZ`
+ *   (`Date#toISOString`), written through `timestamp()` in columns.ts. That form sorts and
+ *   compares as text exactly as the instants do, which `expires_at > now` and `ORDER BY` rely on.
+ * - Booleans are integers 0/1 with a CHECK constraint (SQLite has no boolean type).
+ * - Binary data is `blob` on SQLite and `bytea` on PostgreSQL; both arrive as a Buffer.
+ * - Lists and free-form objects are JSON text.
+ * - PostgreSQL returns `bigint` (identity ids) and COUNT as strings: `Int` covers both, and
+ *   `toInt()` turns them into numbers.
+ *
+ * The migrations in migrations/ are the truth; this file describes the schema after the latest one.
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+/** An integer column that PostgreSQL may hand back as a string (int8). */
+export type Int = number | string;
+
+/** 0 or 1. */
+export type IntBoolean = number;
+
+export interface CertificatesTable {
+  id: string;
+  alias: string;
+  position: number;
+  active: IntBoolean;
+  cert_der: Buffer;
+  /** The caller's sealed (encrypted) PKCS#8 key, stored exactly as given. */
+  sealed_key: Buffer;
+  subject: string;
+  issuer: string;
+  serial_number: string;
+  not_before: string;
+  not_after: string;
+  signature_algorithm: string;
+  signature_algorithm_oid: string;
+  key_algorithm: string;
+  key_size: number;
+  curve: string | null;
+  sha1_fingerprint: string;
+  sha256_fingerprint: string;
+  source: string;
+  created_at: string;
+}
+
+/** One row (id = 1): the keystore's revision, raised by every keystore change. */
+export interface KeystoreStateTable {
+  id: number;
+  revision: number;
+  updated_at: string;
+}
+
+export interface DevicesTable {
+  id: string;
+  unit_id: string;
+  name: string;
+  os_family: string;
+  os_version: string;
+  profile: string | null;
+  /** JSON array of Java signature algorithm names, or null when the device declared none. */
+  declared_algorithms: string | null;
+  certificate_id: string;
+  pending_certificate_id: string | null;
+  credential_hash: string;
+  registered_at: string;
+  last_contact_at: string | null;
+}
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  role: string;
+  password_hash: string;
+  created_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: string;
+  expires_at: string;
+  last_used_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<Int>;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  result: string;
+  code: string | null;
+  /** JSON object. */
+  details: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  certificates: CertificatesTable;
+  keystore_state: KeystoreStateTable;
+  devices: DevicesTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  meta: MetaTable;
+}
+
+/** What a COUNT(*) comes back as on either database. */
+export type CountColumn = ColumnType<Int | bigint, never, never>;

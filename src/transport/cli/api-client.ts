@@ -1,0 +1,96 @@
+/**
+ * The CLI's only way to the server: the public REST API. Plain node:http(s), so that a private
+ * CA (the self-signed web certificate of a server on a non-loopback address) can be trusted.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { ConnectionError, ServerRefusal, UsageError } from './cli-errors.js';
+import type { CliConfig } from './cli-config.js';
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+export class ApiClient {
+  private readonly base: URL;
+  private readonly ca: Buffer | undefined;
+
+  constructor(
+    server: string,
+    private readonly token: string | undefined,
+    caFile?: string,
+  ) {
+    try {
+      this.base = new URL(server);
+    } catch {
+      throw new UsageError(`"${server}" is not a server URL; give one like http://127.0.0.1:8080.`);
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new UsageError(`"${server}" must start with http:// or https://.`);
+    }
+    try {
+      this.ca = caFile ? readFileSync(caFile) : undefined;
+    } catch (e) {
+      throw new UsageError(`Cannot read the CA file ${caFile}: ${(e as Error).message}`);
+    }
+  }
+
+  static fromConfig(config: CliConfig): ApiClient {
+    if (!config.server) {
+      throw new UsageError('No server is known. Run `certfleet login --server URL --user NAME --password-stdin` or set CERTFLEET_SERVER.');
+    }
+    if (!config.token) {
+      throw new UsageError('You are not logged in. Run `certfleet login` or set CERTFLEET_TOKEN.');
+    }
+    return new ApiClient(config.server, config.token, config.caFile);
+  }
+
+  request(method: string, path: string, body?: unknown): Promise<ApiResponse> {
+    const url = new URL(path.replace(/^\//, ''), this.base.href.endsWith('/') ? this.base : new URL(this.base.href + '/'));
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(url, { method, headers, ...(this.ca ? { ca: this.ca } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      });
+      req.on('error', (e) => reject(new ConnectionError(`Cannot reach the server at ${this.base.origin}: ${e.message}`)));
+      req.end(payload);
+    });
+  }
+
+  /** Sends the request and returns the body on 2xx; turns an error document into a ServerRefusal. */
+  async call(method: string, path: string, body?: unknown): Promise<ApiResponse> {
+    const res = await this.request(method, path, body);
+    if (res.status >= 200 && res.status < 300) return res;
+    let parsed: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
+    try {
+      parsed = JSON.parse(res.body.toString('utf8')) as typeof parsed; // shape checked below
+    } catch {
+      /* not JSON: handled below */
+    }
+    if (!parsed.error?.code) {
+      throw new ConnectionError(`The server at ${this.base.origin} answered ${res.status} without a certfleet error document.`);
+    }
+    throw new ServerRefusal(res.status, parsed.error.code, parsed.error.message ?? '', parsed.error.details ?? {});
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await this.call(method, path, body);
+    if (res.status === 204 || res.body.length === 0) return undefined as T; // no content: callers of 204 routes ask for void
+    return JSON.parse(res.body.toString('utf8')) as T; // the API's documented shape
+  }
+}

@@ -1,0 +1,42 @@
+/** Reading secrets and writing results for the CLI. Secrets come from stdin or a file, never argv. */
+import { readFileSync } from 'node:fs';
+import { UsageError } from './cli-errors.js';
+
+/** Reads all of stdin; one trailing newline is dropped (what `echo` and heredocs add). */
+export async function readStdinSecret(what: string): Promise<string> {
+  if (process.stdin.isTTY) {
+    process.stderr.write(`${what}: (reading from stdin, end with Ctrl-D)\n`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer); // stdin yields Buffers without an encoding set
+  const text = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (text.length === 0) throw new UsageError(`No ${what} arrived on stdin.`);
+  return text;
+}
+
+export function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new UsageError(`Cannot read the ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Exactly one of --password-stdin / --password-file must be given. */
+export async function readPassword(opts: { passwordStdin?: boolean; passwordFile?: string }, what = 'password'): Promise<string> {
+  if (opts.passwordStdin && opts.passwordFile) throw new UsageError('Give either --password-stdin or --password-file, not both.');
+  if (opts.passwordStdin) return readStdinSecret(what);
+  if (opts.passwordFile) return readSecretFile(opts.passwordFile, what);
+  throw new UsageError(`The ${what} is needed: give --password-stdin or --password-file FILE (never on the command line).`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** A plain text table: a header row, then one row per record, columns padded to fit. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,289 @@
+/**
+ * The CLI's API commands (SPEC section 5): login, cert …, audit list, user …. Each one is a thin
+ * shell over one REST call; `--json` prints the API's own document.
+ */
+import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { ApiClient } from './api-client.js';
+import { readConfig, writeConfig } from './cli-config.js';
+import { UsageError } from './cli-errors.js';
+import { printJson, readPassword, readSecretFile, table } from './cli-io.js';
+
+/** The fields of CertificateSummary the CLI shows (the API document has them all). */
+interface CertificateSummary {
+  readonly alias: string;
+  readonly position: number;
+  readonly isDefault: boolean;
+  readonly active: boolean;
+  readonly signatureAlgorithm: string;
+  readonly keyAlgorithm: string;
+  readonly keySize: number;
+  readonly notAfter: string;
+  readonly daysUntilExpiry: number;
+  readonly deviceCount: number;
+  readonly sha256Fingerprint: string;
+}
+
+interface DevicesPage {
+  readonly count: number;
+  readonly devices: readonly Record<string, unknown>[];
+}
+
+const enc = encodeURIComponent;
+
+function client(): ApiClient {
+  return ApiClient.fromConfig(readConfig());
+}
+
+function integer(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number.`);
+    return Number(value);
+  };
+}
+
+function certificateRows(list: readonly CertificateSummary[]): string {
+  return table(
+    ['#', 'ALIAS', 'DEFAULT', 'ACTIVE', 'SIGNATURE', 'KEY', 'VALID UNTIL', 'DEVICES'],
+    list.map((c) => [
+      String(c.position),
+      c.alias,
+      c.isDefault ? 'default' : '',
+      c.active ? 'active' : 'inactive',
+      c.signatureAlgorithm,
+      `${c.keyAlgorithm} ${c.keySize}`,
+      `${c.notAfter.slice(0, 10)} (${c.daysUntilExpiry} days${c.daysUntilExpiry < 30 ? ', EXPIRES SOON' : ''})`,
+      String(c.deviceCount),
+    ]),
+  );
+}
+
+function describe(c: CertificateSummary): string {
+  return `${c.alias}: ${c.signatureAlgorithm}, ${c.keyAlgorithm} ${c.keySize}, position ${c.position}${c.isDefault ? ' (default)' : ''}, ` +
+    `${c.active ? 'active' : 'inactive'}, valid until ${c.notAfter}\n  SHA-256 ${c.sha256Fingerprint}\n`;
+}
+
+function addLogin(program: Command): void {
+  program
+    .command('login')
+    .description('log in to a server and remember it and the token')
+    .requiredOption('--server <url>', 'server URL, e.g. http://127.0.0.1:8080')
+    .requiredOption('--user <name>', 'user name')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--password-file <file>', 'read the password from a file')
+    .option('--ca-file <file>', 'PEM file to trust for the server\'s HTTPS certificate')
+    .action(async (opts: { server: string; user: string; passwordStdin?: boolean; passwordFile?: string; caFile?: string }) => {
+      const password = await readPassword(opts);
+      const api = new ApiClient(opts.server, undefined, opts.caFile);
+      const res = await api.json<{ token: string; expiresAt: string; user: { username: string; role: string } }>(
+        'POST', '/api/v1/auth/login', { username: opts.user, password },
+      );
+      const path = writeConfig({ server: opts.server, token: res.token, ...(opts.caFile ? { caFile: opts.caFile } : {}) });
+      process.stdout.write(`Logged in to ${opts.server} as ${res.user.username} (${res.user.role}) until ${res.expiresAt}.\nSaved in ${path}.\n`);
+    });
+  program
+    .command('logout')
+    .description('revoke the remembered token and forget it')
+    .action(async () => {
+      const config = readConfig();
+      await ApiClient.fromConfig(config).call('POST', '/api/v1/auth/logout');
+      writeConfig({ ...(config.server ? { server: config.server } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
+      process.stdout.write('Logged out.\n');
+    });
+}
+
+function addCert(program: Command): void {
+  const cert = program.command('cert').description('the keystore of server certificates');
+
+  cert.command('list').description('certificates in priority order (the first is the default)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const list = await client().json<CertificateSummary[]>('GET', '/api/v1/certificates');
+      if (opts.json) printJson(list);
+      else process.stdout.write(certificateRows(list));
+    });
+
+  cert.command('show').argument('<alias>').description('everything in the certificate (K9)')
+    .option('--json', 'print JSON')
+    .action(async (alias: string, opts: { json?: boolean }) => {
+      const api = client();
+      if (opts.json) {
+        const summary = await api.json<CertificateSummary>('GET', `/api/v1/certificates/${enc(alias)}`);
+        const content = await api.json<unknown>('GET', `/api/v1/certificates/${enc(alias)}/content`);
+        printJson({ ...summary, content });
+      } else {
+        const res = await api.call('GET', `/api/v1/certificates/${enc(alias)}/content?format=text`);
+        process.stdout.write(res.body.toString('utf8'));
+      }
+    });
+
+  cert.command('generate').description('generate a key pair and a self-signed certificate (K5)')
+    .requiredOption('--alias <alias>', 'alias of the new entry')
+    .option('--cn <name>', 'subject common name (default: the server\'s host name)')
+    .option('--sig-alg <name>', 'SHA512withRSA, SHA384withRSA, SHA256withRSA, SHA256withECDSA or SHA384withECDSA', 'SHA512withRSA')
+    .option('--key-size <bits>', 'RSA key size: 2048, 3072 or 4096 (default 4096)', integer('--key-size'))
+    .option('--days <n>', 'validity in days (default 3650)', integer('--days'))
+    .option('--json', 'print JSON')
+    .action(async (opts: { alias: string; cn?: string; sigAlg: string; keySize?: number; days?: number; json?: boolean }) => {
+      if (!opts.json) process.stderr.write(`Generating ${opts.sigAlg} key pair for "${opts.alias}" …\n`);
+      const created = await client().json<CertificateSummary>('POST', '/api/v1/certificates', {
+        alias: opts.alias,
+        signatureAlgorithm: opts.sigAlg,
+        ...(opts.cn !== undefined ? { commonName: opts.cn } : {}),
+        ...(opts.keySize !== undefined ? { keySize: opts.keySize } : {}),
+        ...(opts.days !== undefined ? { days: opts.days } : {}),
+      });
+      if (opts.json) printJson(created);
+      else process.stdout.write('Generated ' + describe(created));
+    });
+
+  cert.command('import').argument('<file>', 'PKCS#12 (.p12/.pfx), JKS or PEM file').description('import a key pair from a keystore file (K6)')
+    .requiredOption('--alias <alias>', 'alias of the new entry')
+    .option('--password-stdin', 'read the keystore password from stdin')
+    .option('--password-file <file>', 'read the keystore password from a file')
+    .option('--key-password-file <file>', 'read the key password from a file (JKS; default: the keystore password)')
+    .option('--entry <name>', 'the entry to import when the file holds several')
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: { alias: string; passwordStdin?: boolean; passwordFile?: string; keyPasswordFile?: string; entry?: string; json?: boolean }) => {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch (e) {
+        throw new UsageError(`Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      // PEM files may hold an unencrypted key: the password is then optional.
+      const password = opts.passwordStdin || opts.passwordFile ? await readPassword(opts, 'keystore password') : '';
+      const keyPassword = opts.keyPasswordFile ? readSecretFile(opts.keyPasswordFile, 'key password') : undefined;
+      const created = await client().json<CertificateSummary>('POST', '/api/v1/certificates/import', {
+        alias: opts.alias,
+        file: bytes.toString('base64'),
+        password,
+        ...(keyPassword !== undefined ? { keyPassword } : {}),
+        ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
+      });
+      if (opts.json) printJson(created);
+      else process.stdout.write(`Imported ${basename(file)} as ` + describe(created));
+    });
+
+  const stateChanges: readonly [string, string, string][] = [
+    ['delete', 'delete an entry no device uses (K7)', ''],
+    ['up', 'move an entry up; at the top it becomes the default (K3)', 'move-up'],
+    ['down', 'move an entry down (K3)', 'move-down'],
+    ['default', 'make an entry the default (K3)', 'make-default'],
+    ['activate', 'allow an entry for new registrations (K4)', 'activate'],
+    ['deactivate', 'keep an entry from new registrations (K4)', 'deactivate'],
+  ];
+  for (const [name, description, route] of stateChanges) {
+    cert.command(name).argument('<alias>').description(description)
+      .option('--json', 'print the new list as JSON')
+      .action(async (alias: string, opts: { json?: boolean }) => {
+        const api = client();
+        if (name === 'delete') {
+          await api.call('DELETE', `/api/v1/certificates/${enc(alias)}`);
+          if (opts.json) printJson(await api.json<CertificateSummary[]>('GET', '/api/v1/certificates'));
+          else process.stdout.write(`Deleted "${alias}".\n`);
+          return;
+        }
+        const list = await api.json<CertificateSummary[]>('POST', `/api/v1/certificates/${enc(alias)}/${route}`);
+        if (opts.json) printJson(list);
+        else process.stdout.write(certificateRows(list));
+      });
+  }
+
+  cert.command('export').argument('<alias>').description('write the certificate as PEM (or DER) (K8)')
+    .requiredOption('--out <file>', 'where to write it')
+    .option('--der', 'DER instead of PEM')
+    .action(async (alias: string, opts: { out: string; der?: boolean }) => {
+      const res = await client().call('GET', `/api/v1/certificates/${enc(alias)}/export?format=${opts.der ? 'der' : 'pem'}`);
+      writeFileSync(opts.out, res.body, { mode: 0o644 });
+      process.stdout.write(`Wrote the certificate of "${alias}" to ${opts.out}.\n`);
+    });
+
+  cert.command('export-keypair').argument('<alias>').description('write the key pair as PKCS#12 under a password (administrators; audited) (K8)')
+    .requiredOption('--out <file>', 'where to write the .p12 file (mode 0600)')
+    .option('--password-stdin', 'read the export password from stdin')
+    .option('--password-file <file>', 'read the export password from a file')
+    .action(async (alias: string, opts: { out: string; passwordStdin?: boolean; passwordFile?: string }) => {
+      const password = await readPassword(opts, 'export password');
+      const res = await client().call('POST', `/api/v1/certificates/${enc(alias)}/export-keypair`, { password });
+      writeFileSync(opts.out, res.body, { mode: 0o600 });
+      process.stdout.write(`Wrote the key pair of "${alias}" to ${opts.out} (PKCS#12).\n`);
+    });
+
+  cert.command('devices').argument('<alias>').description('devices that use the certificate (K10)')
+    .option('--search <text>', 'only devices whose id, unit id or name contains this')
+    .option('--limit <n>', 'at most this many (default: all)', integer('--limit'))
+    .option('--json', 'print JSON')
+    .action(async (alias: string, opts: { search?: string; limit?: number; json?: boolean }) => {
+      const api = client();
+      const devices: Record<string, unknown>[] = [];
+      let count = 0;
+      const want = opts.limit ?? Number.POSITIVE_INFINITY;
+      for (;;) {
+        const limit = Math.min(500, want - devices.length);
+        const q = new URLSearchParams({ offset: String(devices.length), limit: String(limit), ...(opts.search ? { search: opts.search } : {}) });
+        const page = await api.json<DevicesPage>('GET', `/api/v1/certificates/${enc(alias)}/devices?${q}`);
+        count = page.count;
+        devices.push(...page.devices);
+        if (page.devices.length < limit || devices.length >= Math.min(want, count)) break;
+      }
+      if (opts.json) {
+        printJson({ count, devices });
+        return;
+      }
+      process.stdout.write(`Devices which use the selected certificate (${count})\n`);
+      process.stdout.write(table(['ID', 'UNIT ID', 'NAME', 'OS', 'PENDING', 'LAST CONTACT'], devices.map((d) => [
+        String(d.id), String(d.unitId), String(d.name), `${String(d.osFamily)} ${String(d.osVersion)}`,
+        d.pendingCertificateAlias ? String(d.pendingCertificateAlias) : '', d.lastContactAt ? String(d.lastContactAt) : 'never',
+      ])));
+    });
+}
+
+function addAudit(program: Command): void {
+  program.command('audit').description('the audit log').command('list').description('newest first')
+    .option('--limit <n>', 'how many (default 100, at most 500)', integer('--limit'))
+    .option('--json', 'print JSON')
+    .action(async (opts: { limit?: number; json?: boolean }) => {
+      const events = await client().json<{ id: number; at: string; actor: string; action: string; target: string | null; result: string; code: string | null }[]>(
+        'GET', `/api/v1/audit?limit=${opts.limit ?? 100}`,
+      );
+      if (opts.json) printJson(events);
+      else process.stdout.write(table(['TIME', 'WHO', 'ACTION', 'TARGET', 'RESULT'], events.map((e) => [
+        e.at, e.actor, e.action, e.target ?? '', e.code ? `${e.result} (${e.code})` : e.result,
+      ])));
+    });
+}
+
+function addUser(program: Command): void {
+  const user = program.command('user').description('accounts (administrators)');
+  user.command('create').argument('<name>').description('create an account')
+    .requiredOption('--role <role>', 'admin, operator or viewer')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--password-file <file>', 'read the password from a file')
+    .action(async (name: string, opts: { role: string; passwordStdin?: boolean; passwordFile?: string }) => {
+      const password = await readPassword(opts);
+      const created = await client().json<{ username: string; role: string }>('POST', '/api/v1/users', { username: name, role: opts.role, password });
+      process.stdout.write(`Created ${created.username} (${created.role}).\n`);
+    });
+  user.command('list').description('all accounts').option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const users = await client().json<{ username: string; role: string; createdAt: string }[]>('GET', '/api/v1/users');
+      if (opts.json) printJson(users);
+      else process.stdout.write(table(['USER', 'ROLE', 'CREATED'], users.map((u) => [u.username, u.role, u.createdAt])));
+    });
+  user.command('delete').argument('<name>').description('delete an account and its tokens')
+    .action(async (name: string) => {
+      await client().call('DELETE', `/api/v1/users/${enc(name)}`);
+      process.stdout.write(`Deleted ${name}.\n`);
+    });
+}
+
+export function addApiCommands(program: Command): void {
+  addLogin(program);
+  addCert(program);
+  addAudit(program);
+  addUser(program);
+}
+
