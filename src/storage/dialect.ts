@@ -89,7 +89,11 @@ export const sqliteDialect: SqlDialect = {
   constraintViolation: (error) => {
     const code = property(error, 'code');
     const message = property(error, 'message');
-    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return { kind: 'foreign_key', columns: null };
+    if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) return null;
+    // ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER (SQLite enforces it like a trigger).
+    if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || message === 'FOREIGN KEY constraint failed') {
+      return { kind: 'foreign_key', columns: null };
+    }
     if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
       // "UNIQUE constraint failed: users.username"
       const columns = typeof message === 'string' ? (message.split('constraint failed: ')[1] ?? null) : null;
@@ -130,6 +134,3 @@ export const postgresDialect: SqlDialect = {
   },
 };
 
-export function dialectNamed(name: DialectName): SqlDialect {
-  return name === 'sqlite' ? sqliteDialect : postgresDialect;
-}

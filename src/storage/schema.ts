@@ -13,7 +13,7 @@
  *
  * The migrations in migrations/ are the truth; this file describes the schema after the latest one.
  */
-import type { ColumnType, Generated } from 'kysely';
+import type { Generated } from 'kysely';
 
 /** An integer column that PostgreSQL may hand back as a string (int8). */
 export type Int = number | string;
@@ -113,5 +113,3 @@ export interface Database {
   meta: MetaTable;
 }
 
-/** What a COUNT(*) comes back as on either database. */
-export type CountColumn = ColumnType<Int | bigint, never, never>;

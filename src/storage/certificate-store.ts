@@ -1,0 +1,295 @@
+/**
+ * The keystore (K1–K11): entries with their facts, order and activity, key material, usage
+ * counts and the keystore revision. Key material is stored exactly as given: sealing it is the
+ * caller's job (K11), and it is read only by `keyMaterial`/`allKeyMaterial`, never by `list`.
+ */
+import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
+import { CertfleetError, ErrorCode } from '../domain/errors.js';
+import {
+  CertificateSource,
+  type KeyMaterial,
+  type KeystoreRepo,
+  type NewCertificate,
+  type StoredCertificate,
+} from '../app/ports.js';
+import { fromIntBoolean, oneOf, timestamp, toInt, toIntBoolean } from './columns.js';
+import type { SqlDialect } from './dialect.js';
+import type { Database } from './schema.js';
+
+const SOURCES: readonly CertificateSource[] = Object.values(CertificateSource);
+
+/** Everything but the key material. */
+const ENTRY_COLUMNS = [
+  'c.id',
+  'c.alias',
+  'c.position',
+  'c.active',
+  'c.subject',
+  'c.issuer',
+  'c.serial_number',
+  'c.not_before',
+  'c.not_after',
+  'c.signature_algorithm',
+  'c.signature_algorithm_oid',
+  'c.key_algorithm',
+  'c.key_size',
+  'c.curve',
+  'c.sha1_fingerprint',
+  'c.sha256_fingerprint',
+  'c.source',
+  'c.created_at',
+] as const;
+
+type CertificateScope = ExpressionBuilder<Database & { c: Database['certificates'] }, 'c'>;
+
+/**
+ * Usage counts as correlated subqueries: each is answered from the devices index of its column
+ * alone (a covering index scan of that certificate's range), so one query lists the whole
+ * keystore with its counts without reading the devices table.
+ */
+function usageColumns(eb: CertificateScope) {
+  return [
+    eb
+      .selectFrom('devices as d')
+      .select((e) => e.fn.countAll().as('n'))
+      .whereRef('d.certificate_id', '=', 'c.id')
+      .as('pinned'),
+    eb
+      .selectFrom('devices as d')
+      .select((e) => e.fn.countAll().as('n'))
+      .whereRef('d.pending_certificate_id', '=', 'c.id')
+      .as('pending'),
+  ] as const;
+}
+
+interface EntryRow {
+  id: string;
+  alias: string;
+  position: number;
+  active: number;
+  subject: string;
+  issuer: string;
+  serial_number: string;
+  not_before: string;
+  not_after: string;
+  signature_algorithm: string;
+  signature_algorithm_oid: string;
+  key_algorithm: string;
+  key_size: number;
+  curve: string | null;
+  sha1_fingerprint: string;
+  sha256_fingerprint: string;
+  source: string;
+  created_at: string;
+  pinned: string | number | bigint | null;
+  pending: string | number | bigint | null;
+}
+
+function toStoredCertificate(row: EntryRow): StoredCertificate {
+  return {
+    id: row.id,
+    alias: row.alias,
+    position: row.position,
+    active: fromIntBoolean(row.active),
+    facts: {
+      subject: row.subject,
+      issuer: row.issuer,
+      serialNumber: row.serial_number,
+      notBefore: row.not_before,
+      notAfter: row.not_after,
+      signatureAlgorithm: row.signature_algorithm,
+      signatureAlgorithmOid: row.signature_algorithm_oid,
+      keyAlgorithm: row.key_algorithm,
+      keySize: row.key_size,
+      curve: row.curve,
+      sha1Fingerprint: row.sha1_fingerprint,
+      sha256Fingerprint: row.sha256_fingerprint,
+    },
+    source: oneOf(SOURCES, row.source, 'certificates.source'),
+    createdAt: row.created_at,
+    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) },
+  };
+}
+
+export class CertificateStore implements KeystoreRepo {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+  ) {}
+
+  async lock(): Promise<number> {
+    // PostgreSQL: the row lock queues every other node's keystore change until this transaction
+    // ends. SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    const row = await this.db
+      .selectFrom('keystore_state')
+      .select('revision')
+      .where('id', '=', 1)
+      .$if(this.dialect.rowLocks, (q) => q.forUpdate())
+      .executeTakeFirstOrThrow();
+    return toInt(row.revision);
+  }
+
+  private entries() {
+    return this.db
+      .selectFrom('certificates as c')
+      .select(ENTRY_COLUMNS)
+      .select(usageColumns)
+      .orderBy('c.position')
+      .orderBy('c.alias');
+  }
+
+  async list(): Promise<StoredCertificate[]> {
+    const rows = await this.entries().execute();
+    return rows.map(toStoredCertificate);
+  }
+
+  async findByAlias(alias: string): Promise<StoredCertificate | null> {
+    const row = await this.entries().where('c.alias', '=', alias).executeTakeFirst();
+    return row ? toStoredCertificate(row) : null;
+  }
+
+  async findBySha256(sha256Fingerprint: string): Promise<StoredCertificate | null> {
+    const row = await this.entries().where('c.sha256_fingerprint', '=', sha256Fingerprint).executeTakeFirst();
+    return row ? toStoredCertificate(row) : null;
+  }
+
+  async insert(entry: NewCertificate): Promise<void> {
+    const f = entry.facts;
+    try {
+      await this.db
+        .insertInto('certificates')
+        .values({
+          id: entry.id,
+          alias: entry.alias,
+          position: entry.position,
+          active: toIntBoolean(entry.active),
+          cert_der: entry.certDer,
+          sealed_key: entry.sealedKey,
+          subject: f.subject,
+          issuer: f.issuer,
+          serial_number: f.serialNumber,
+          not_before: timestamp(f.notBefore),
+          not_after: timestamp(f.notAfter),
+          signature_algorithm: f.signatureAlgorithm,
+          signature_algorithm_oid: f.signatureAlgorithmOid,
+          key_algorithm: f.keyAlgorithm,
+          key_size: f.keySize,
+          curve: f.curve,
+          sha1_fingerprint: f.sha1Fingerprint,
+          sha256_fingerprint: f.sha256Fingerprint,
+          source: entry.source,
+          created_at: timestamp(entry.createdAt),
+        })
+        .execute();
+    } catch (error) {
+      // The use cases check both under the keystore lock; this is the last line for a race.
+      const violation = this.dialect.constraintViolation(error);
+      if (violation?.kind === 'unique' && violation.columns === 'certificates.alias') {
+        throw new CertfleetError(
+          ErrorCode.alias_taken,
+          `The alias "${entry.alias}" is already taken. Choose another alias.`,
+          { alias: entry.alias },
+        );
+      }
+      if (violation?.kind === 'unique' && violation.columns === 'certificates.sha256_fingerprint') {
+        throw new CertfleetError(
+          ErrorCode.duplicate_certificate,
+          `This certificate (SHA-256 ${f.sha256Fingerprint}) is already in the keystore.`,
+          { sha256Fingerprint: f.sha256Fingerprint },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async updateSlots(slots: readonly KeystoreSlot[]): Promise<void> {
+    // One row at a time: positions may be swapped, which is why position has no unique constraint.
+    for (const slot of slots) {
+      const result = await this.db
+        .updateTable('certificates')
+        .set({ position: slot.position, active: toIntBoolean(slot.active) })
+        .where('id', '=', slot.id)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) {
+        throw new CertfleetError(
+          ErrorCode.certificate_not_found,
+          `There is no certificate with the alias "${slot.alias}". List them with \`certfleet cert list\`.`,
+          { alias: slot.alias },
+        );
+      }
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.db.deleteFrom('certificates').where('id', '=', id).execute();
+    } catch (error) {
+      // The foreign keys of devices refuse it (ON DELETE RESTRICT), whatever was checked before.
+      if (this.dialect.constraintViolation(error)?.kind === 'foreign_key') {
+        throw new CertfleetError(
+          ErrorCode.certificate_in_use,
+          'The certificate is still used by devices (pinned or as a pending replacement) and cannot be deleted.',
+          { id },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async keyMaterial(alias: string): Promise<KeyMaterial | null> {
+    const row = await this.db
+      .selectFrom('certificates')
+      .select(['id', 'cert_der', 'sealed_key'])
+      .where('alias', '=', alias)
+      .executeTakeFirst();
+    return row ? { id: row.id, certDer: row.cert_der, sealedKey: row.sealed_key } : null;
+  }
+
+  async allKeyMaterial(): Promise<KeyMaterial[]> {
+    const rows = await this.db
+      .selectFrom('certificates')
+      .select(['id', 'cert_der', 'sealed_key'])
+      .orderBy('position')
+      .orderBy('alias')
+      .execute();
+    return rows.map((row) => ({ id: row.id, certDer: row.cert_der, sealedKey: row.sealed_key }));
+  }
+
+  async usage(id: string): Promise<CertificateUsage> {
+    const row = await this.db
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom('devices')
+          .select((e) => e.fn.countAll().as('n'))
+          .where('certificate_id', '=', id)
+          .as('pinned'),
+        eb
+          .selectFrom('devices')
+          .select((e) => e.fn.countAll().as('n'))
+          .where('pending_certificate_id', '=', id)
+          .as('pending'),
+      ])
+      .executeTakeFirstOrThrow();
+    return { pinned: toInt(row.pinned), pending: toInt(row.pending) };
+  }
+
+  async bumpRevision(at: string): Promise<number> {
+    const row = await this.db
+      .updateTable('keystore_state')
+      .set((eb) => ({ revision: eb('revision', '+', 1), updated_at: timestamp(at) }))
+      .where('id', '=', 1)
+      .returning('revision')
+      .executeTakeFirstOrThrow();
+    return toInt(row.revision);
+  }
+
+  async revision(): Promise<number> {
+    const row = await this.db
+      .selectFrom('keystore_state')
+      .select('revision')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return toInt(row.revision);
+  }
+}

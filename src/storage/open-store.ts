@@ -1,0 +1,182 @@
+/**
+ * Opens the database a URL names, brings its schema up to date and returns the Store.
+ *
+ *   openStore({ url: './data/certfleet.db' })                 SQLite file (also `sqlite:PATH`)
+ *   openStore({ url: ':memory:' })                             SQLite in memory (tests)
+ *   openStore({ url: 'postgres://user@host/db', poolSize: 20 }) PostgreSQL (cluster)
+ *   openStore({ url: 'postgres://…', schema: 'certfleet' })      … in its own schema
+ *
+ * SQLite runs in WAL mode (readers never wait for the writer), `synchronous=NORMAL` (durable across
+ * process crashes; a power cut may lose the last transactions, never corrupt the file),
+ * `foreign_keys=ON` (SQLite's default is off, and the devices → certificates keys are what keeps a
+ * used certificate from being deleted) and a busy timeout for other processes' write locks.
+ *
+ * Within `transaction(fn)`, use only the repos `fn` is given: on SQLite the one connection is
+ * held by the transaction, so a query through the Store itself would wait for it forever.
+ *
+ * One process per SQLite file: better-sqlite3 is synchronous, so while another connection holds
+ * the write lock the busy timeout blocks the whole event loop. Two Stores on one SQLite file in one
+ * process must not run transactions at the same time; a cluster uses PostgreSQL (H1).
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Repos, Store } from '../app/ports.js';
+import { AuditStore } from './audit-store.js';
+import { CertificateStore } from './certificate-store.js';
+import { postgresDialect, sqliteDialect, type DialectName, type SqlDialect } from './dialect.js';
+import { DeviceStore } from './device-store.js';
+import { MetaStore } from './meta-store.js';
+import { migrateToLatest } from './migrate.js';
+import type { Database } from './schema.js';
+import { TokenStore } from './token-store.js';
+import { UserStore } from './user-store.js';
+
+export interface OpenStoreOptions {
+  /** A SQLite file path, `sqlite:PATH`, `:memory:`, or a `postgres://` / `postgresql://` URL. */
+  readonly url: string;
+  /**
+   * PostgreSQL: the schema that holds certfleet's tables; it is created when missing and every
+   * connection's search_path is set to it. Default: the connection's current schema (`public`).
+   */
+  readonly schema?: string;
+  /** PostgreSQL: the most connections the pool opens (default 10). */
+  readonly poolSize?: number;
+  /** SQLite: how long to wait for another process's write lock, in ms (default 5000). */
+  readonly busyTimeoutMs?: number;
+  /** PostgreSQL: told about errors of idle pooled connections (e.g. the server restarted). */
+  readonly onPoolError?: (error: Error) => void;
+}
+
+export type DatabaseTarget =
+  | { readonly dialect: 'sqlite'; readonly path: string }
+  | { readonly dialect: 'postgres'; readonly connectionString: string };
+
+/** Which database a URL names. */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (/^postgres(ql)?:\/\//i.test(url)) return { dialect: 'postgres', connectionString: url };
+  if (/^sqlite:/i.test(url)) {
+    const rest = url.slice('sqlite:'.length);
+    // sqlite:///abs/path and sqlite://rel/path as well as sqlite:path
+    return { dialect: 'sqlite', path: rest.startsWith('//') ? rest.slice(2) : rest };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new Error(`Unsupported database URL "${url.split('://')[0]}://…": use a SQLite file path or postgres://…`);
+  }
+  if (url.trim() === '') throw new Error('The database URL is empty: use a SQLite file path or postgres://…');
+  return { dialect: 'sqlite', path: url };
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const target = parseDatabaseUrl(options.url);
+  if (target.dialect === 'sqlite') {
+    const database = new BetterSqlite3(target.path);
+    try {
+      database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+      database.pragma('journal_mode = WAL');
+      database.pragma('synchronous = NORMAL');
+      database.pragma('foreign_keys = ON');
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    return migrated(db, sqliteDialect, undefined);
+  }
+
+  const schema = options.schema;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new Error(`"${schema}" is not a usable schema name: use lower-case letters, digits and underscores.`);
+  }
+  const pool = new pg.Pool({ ...postgresConnection(target.connectionString, schema), max: options.poolSize ?? 10 });
+  pool.on('error', (error) => options.onPoolError?.(error));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+    const resolved = schema ?? current.rows[0]?.schema ?? undefined;
+    if (resolved === undefined) throw new Error('The PostgreSQL search_path names no existing schema; pass a schema.');
+    return await migrated(db, postgresDialect, resolved);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}
+
+/**
+ * The connection string and the server options of each connection. pg lets an `options` parameter
+ * of the URL replace the `options` it is given, so the URL's are taken out and merged:
+ * - jit=off: certfleet's queries are short OLTP ones, for which PostgreSQL's JIT compilation
+ *   (set off by the large row estimates of per-certificate counts) costs more than it saves;
+ * - then the URL's own options (e.g. a search_path: tests hand servers such URLs);
+ * - then search_path for the `schema` option. The schema need not exist yet: PostgreSQL resolves
+ *   search_path at each lookup, and the migrator creates the schema before the first table.
+ */
+function postgresConnection(connectionString: string, schema: string | undefined): { connectionString: string; options: string } {
+  let fromUrl: string | null = null;
+  if (/[?&]options=/.test(connectionString)) {
+    const url = new URL(connectionString);
+    fromUrl = url.searchParams.get('options');
+    url.searchParams.delete('options');
+    connectionString = url.toString();
+  }
+  const options = ['-c jit=off', fromUrl, schema === undefined ? null : `-c search_path=${schema}`];
+  return { connectionString, options: options.filter((o) => o !== null && o !== '').join(' ') };
+}
+
+async function migrated(db: Kysely<Database>, dialect: SqlDialect, schema: string | undefined): Promise<Store> {
+  try {
+    await migrateToLatest(db, dialect, schema);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return new SqlStore(db, dialect);
+}
+
+function reposOn(db: Kysely<Database>, dialect: SqlDialect): Repos {
+  return {
+    keystore: new CertificateStore(db, dialect),
+    devices: new DeviceStore(db, dialect),
+    users: new UserStore(db, dialect),
+    tokens: new TokenStore(db),
+    audit: new AuditStore(db),
+    meta: new MetaStore(db),
+  };
+}
+
+class SqlStore implements Store {
+  readonly dialect: DialectName;
+  readonly keystore: Repos['keystore'];
+  readonly devices: Repos['devices'];
+  readonly users: Repos['users'];
+  readonly tokens: Repos['tokens'];
+  readonly audit: Repos['audit'];
+  readonly meta: Repos['meta'];
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly sqlDialect: SqlDialect,
+  ) {
+    this.dialect = sqlDialect.name;
+    const repos = reposOn(db, sqlDialect);
+    this.keystore = repos.keystore;
+    this.devices = repos.devices;
+    this.users = repos.users;
+    this.tokens = repos.tokens;
+    this.audit = repos.audit;
+    this.meta = repos.meta;
+  }
+
+  transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
+    return this.sqlDialect.transaction(this.db, (trx) => fn(reposOn(trx, this.sqlDialect)));
+  }
+
+  /** Closes the connections; calling it again waits for the first close. */
+  close(): Promise<void> {
+    this.closing ??= this.db.destroy();
+    return this.closing;
+  }
+}
