@@ -265,10 +265,7 @@ export async function importCertificate(ctx: AppContext, actor: Actor, req: Impo
       ...(req.keyPassword !== undefined ? { keyPassword: req.keyPassword } : {}),
       ...(req.entry !== undefined ? { entry: req.entry } : {}),
     });
-    const certDer = read.certificates[0];
-    if (!certDer) {
-      throw new CertfleetError(ErrorCode.no_private_key, 'The entry holds no certificate. Import a key entry with its certificate.');
-    }
+    const certDer = read.certificates[0] as Buffer; // readKeystore never returns an entry without its certificate
     const facts = certificateFacts(certDer);
     const refusal = importRefusal(
       {

@@ -6,8 +6,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { addApiCommands } from '../transport/cli/commands.js';
 import { ConnectionError, ExitCode, ServerRefusal, UsageError } from '../transport/cli/cli-errors.js';
 import { isCertfleetError } from '../domain/errors.js';
-import { createLogger, parseHostPort, startServer, type ServeOptions } from './serve.js';
-import type { HostPort } from './host-port.js';
+import { parseHostPort, type HostPort } from './host-port.js';
+import type { ServeOptions } from './serve.js';
 
 const program = new Command('certfleet')
   .description('Manages the TLS server certificates a fleet of thin clients pins.')
@@ -27,6 +27,8 @@ program
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug').env('CERTFLEET_LOG_LEVEL').default('info'))
   .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; webCert?: string; webKey?: string; logLevel: string }) => {
     const opts: ServeOptions = { dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel };
+    // Loaded here, not at the top: the client commands start fast without the server's modules.
+    const { createLogger, startServer } = await import('./serve.js');
     const log = createLogger(opts.logLevel);
     const server = await startServer(opts, log, (line) => process.stdout.write(line + '\n'));
     let stopping = false;

@@ -17,7 +17,7 @@ import { nodeKeyPairSource } from '../crypto/key-generation.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
 import { openStore } from '../storage/open-store.js';
 import { buildHttpApi } from '../transport/http-api/server.js';
-import { parseHostPort, type HostPort } from './host-port.js';
+import type { HostPort } from './host-port.js';
 import { loadWebTls } from './web-tls.js';
 
 export interface ServeOptions {
@@ -111,4 +111,3 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
   }
 }
 
-export { parseHostPort };

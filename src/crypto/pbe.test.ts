@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import forge from 'node-forge';
+import { parseDer, toDer } from './asn1.js';
+import { bmpPassword, DecryptionError, pbes2Encrypt, pbeDecrypt, pkcs12KeyDerivation } from './pbe.js';
+import { decryptPrivateKeyInfo } from './pkcs8.js';
+
+// node-forge is an independent implementation of the same algorithms: it checks ours both ways.
+const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
+
+function forgeEncrypted(password: string, options: forge.pki.EncryptionOptions): Buffer {
+  const info = forge.asn1.fromDer(pkcs8.toString('binary'));
+  return Buffer.from(forge.asn1.toDer(forge.pki.encryptPrivateKeyInfo(info, password, options)).getBytes(), 'binary');
+}
+
+describe('pbe', () => {
+  it('derives PKCS#12 keys as node-forge does (RFC 7292 B.2), for every ID and several lengths', () => {
+    const salt = randomBytes(8);
+    for (const [password, iterations, n] of [['smeg', 1, 24], ['storepass1', 2048, 8], ['', 10, 20], ['pässwörd', 3, 40]] as const) {
+      for (const id of [1, 2, 3] as const) {
+        const ours = pkcs12KeyDerivation('sha1', bmpPassword(password), salt, id, iterations, n);
+        const theirs = forge.pkcs12.generateKey(password, forge.util.createBuffer(salt.toString('binary')), id, iterations, n).getBytes();
+        assert.equal(ours.toString('binary'), theirs, `${password}/${id}/${iterations}/${n}`);
+      }
+    }
+    const sha256 = pkcs12KeyDerivation('sha256', bmpPassword('x'), salt, 3, 5, 32);
+    const forge256 = forge.pkcs12.generateKey('x', forge.util.createBuffer(salt.toString('binary')), 3, 5, 32, forge.md.sha256.create()).getBytes();
+    assert.equal(sha256.toString('binary'), forge256);
+  });
+
+  it('encodes PKCS#12 passwords as BMPString with a terminator', () => {
+    assert.deepEqual([...bmpPassword('ab')], [0, 0x61, 0, 0x62, 0, 0]);
+    assert.deepEqual([...bmpPassword('')], [0, 0]);
+  });
+
+  const schemes: [string, forge.pki.EncryptionOptions][] = [
+    ['PBES2 AES-256 / HMAC-SHA-256', { algorithm: 'aes256', prfAlgorithm: 'sha256', count: 1000 }],
+    ['PBES2 AES-192 / HMAC-SHA-512', { algorithm: 'aes192', prfAlgorithm: 'sha512', count: 1000 }],
+    ['PBES2 AES-128 / HMAC-SHA-1', { algorithm: 'aes128', count: 1000 }],
+    ['PKCS#12 PBE 3DES (legacy)', { algorithm: '3des', count: 2048 }],
+  ];
+  for (const [name, options] of schemes) {
+    it(`decrypts a key forge encrypted with ${name}, and refuses the wrong password`, async () => {
+      const epki = forgeEncrypted('right password', options);
+      const key = await decryptPrivateKeyInfo(epki, 'right password');
+      assert.ok(key.equals(privateKey));
+      await assert.rejects(decryptPrivateKeyInfo(epki, 'wrong password'), DecryptionError);
+    });
+  }
+
+  it('encrypts PBES2 AES-256 so that forge decrypts it', async () => {
+    const enc = pbes2Encrypt(pkcs8, 'pw', randomBytes(16), randomBytes(16), 1000);
+    const epki = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
+      enc.algorithm,
+      forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, enc.encrypted.toString('binary')),
+    ]);
+    const plain = forge.pki.decryptPrivateKeyInfo(epki, 'pw');
+    assert.ok(Buffer.from(forge.asn1.toDer(plain).getBytes(), 'binary').equals(pkcs8));
+    assert.ok((await pbeDecrypt(parseDer(toDer(enc.algorithm)), enc.encrypted, 'pw')).equals(pkcs8));
+  });
+});

@@ -1,0 +1,325 @@
+/**
+ * Password-based encryption of keystores: PKCS#5 PBES2 (PBKDF2 + AES/3DES-CBC), the PKCS#12 key
+ * derivation (RFC 7292 appendix B) with its MAC and its legacy ciphers (3DES, RC2).
+ *
+ * Why not node-forge's own PKCS#12 code: it re-encodes certificates from parsed fields (so a
+ * fingerprint could change), and it derives keys in pure JavaScript on the event loop (200 ms and
+ * more per keytool file, unbounded for a hostile iteration count). Here PBKDF2 runs natively in
+ * the thread pool, the PKCS#12 derivation yields to the event loop while it iterates, iteration
+ * counts are capped as Java caps them, and forge is used only for ASN.1 and the RC2 cipher that
+ * OpenSSL 3 keeps in its legacy provider.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+import { algorithmOid, bytesOf, child, children, type Asn1 } from './asn1.js';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/** Java's PKCS12KeyStore refuses more; so do we (a hostile file cannot keep a CPU busy for long). */
+export const MAX_ITERATIONS = 5_000_000;
+
+export const PBE_OID = {
+  pbes2: '1.2.840.113549.1.5.13',
+  pbkdf2: '1.2.840.113549.1.5.12',
+  pbmac1: '1.2.840.113549.1.5.14',
+  hmacWithSHA1: '1.2.840.113549.2.7',
+  hmacWithSHA256: '1.2.840.113549.2.9',
+  aes256Cbc: '2.16.840.1.101.3.4.1.42',
+  sha256: '2.16.840.1.101.3.4.2.1',
+} as const;
+
+/** The file uses an algorithm certfleet does not implement (e.g. RC4, PBMAC1, scrypt). */
+export class UnsupportedEncryptionError extends Error {
+  override readonly name = 'UnsupportedEncryptionError';
+}
+
+/** Decryption produced garbage (bad padding): the password is wrong or the data damaged. */
+export class DecryptionError extends Error {
+  override readonly name = 'DecryptionError';
+}
+
+/** The file asks for more key-derivation iterations than MAX_ITERATIONS. */
+export class IterationLimitError extends Error {
+  override readonly name = 'IterationLimitError';
+  constructor(readonly iterations: number) {
+    super(`${iterations} iterations`);
+  }
+}
+
+interface HashInfo {
+  readonly name: string;
+  /** Output size (u) and block size (v) in bytes, for the PKCS#12 derivation. */
+  readonly u: number;
+  readonly v: number;
+}
+
+const HASH_BY_OID: Readonly<Record<string, HashInfo>> = {
+  '1.3.14.3.2.26': { name: 'sha1', u: 20, v: 64 },
+  '2.16.840.1.101.3.4.2.4': { name: 'sha224', u: 28, v: 64 },
+  '2.16.840.1.101.3.4.2.1': { name: 'sha256', u: 32, v: 64 },
+  '2.16.840.1.101.3.4.2.2': { name: 'sha384', u: 48, v: 128 },
+  '2.16.840.1.101.3.4.2.3': { name: 'sha512', u: 64, v: 128 },
+};
+const SHA1 = HASH_BY_OID['1.3.14.3.2.26'] as HashInfo; // present: the literal above
+const SHA256 = HASH_BY_OID[PBE_OID.sha256] as HashInfo; // present: the literal above
+
+const PRF_BY_OID: Readonly<Record<string, string>> = {
+  '1.2.840.113549.2.7': 'sha1',
+  '1.2.840.113549.2.8': 'sha224',
+  '1.2.840.113549.2.9': 'sha256',
+  '1.2.840.113549.2.10': 'sha384',
+  '1.2.840.113549.2.11': 'sha512',
+};
+
+const PBES2_CIPHER_BY_OID: Readonly<Record<string, { readonly name: string; readonly keyLength: number }>> = {
+  '2.16.840.1.101.3.4.1.2': { name: 'aes-128-cbc', keyLength: 16 },
+  '2.16.840.1.101.3.4.1.22': { name: 'aes-192-cbc', keyLength: 24 },
+  '2.16.840.1.101.3.4.1.42': { name: 'aes-256-cbc', keyLength: 32 },
+  '1.2.840.113549.3.7': { name: 'des-ede3-cbc', keyLength: 24 },
+};
+
+/** PKCS#12 PBE (RFC 7292 appendix C), always with SHA-1. */
+const PKCS12_PBE_BY_OID: Readonly<Record<string, { readonly cipher: string; readonly keyLength: number }>> = {
+  '1.2.840.113549.1.12.1.3': { cipher: 'des-ede3-cbc', keyLength: 24 },
+  '1.2.840.113549.1.12.1.4': { cipher: 'des-ede-cbc', keyLength: 16 },
+  '1.2.840.113549.1.12.1.5': { cipher: 'rc2', keyLength: 16 },
+  '1.2.840.113549.1.12.1.6': { cipher: 'rc2', keyLength: 5 },
+};
+
+/** A non-negative INTEGER that fits a JavaScript number (iteration counts, key lengths). */
+export function integerOf(node: Asn1 | undefined): number {
+  if (!node || node.type !== forge.asn1.Type.INTEGER) throw new Error('ASN.1: expected an INTEGER');
+  const bytes = bytesOf(node);
+  if (bytes.length > 6) return Number.POSITIVE_INFINITY;
+  return bytes.length === 0 ? 0 : bytes.readUIntBE(0, bytes.length);
+}
+
+function checkIterations(n: number): number {
+  if (!Number.isFinite(n) || n > MAX_ITERATIONS) throw new IterationLimitError(n);
+  if (n < 1) throw new Error('ASN.1: iteration count below 1');
+  return n;
+}
+
+/** PKCS#12 passwords are BMPStrings (UTF-16BE) with a two-byte terminator. */
+export function bmpPassword(password: string): Buffer {
+  const le = Buffer.from(`${password}\0`, 'utf16le');
+  return le.swap16();
+}
+
+function repeatTo(source: Buffer, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  if (source.length === 0) return out;
+  for (let i = 0; i < length; i += source.length) source.copy(out, i, 0, Math.min(source.length, length - i));
+  return out;
+}
+
+/**
+ * RFC 7292 B.2, written as a generator that pauses every few thousand hash rounds, so that one
+ * body serves the synchronous writer and the asynchronous reader (which yields the event loop).
+ */
+function* pkcs12KdfSteps(hash: HashInfo, password: Buffer, salt: Buffer, id: number, iterations: number, n: number): Generator<void, Buffer> {
+  const { u, v } = hash;
+  const d = Buffer.alloc(v, id);
+  const i = Buffer.concat([repeatTo(salt, v * Math.ceil(salt.length / v)), repeatTo(password, v * Math.ceil(password.length / v))]);
+  const out: Buffer[] = [];
+  for (let produced = 0; produced < n; produced += u) {
+    let a = createHash(hash.name).update(d).update(i).digest();
+    for (let r = 1; r < iterations; r++) {
+      a = createHash(hash.name).update(a).digest();
+      if (r % 4096 === 0) yield;
+    }
+    out.push(a);
+    const b = repeatTo(a, v);
+    for (let j = 0; j < i.length; j += v) {
+      // I_j = (I_j + B + 1) mod 2^(8v)
+      let carry = 1;
+      for (let k = v - 1; k >= 0; k--) {
+        const sum = (i[j + k] as number) + (b[k] as number) + carry;
+        i[j + k] = sum & 0xff;
+        carry = sum >> 8;
+      }
+    }
+  }
+  return Buffer.concat(out).subarray(0, n);
+}
+
+function runSync<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+async function runAsync<T>(steps: Generator<void, T>): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The PKCS#12 key derivation, synchronously (ID 1: key, 2: IV, 3: MAC key). */
+export function pkcs12KeyDerivation(hash: 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512', password: Buffer, salt: Buffer, id: 1 | 2 | 3, iterations: number, n: number): Buffer {
+  const info = Object.values(HASH_BY_OID).find((h) => h.name === hash);
+  if (!info) throw new UnsupportedEncryptionError(hash);
+  return runSync(pkcs12KdfSteps(info, password, salt, id, iterations, n));
+}
+
+// ---------------------------------------------------------------------------------------------
+// MAC (RFC 7292 section 4: MacData, HMAC keyed by the PKCS#12 derivation with ID 3)
+// ---------------------------------------------------------------------------------------------
+
+function parseMacData(macData: Asn1): { hash: HashInfo; digest: Buffer; salt: Buffer; iterations: number } {
+  const digestInfo = child(macData, 0);
+  const oid = algorithmOid(child(digestInfo, 0));
+  const hash = HASH_BY_OID[oid];
+  if (!hash) throw new UnsupportedEncryptionError(`MAC algorithm ${oid === PBE_OID.pbmac1 ? 'PBMAC1' : oid}`);
+  const parts = children(macData);
+  const iterations = parts[2] ? checkIterations(integerOf(parts[2])) : 1;
+  return { hash, digest: bytesOf(child(digestInfo, 1)), salt: bytesOf(child(macData, 1)), iterations };
+}
+
+/** Whether the MAC over the authenticated safe verifies with the password. */
+export async function verifyPkcs12Mac(macData: Asn1, authSafe: Buffer, password: string): Promise<boolean> {
+  const mac = parseMacData(macData);
+  // OpenSSL and Java write an empty password as a lone terminator; some tools as no bytes at all
+  const encodings = password === '' ? [bmpPassword(''), Buffer.alloc(0)] : [bmpPassword(password)];
+  for (const pw of encodings) {
+    const key = await runAsync(pkcs12KdfSteps(mac.hash, pw, mac.salt, 3, mac.iterations, mac.hash.u));
+    const computed = createHmac(mac.hash.name, key).update(authSafe).digest();
+    if (computed.length === mac.digest.length && timingSafeEqual(computed, mac.digest)) return true;
+  }
+  return false;
+}
+
+/** MacData for the writer: HMAC-SHA-256 keyed by the PKCS#12 derivation. */
+export function pkcs12MacSha256(authSafe: Buffer, password: string, salt: Buffer, iterations: number): Buffer {
+  const key = runSync(pkcs12KdfSteps(SHA256, bmpPassword(password), salt, 3, iterations, SHA256.u));
+  return createHmac('sha256', key).update(authSafe).digest();
+}
+
+// ---------------------------------------------------------------------------------------------
+// PBES2 (RFC 8018 section 6.2)
+// ---------------------------------------------------------------------------------------------
+
+interface Pbes2Params {
+  readonly salt: Buffer;
+  readonly iterations: number;
+  readonly keyLength: number;
+  readonly prf: string;
+  readonly cipher: string;
+  readonly iv: Buffer;
+}
+
+function parsePbes2(params: Asn1): Pbes2Params {
+  const kdf = child(params, 0);
+  const kdfOid = algorithmOid(kdf);
+  if (kdfOid !== PBE_OID.pbkdf2) throw new UnsupportedEncryptionError(`PBES2 key derivation ${kdfOid}`);
+  const kdfParams = children(child(kdf, 1));
+  const scheme = child(params, 1);
+  const schemeOid = algorithmOid(scheme);
+  const cipher = PBES2_CIPHER_BY_OID[schemeOid];
+  if (!cipher) throw new UnsupportedEncryptionError(`PBES2 cipher ${schemeOid}`);
+  let keyLength = cipher.keyLength;
+  let prf = 'sha1'; // the DEFAULT of PBKDF2-params
+  for (const p of kdfParams.slice(2)) {
+    if (p.type === forge.asn1.Type.INTEGER) keyLength = integerOf(p);
+    else if (p.type === forge.asn1.Type.SEQUENCE) {
+      const prfOid = algorithmOid(p);
+      const name = PRF_BY_OID[prfOid];
+      if (!name) throw new UnsupportedEncryptionError(`PBKDF2 PRF ${prfOid}`);
+      prf = name;
+    }
+  }
+  if (keyLength !== cipher.keyLength) throw new UnsupportedEncryptionError(`key length ${keyLength} for ${cipher.name}`);
+  return {
+    salt: bytesOf(kdfParams[0]),
+    iterations: checkIterations(integerOf(kdfParams[1])),
+    keyLength,
+    prf,
+    cipher: cipher.name,
+    iv: bytesOf(child(scheme, 1)),
+  };
+}
+
+function decipher(name: string, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  try {
+    const d = createDecipheriv(name, key, iv);
+    return Buffer.concat([d.update(data), d.final()]);
+  } catch {
+    throw new DecryptionError('bad padding');
+  }
+}
+
+function rc2Decrypt(key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  // the effective key bits are the key's length (40 for RC2-40); forge's startDecrypting assumes 128
+  const cipher = forge.rc2.createDecryptionCipher(key.toString('binary'), key.length * 8);
+  cipher.start(iv.toString('binary'));
+  cipher.update(forge.util.createBuffer(data.toString('binary')));
+  if (!cipher.finish()) throw new DecryptionError('bad padding');
+  return Buffer.from(cipher.output.getBytes(), 'binary');
+}
+
+/**
+ * Decrypts data protected by the AlgorithmIdentifier `algorithm` (PBES2 or PKCS#12 PBE) with the
+ * password. Throws DecryptionError on a wrong password (bad padding), UnsupportedEncryptionError
+ * for schemes certfleet does not implement, IterationLimitError for absurd iteration counts.
+ */
+export async function pbeDecrypt(algorithm: Asn1, data: Buffer, password: string): Promise<Buffer> {
+  const oid = algorithmOid(algorithm);
+  if (oid === PBE_OID.pbes2) {
+    const p = parsePbes2(child(algorithm, 1));
+    const key = await pbkdf2Async(Buffer.from(password, 'utf8'), p.salt, p.iterations, p.keyLength, p.prf);
+    return decipher(p.cipher, key, p.iv, data);
+  }
+  const legacy = PKCS12_PBE_BY_OID[oid];
+  if (!legacy) throw new UnsupportedEncryptionError(`encryption ${oid}`);
+  const params = child(algorithm, 1);
+  const salt = bytesOf(child(params, 0));
+  const iterations = checkIterations(integerOf(child(params, 1)));
+  const pw = bmpPassword(password);
+  const key = await runAsync(pkcs12KdfSteps(SHA1, pw, salt, 1, iterations, legacy.keyLength));
+  const iv = await runAsync(pkcs12KdfSteps(SHA1, pw, salt, 2, iterations, 8));
+  return legacy.cipher === 'rc2' ? rc2Decrypt(key, iv, data) : decipher(legacy.cipher, key, iv, data);
+}
+
+/** Whether pbeDecrypt implements the scheme (else a caller may hand the job to OpenSSL). */
+export function isSupportedPbe(algorithm: Asn1): boolean {
+  try {
+    const oid = algorithmOid(algorithm);
+    if (oid === PBE_OID.pbes2) {
+      parsePbes2(child(algorithm, 1));
+      return true;
+    }
+    return oid in PKCS12_PBE_BY_OID;
+  } catch (e) {
+    return e instanceof IterationLimitError;
+  }
+}
+
+export interface Pbes2Encryption {
+  /** The AlgorithmIdentifier (PBES2, PBKDF2-HMAC-SHA-256, AES-256-CBC) to write beside the data. */
+  readonly algorithm: Asn1;
+  readonly encrypted: Buffer;
+}
+
+/** PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC, as openssl 3 and Java 17 write by default. */
+export function pbes2Encrypt(plain: Buffer, password: string, salt: Buffer, iv: Buffer, iterations: number): Pbes2Encryption {
+  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+  const c = createCipheriv('aes-256-cbc', key, iv);
+  const encrypted = Buffer.concat([c.update(plain), c.final()]);
+  const { create, Class, Type, oidToDer } = forge.asn1;
+  const seq = (items: Asn1[]): Asn1 => create(Class.UNIVERSAL, Type.SEQUENCE, true, items);
+  const oid = (o: string): Asn1 => create(Class.UNIVERSAL, Type.OID, false, oidToDer(o).getBytes());
+  const octets = (b: Buffer): Asn1 => create(Class.UNIVERSAL, Type.OCTETSTRING, false, b.toString('binary'));
+  const int = (n: number): Asn1 => create(Class.UNIVERSAL, Type.INTEGER, false, forge.asn1.integerToDer(n).getBytes());
+  const algorithm = seq([
+    oid(PBE_OID.pbes2),
+    seq([
+      seq([oid(PBE_OID.pbkdf2), seq([octets(salt), int(iterations), seq([oid(PBE_OID.hmacWithSHA256), create(Class.UNIVERSAL, Type.NULL, false, '')])])]),
+      seq([oid(PBE_OID.aes256Cbc), octets(iv)]),
+    ]),
+  ]);
+  return { algorithm, encrypted };
+}
