@@ -51,6 +51,14 @@ export const ErrorCode = {
   invalid_role: 'invalid_role',
   last_admin: 'last_admin',
   cannot_delete_self: 'cannot_delete_self',
+  // devices (R1–R5)
+  enrollment_token_invalid: 'enrollment_token_invalid',
+  enrollment_token_not_found: 'enrollment_token_not_found',
+  no_compatible_certificate: 'no_compatible_certificate',
+  device_unauthenticated: 'device_unauthenticated',
+  device_not_found: 'device_not_found',
+  pin_mismatch: 'pin_mismatch',
+  invalid_compatibility_rules: 'invalid_compatibility_rules',
   // start-up
   master_key_mismatch: 'master_key_mismatch',
   internal: 'internal',

@@ -1,0 +1,195 @@
+/**
+ * The REST API under /api/v1 (SPEC section 5), plus /healthz and /readyz. Routes call the use
+ * cases of src/app and nothing else; the use cases authorise, the routes only authenticate.
+ *
+ *   request ─ onRequest: authenticate (not on public routes) ─ body (size limit) ─ schema
+ *           ─ handler: use case ─ presenter ─ response schema ─ security headers
+ *   any error ─ errors.ts (code → status) ─ {"error":{code,message,details}}
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:https';
+import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import { AuditResult } from '../../app/ports.js';
+import type { AppContext } from '../../app/context.js';
+import { registerAuditRoutes } from './audit.routes.js';
+import { registerAuthentication } from './auth.js';
+import { registerAuthRoutes } from './auth.routes.js';
+import { registerCertificateRoutes } from './certificates.routes.js';
+import { notFoundError, toHttpError, type HttpError } from './errors.js';
+import { registerHealthRoutes } from './health.routes.js';
+import { Access, spec } from './operation.js';
+import { API_PREFIX, OPENAPI_PATH } from './paths.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { refuseCoercedBodies } from './strict-body.js';
+import { registerTokenRoutes } from './tokens.routes.js';
+import { registerUserRoutes } from './users.routes.js';
+
+export interface HttpApiOptions {
+  readonly ctx: AppContext;
+  readonly logger: Logger | false;
+  /** TLS for a non-loopback listen address; main decides and passes the web certificate. */
+  readonly https?: { readonly key: Buffer; readonly cert: Buffer } | null;
+  /** Behind a reverse proxy: take the client address from X-Forwarded-For. */
+  readonly trustProxy?: boolean;
+}
+
+/** Every route but the import takes small JSON bodies. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Never in the log: credentials in headers, and any field that can carry a password, a token or a
+ * keystore file, wherever it is nested. Request bodies are not logged at all; this is the second line.
+ */
+export const LOG_REDACT_PATHS: readonly string[] = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  ...['password', 'keyPassword', 'file', 'token', 'privateKey', 'sealedKey', 'passwordHash', 'tokenHash', 'credentialHash'].flatMap(
+    (f) => [f, `*.${f}`, `*.*.${f}`],
+  ),
+];
+
+function loggerOptions(logger: Logger | false): { readonly logger: false } | { readonly loggerInstance: FastifyBaseLogger } {
+  if (logger === false) return { logger: false };
+  return { loggerInstance: logger.child({ component: 'http-api' }, { redact: { paths: [...LOG_REDACT_PATHS], censor: '[redacted]' } }) };
+}
+
+/** What the audit log names as the target of a refused change: the alias, user name or token id. */
+function targetOf(request: FastifyRequest): string | null {
+  const pick = (source: unknown, keys: readonly string[]): string | null => {
+    if (typeof source !== 'object' || source === null) return null;
+    for (const k of keys) {
+      const v: unknown = (source as Record<string, unknown>)[k]; // params and body are plain JSON objects
+      if (typeof v === 'string') return v.slice(0, 256);
+    }
+    return null;
+  };
+  return pick(request.params, ['alias', 'username', 'id']) ?? pick(request.body, ['alias', 'username', 'name']);
+}
+
+/**
+ * A change refused before its use case ran (no valid token, body too large, schema) is audited
+ * here; once the handler runs, the use case audits for itself (auditedChange), so nothing is
+ * written twice.
+ */
+async function auditRefusalBeforeUseCase(ctx: AppContext, request: FastifyRequest, http: HttpError): Promise<void> {
+  const action = request.routeOptions.config.auditAction;
+  if (action === undefined || request.reachedHandler) return;
+  try {
+    await ctx.store.audit.append({
+      at: ctx.clock.now().toISOString(),
+      actor: request.actor?.username ?? 'anonymous',
+      action,
+      target: targetOf(request),
+      result: http.unexpected ? AuditResult.failed : AuditResult.refused,
+      code: http.body.error.code,
+      details: http.unexpected ? { requestId: request.id } : http.body.error.details,
+    });
+  } catch (e) {
+    request.log.error({ err: e }, 'could not write the refusal to the audit log');
+  }
+}
+
+export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstance> {
+  const { ctx } = opts;
+  const common = {
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    // Unique across the nodes of a cluster, so a request id in an error names one log line.
+    genReqId: () => randomUUID(),
+    trustProxy: opts.trustProxy ?? false,
+    // Unknown fields are refused, not silently dropped: a misspelt `keysize` must not fall back to the default.
+    ajv: { customOptions: { removeAdditional: false } },
+    ...loggerOptions(opts.logger),
+  } satisfies FastifyServerOptions;
+  // The HTTPS server has another raw type, but nothing here or in the callers (listen, inject,
+  // routes) depends on it; one instance type keeps the signature simple.
+  const app: FastifyInstance = opts.https
+    ? (fastify<Server>({ ...common, https: { key: opts.https.key, cert: opts.https.cert } }) as unknown as FastifyInstance)
+    : fastify(common);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'certfleet REST API',
+        version: '1.0.0',
+        description:
+          'Manages the prioritised keystore of TLS server certificates that a fleet of thin clients pins. ' +
+          'Log in with POST /api/v1/auth/login and send the token as "Authorization: Bearer <token>". ' +
+          'Each operation names the permission it needs (x-permission) and the error codes it answers with (x-error-codes). ' +
+          'Errors are {"error":{"code","message","details"}}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A log-in or API token.' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json: Readonly<Record<string, unknown>>, _baseUri: unknown, _fragment: string, i: number) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
+  });
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  // An empty body with Content-Type: application/json is no body, so `curl -X POST -H …` on an
+  // action without a body works; anything else goes to Fastify's JSON parser (prototype poisoning refused).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+
+  registerAuthentication(app, ctx);
+  refuseCoercedBodies(app);
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const http = toHttpError(error, request.id);
+    if (http.unexpected) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: http.body.error.code, status: http.status }, 'request refused');
+    await auditRefusalBeforeUseCase(ctx, request, http);
+    return reply.code(http.status).send(http.body);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const http = notFoundError(request.method, request.url);
+    return reply.code(http.status).send(http.body);
+  });
+
+  // No CORS: the console is served from the same origin, and no other origin may call the API.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    // The console's static files (a later issue) may set their own caching and CSP; API answers are never cached.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    return payload;
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerAuthRoutes(app, ctx);
+  registerCertificateRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
+  registerUserRoutes(app, ctx);
+  registerTokenRoutes(app, ctx);
+
+  app.get(OPENAPI_PATH, {
+    ...spec({
+      operationId: 'openapi',
+      summary: 'This OpenAPI 3 document',
+      tags: ['operations'],
+      access: Access.public,
+      responses: { 200: { type: 'object', description: 'The OpenAPI document.', additionalProperties: true } },
+    }),
+    handler: async () => app.swagger(),
+  });
+
+  await app.ready();
+  return app;
+}
+
+export { API_PREFIX, OPENAPI_PATH };
