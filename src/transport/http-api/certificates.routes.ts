@@ -219,7 +219,7 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
         required: ['alias', 'file', 'password'],
         properties: {
           alias: { type: 'string', maxLength: 256, description: '[A-Za-z0-9._-]{1,64}' },
-          file: { type: 'string', minLength: 1, contentEncoding: 'base64', pattern: '^[A-Za-z0-9+/=\\r\\n]+$' },
+          file: { type: 'string', contentEncoding: 'base64', pattern: '^[A-Za-z0-9+/=\\r\\n]*$', description: 'The keystore file, base64. An empty file is read, and refused as unreadable.' },
           password: { type: 'string', maxLength: 1024 },
           keyPassword: { type: 'string', maxLength: 1024 },
           entry: { type: 'string', maxLength: 256 },
