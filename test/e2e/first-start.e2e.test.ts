@@ -23,10 +23,15 @@ interface Serving {
   stop(): Promise<number | null>;
 }
 
+/** Every server started here; killed when the suite ends, whatever happened in the test. */
+const started = new Set<ChildProcessWithoutNullStreams>();
+
 function serve(dataDir: string, db: TestDatabase, env: NodeJS.ProcessEnv = {}): Promise<Serving> {
   const child = spawn(process.execPath, [CLI_BIN, 'serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--db', db.url], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });
+  started.add(child);
+  child.on('exit', () => started.delete(child));
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
@@ -83,6 +88,7 @@ async function databaseBytes(db: TestDatabase): Promise<Buffer> {
 forEachDatabase('first start of the real server', (suite) => {
   const databases: TestDatabase[] = [];
   after(async () => {
+    for (const child of started) child.kill('SIGKILL');
     for (const d of databases) await d.drop();
   });
 
@@ -125,10 +131,9 @@ forEachDatabase('first start of the real server', (suite) => {
     // K1: a restart never overwrites the keystore, and the admin is not created again.
     const second = await serve(data, db);
     assert.doesNotMatch(second.output(), /with the password/);
-    const again = await cli.json<{ alias: string; sha256Fingerprint: string }[]>(['cert', 'list']).catch(async () => {
-      await cli.login('admin', password);
-      return cli.json<{ alias: string; sha256Fingerprint: string }[]>(['cert', 'list']);
-    });
+    const cliAgain = new CliSession(second.url);
+    await cliAgain.login('admin', password);
+    const again = await cliAgain.json<{ alias: string; sha256Fingerprint: string }[]>(['cert', 'list']);
     assert.deepEqual(again.map((c) => c.alias), ['tckey', 'plain']);
     assert.equal(again[0]?.sha256Fingerprint, tckey?.sha256Fingerprint);
     assert.equal(await second.stop(), 0);
