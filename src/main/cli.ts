@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { addApiCommands } from '../transport/cli/commands.js';
+import { durationSeconds } from '../transport/cli/cli-io.js';
+import { addAgentCommands } from '../transport/cli/agent.commands.js';
 import { ConnectionError, ExitCode, ServerRefusal, UsageError } from '../transport/cli/cli-errors.js';
 import { isCertfleetError } from '../domain/errors.js';
 import { parseHostPort, type HostPort } from './host-port.js';
@@ -22,11 +24,15 @@ program
   .addOption(new Option('--db <url>', 'postgres://… for a cluster (default: SQLite in the data directory)').env('CERTFLEET_DB'))
   .addOption(new Option('--listen <host:port>', 'console and API address').env('CERTFLEET_LISTEN').default(parseHostPort('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseHostPort))
   .addOption(new Option('--device-listen <host:port>', 'device channel address (TLS)').env('CERTFLEET_DEVICE_LISTEN').default(parseHostPort('0.0.0.0:30001'), '0.0.0.0:30001').argParser(parseHostPort))
+  .addOption(new Option('--sync-interval <duration>', 'rotation interval, e.g. 300s, 5m, 1h').env('CERTFLEET_SYNC_INTERVAL').default(300, '5m').argParser(durationSeconds('--sync-interval')))
   .addOption(new Option('--web-cert <file>', 'PEM certificate for HTTPS on a non-loopback address'))
   .addOption(new Option('--web-key <file>', 'PEM private key for --web-cert'))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug').env('CERTFLEET_LOG_LEVEL').default('info'))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; webCert?: string; webKey?: string; logLevel: string }) => {
-    const opts: ServeOptions = { dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel };
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; webCert?: string; webKey?: string; logLevel: string }) => {
+    const opts: ServeOptions = {
+      dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, syncIntervalMs: o.syncInterval * 1000,
+      webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel,
+    };
     // Loaded here, not at the top: the client commands start fast without the server's modules.
     const { createLogger, startServer } = await import('./serve.js');
     const log = createLogger(opts.logLevel);
@@ -46,6 +52,7 @@ program
   });
 
 addApiCommands(program);
+addAgentCommands(program);
 
 function fail(code: number, text: string): never {
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');

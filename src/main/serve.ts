@@ -16,6 +16,8 @@ import { systemClock, type Store } from '../app/ports.js';
 import { nodeKeyPairSource } from '../crypto/key-generation.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
 import { openStore } from '../storage/open-store.js';
+import { RotationReconciler } from '../jobs/rotation.reconciler.js';
+import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
 import { buildHttpApi } from '../transport/http-api/server.js';
 import type { HostPort } from './host-port.js';
 import { loadWebTls } from './web-tls.js';
@@ -25,6 +27,8 @@ export interface ServeOptions {
   readonly db: string | undefined;
   readonly listen: HostPort;
   readonly deviceListen: HostPort;
+  /** How often the rotation reconciler runs (R3); it also runs at once when the default changes. */
+  readonly syncIntervalMs: number;
   readonly webCert: string | undefined;
   readonly webKey: string | undefined;
   readonly logLevel: string;
@@ -32,6 +36,8 @@ export interface ServeOptions {
 
 export interface RunningServer {
   readonly url: string;
+  /** host:port of the device channel (TLS). */
+  readonly deviceAddress: string;
   readonly ctx: AppContext;
   close(): Promise<void>;
 }
@@ -70,13 +76,19 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
   const store: Store = await openStore({ url: databaseUrl({ ...opts, dataDir }) });
   try {
     await verifyMasterKey(store, sealer, master.source === 'env' ? 'CERTFLEET_MASTER_KEY' : join(dataDir, 'master.key'));
+    // Keystore changes made on this node reach the device channel at once and wake the reconciler
+    // when the default changed; changes made on other nodes reach the channel by its revision poll.
+    const keystoreListeners: ((change: KeystoreChange) => void)[] = [];
     const ctx: AppContext = {
       store,
       clock: systemClock,
       sealer,
       keyPairs: nodeKeyPairSource,
       hostName: hostname(),
-      onKeystoreChanged: (change: KeystoreChange) => log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed'),
+      onKeystoreChanged: (change: KeystoreChange) => {
+        log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed');
+        for (const listener of keystoreListeners) listener(change);
+      },
     };
     const admin = await ensureAdminAccount(ctx, process.env.CERTFLEET_ADMIN_PASSWORD || undefined);
     if (admin.generatedPassword) {
@@ -88,6 +100,14 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const first = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
+    const channel = await startDeviceChannel({ ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }) });
+    const reconciler = new RotationReconciler(ctx, { intervalMs: opts.syncIntervalMs, log: log.child({ component: 'rotation' }) });
+    keystoreListeners.push((change) => {
+      channel.reload().catch((e: unknown) => log.error({ err: e }, 'device channel: reload failed; the poll retries'));
+      if (change.defaultChanged) reconciler.trigger('default changed');
+    });
+    reconciler.start();
+
     const tls = isLoopback(opts.listen.host) && !opts.webCert ? null : await loadWebTls({ dataDir, certFile: opts.webCert, keyFile: opts.webKey, hostName: hostname() });
     const app = await buildHttpApi({ ctx, logger: log, https: tls });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
@@ -96,12 +116,16 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
     out(`certfleet is listening: console and API at ${url}/ (OpenAPI at ${url}/api/v1/openapi.json)`);
-    out(`Device channel address: ${opts.deviceListen.host}:${opts.deviceListen.port} (enabled with device support)`);
+    const deviceAddress = `${opts.deviceListen.host}:${channel.address.port}`;
+    out(`Device channel (TLS) listening on ${deviceAddress}; rotation every ${opts.syncIntervalMs / 1000} s`);
     return {
       url,
+      deviceAddress,
       ctx,
       close: async () => {
         await app.close();
+        await reconciler.stop();
+        await channel.close();
         await store.close();
       },
     };

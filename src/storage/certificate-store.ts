@@ -3,11 +3,12 @@
  * counts and the keystore revision. Key material is stored exactly as given: sealing it is the
  * caller's job (K11), and it is read only by `keyMaterial`/`allKeyMaterial`, never by `list`.
  */
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import {
   CertificateSource,
+  type DeviceEntry,
   type KeyMaterial,
   type KeystoreRepo,
   type NewCertificate,
@@ -44,9 +45,11 @@ const ENTRY_COLUMNS = [
 type CertificateScope = ExpressionBuilder<Database & { c: Database['certificates'] }, 'c'>;
 
 /**
- * Usage counts as correlated subqueries: each is answered from the devices index of its column
- * alone (a covering index scan of that certificate's range), so one query lists the whole
- * keystore with its counts without reading the devices table.
+ * Usage counts as correlated subqueries, each answered from an index of the devices table alone
+ * (a covering scan), so one query lists the whole keystore with its counts without reading device
+ * rows. Pending replacements are counted in two parts (storage/pending.ts): the explicit ones, and
+ * — for the rotation target only — the devices that have the target pending, read from
+ * devices_certificate_mask_idx (certificate, mask, explicit pending).
  */
 function usageColumns(eb: CertificateScope) {
   return [
@@ -60,6 +63,14 @@ function usageColumns(eb: CertificateScope) {
       .select((e) => e.fn.countAll().as('n'))
       .whereRef('d.pending_certificate_id', '=', 'c.id')
       .as('pending'),
+    eb
+      .selectFrom('devices as d')
+      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).onRef('r.target_certificate_id', '=', 'c.id'))
+      .select((e) => e.fn.countAll().as('n'))
+      .where('d.pending_certificate_id', 'is', null)
+      .whereRef('d.certificate_id', '<>', 'c.id')
+      .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
+      .as('pending_by_target'),
   ] as const;
 }
 
@@ -84,6 +95,7 @@ interface EntryRow {
   created_at: string;
   pinned: string | number | bigint | null;
   pending: string | number | bigint | null;
+  pending_by_target: string | number | bigint | null;
 }
 
 function toStoredCertificate(row: EntryRow): StoredCertificate {
@@ -108,7 +120,7 @@ function toStoredCertificate(row: EntryRow): StoredCertificate {
     },
     source: oneOf(SOURCES, row.source, 'certificates.source'),
     createdAt: row.created_at,
-    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) },
+    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.pending_by_target) },
   };
 }
 
@@ -223,6 +235,26 @@ export class CertificateStore implements KeystoreRepo {
 
   async remove(id: string): Promise<void> {
     try {
+      // The rotation target lets go of the certificate only when no device has it pending through
+      // the target; otherwise its foreign key refuses the delete below, as a device's would.
+      await this.db
+        .updateTable('rotation_state')
+        .set({ target_certificate_id: null })
+        .where('id', '=', 1)
+        .where('target_certificate_id', '=', id)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('devices as d')
+                .select('d.id')
+                .where('d.pending_certificate_id', 'is', null)
+                .where('d.certificate_id', '<>', id)
+                .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('rotation_state.target_bit')})`, '<>', 0),
+            ),
+          ),
+        )
+        .execute();
       await this.db.deleteFrom('certificates').where('id', '=', id).execute();
     } catch (error) {
       // The foreign keys of devices refuse it (ON DELETE RESTRICT), whatever was checked before.
@@ -256,9 +288,35 @@ export class CertificateStore implements KeystoreRepo {
     return rows.map((row) => ({ id: row.id, certDer: row.cert_der, sealedKey: row.sealed_key }));
   }
 
+  async deviceEntries(): Promise<DeviceEntry[]> {
+    const rows = await this.db
+      .selectFrom('certificates')
+      .select(['id', 'alias', 'position', 'active', 'signature_algorithm', 'sha256_fingerprint', 'cert_der'])
+      .orderBy('position')
+      .orderBy('alias')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      alias: r.alias,
+      position: r.position,
+      active: fromIntBoolean(r.active),
+      signatureAlgorithm: r.signature_algorithm,
+      sha256Fingerprint: r.sha256_fingerprint,
+      certDer: r.cert_der,
+    }));
+  }
+
   async usage(id: string): Promise<CertificateUsage> {
     const row = await this.db
       .selectNoFrom((eb) => [
+        eb
+          .selectFrom('devices as d')
+          .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.target_certificate_id', '=', id))
+          .select((e) => e.fn.countAll().as('n'))
+          .where('d.pending_certificate_id', 'is', null)
+          .where('d.certificate_id', '<>', id)
+          .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
+          .as('pending_by_target'),
         eb
           .selectFrom('devices')
           .select((e) => e.fn.countAll().as('n'))
@@ -271,7 +329,7 @@ export class CertificateStore implements KeystoreRepo {
           .as('pending'),
       ])
       .executeTakeFirstOrThrow();
-    return { pinned: toInt(row.pinned), pending: toInt(row.pending) };
+    return { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.pending_by_target) };
   }
 
   async bumpRevision(at: string): Promise<number> {

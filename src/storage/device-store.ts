@@ -1,17 +1,99 @@
 /**
- * Devices as far as the keystore needs them: registration and the per-certificate listing (K10).
+ * Devices (SPEC R1–R5, K10): registration, the record a check-in writes in one statement, the
+ * admin listing, and the supported-algorithm masks the compatibility table gives.
+ *
+ * Every statement a device causes is a single-row lookup by primary key or by the unique
+ * credential hash, so check-ins cost the same at a hundred devices and at a million.
  */
-import type { ExpressionBuilder, Kysely } from 'kysely';
-import type { DeviceQuery, DeviceRecord, DeviceRepo, NewDevice, Page } from '../app/ports.js';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { algorithmMask, algorithmsOfMask } from '../domain/compatibility.js';
+import { ALLOWED_SIGNATURE_ALGORITHMS } from '../domain/algorithms.js';
+import type {
+  DeviceCertificateState,
+  DeviceContact,
+  DeviceListQuery,
+  DeviceQuery,
+  DeviceRecord,
+  DeviceRepo,
+  Firmware,
+  NewDevice,
+  Page,
+} from '../app/ports.js';
 import { parseStringList, timestamp, toInt, toJson } from './columns.js';
 import type { SqlDialect } from './dialect.js';
+import { effectivePending, joinedTarget, selectedTarget } from './pending.js';
 import type { Database } from './schema.js';
 
-type DeviceScope = ExpressionBuilder<Database & { d: Database['devices'] }, 'd'>;
+type DeviceScope = ExpressionBuilder<Database & { d: Database['devices']; r: Database['rotation_state'] }, 'd' | 'r'>;
+
+/** A device's pending replacement in queries that join rotation_state as `r` (pending.ts). */
+const PENDING = effectivePending('d.', joinedTarget('r'));
+
+/** Firmware pairs per statement when masks are recomputed: well below every parameter limit. */
+const FIRMWARE_CHUNK = 500;
 
 function checkPaging(query: DeviceQuery): void {
   if (!Number.isSafeInteger(query.offset) || query.offset < 0) throw new RangeError('storage: offset must be an integer ≥ 0');
   if (!Number.isSafeInteger(query.limit) || query.limit < 0) throw new RangeError('storage: limit must be an integer ≥ 0');
+}
+
+const RECORD_COLUMNS = [
+  'd.id',
+  'd.unit_id',
+  'd.name',
+  'd.os_family',
+  'd.os_version',
+  'd.profile',
+  'd.declared_algorithms',
+  'd.supported_mask',
+  'd.certificate_id',
+  'c.alias as certificate_alias',
+  'p.id as pending_certificate_id',
+  'p.alias as pending_certificate_alias',
+  'd.registered_at',
+  'd.last_contact_at',
+] as const;
+
+interface RecordRow {
+  id: string;
+  unit_id: string;
+  name: string;
+  os_family: string;
+  os_version: string;
+  profile: string | null;
+  declared_algorithms: string | null;
+  supported_mask: number;
+  certificate_id: string;
+  certificate_alias: string;
+  pending_certificate_id: string | null;
+  pending_certificate_alias: string | null;
+  registered_at: string;
+  last_contact_at: string | null;
+}
+
+function toDeviceRecord(r: RecordRow): DeviceRecord {
+  return {
+    id: r.id,
+    unitId: r.unit_id,
+    name: r.name,
+    osFamily: r.os_family,
+    osVersion: r.os_version,
+    profile: r.profile,
+    declaredAlgorithms: parseStringList(r.declared_algorithms),
+    supportedAlgorithms: algorithmsOfMask(toInt(r.supported_mask)),
+    certificateId: r.certificate_id,
+    certificateAlias: r.certificate_alias,
+    pendingCertificateId: r.pending_certificate_id,
+    pendingCertificateAlias: r.pending_certificate_alias,
+    registeredAt: r.registered_at,
+    lastContactAt: r.last_contact_at,
+  };
+}
+
+/** NewDevice.supportedMask when the caller gives none (see ports.ts). */
+function defaultMask(device: NewDevice): number {
+  const declared = device.declaredAlgorithms;
+  return algorithmMask(declared && declared.length > 0 ? declared : ALLOWED_SIGNATURE_ALGORITHMS);
 }
 
 export class DeviceStore implements DeviceRepo {
@@ -31,6 +113,7 @@ export class DeviceStore implements DeviceRepo {
         os_version: device.osVersion,
         profile: device.profile,
         declared_algorithms: device.declaredAlgorithms === null ? null : toJson(device.declaredAlgorithms),
+        supported_mask: device.supportedMask ?? defaultMask(device),
         certificate_id: device.certificateId,
         pending_certificate_id: null,
         credential_hash: device.credentialHash,
@@ -40,12 +123,37 @@ export class DeviceStore implements DeviceRepo {
       .execute();
   }
 
-  async listByCertificate(certificateId: string, query: DeviceQuery): Promise<Page<DeviceRecord>> {
+  /** Devices with the rotation target beside each (one row), for the pending replacement. */
+  private devices() {
+    return this.db.selectFrom('devices as d').innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1));
+  }
+
+  private records() {
+    return this.devices()
+      .innerJoin('certificates as c', 'c.id', 'd.certificate_id')
+      .leftJoin('certificates as p', (join) => join.on(sql<boolean>`${sql.ref('p.id')} = ${PENDING}`))
+      .select(RECORD_COLUMNS);
+  }
+
+  listByCertificate(certificateId: string, query: DeviceQuery): Promise<Page<DeviceRecord>> {
+    return this.list({ ...query, certificateId });
+  }
+
+  async list(query: DeviceListQuery): Promise<Page<DeviceRecord>> {
     checkPaging(query);
     const search = query.search?.trim() ?? '';
+    const certificateId = query.certificateId;
+    // A certificate other than the target is pending only explicitly: two index lookups instead of
+    // deriving every device's pending replacement.
+    const target = certificateId === undefined ? null : await this.targetId();
+    const ofCertificate = (eb: DeviceScope, id: string) =>
+      eb.or([
+        eb('d.certificate_id', '=', id),
+        id === target ? eb(PENDING, '=', id) : eb('d.pending_certificate_id', '=', id),
+      ]);
     const matching = (eb: DeviceScope) =>
       eb.and([
-        eb.or([eb('d.certificate_id', '=', certificateId), eb('d.pending_certificate_id', '=', certificateId)]),
+        ...(certificateId === undefined ? [] : [ofCertificate(eb, certificateId)]),
         ...(search === ''
           ? []
           : [
@@ -57,33 +165,14 @@ export class DeviceStore implements DeviceRepo {
             ]),
       ]);
 
-    const counted = await this.db
-      .selectFrom('devices as d')
+    const counted = await this.devices()
       .select((eb) => eb.fn.countAll().as('n'))
       .where(matching)
       .executeTakeFirstOrThrow();
     const count = toInt(counted.n);
     if (count === 0 || query.limit === 0 || query.offset >= count) return { count, items: [] };
 
-    const rows = await this.db
-      .selectFrom('devices as d')
-      .innerJoin('certificates as c', 'c.id', 'd.certificate_id')
-      .leftJoin('certificates as p', 'p.id', 'd.pending_certificate_id')
-      .select([
-        'd.id',
-        'd.unit_id',
-        'd.name',
-        'd.os_family',
-        'd.os_version',
-        'd.profile',
-        'd.declared_algorithms',
-        'd.certificate_id',
-        'c.alias as certificate_alias',
-        'd.pending_certificate_id',
-        'p.alias as pending_certificate_alias',
-        'd.registered_at',
-        'd.last_contact_at',
-      ])
+    const rows = await this.records()
       .where(matching)
       // By name as an administrator reads the list; the id makes pages stable among equal names.
       .orderBy('d.name')
@@ -91,26 +180,109 @@ export class DeviceStore implements DeviceRepo {
       .limit(query.limit)
       .offset(query.offset)
       .execute();
+    return { count, items: rows.map(toDeviceRecord) };
+  }
 
+  private async targetId(): Promise<string | null> {
+    const row = await this.db.selectFrom('rotation_state').select('target_certificate_id').where('id', '=', 1).executeTakeFirst();
+    return row?.target_certificate_id ?? null;
+  }
+
+  async findById(id: string): Promise<DeviceRecord | null> {
+    const row = await this.records().where('d.id', '=', id).executeTakeFirst();
+    return row ? toDeviceRecord(row) : null;
+  }
+
+  async findIdByCredentialHash(credentialHash: string): Promise<string | null> {
+    const row = await this.db
+      .selectFrom('devices')
+      .select('id')
+      .where('credential_hash', '=', credentialHash)
+      .executeTakeFirst();
+    return row?.id ?? null;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('devices').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async recordContact(id: string, contact: DeviceContact): Promise<DeviceCertificateState | null> {
+    let update = this.db
+      .updateTable('devices')
+      .set({ last_contact_at: timestamp(contact.at) })
+      .where('id', '=', id);
+    if (contact.osVersion !== undefined) update = update.set({ os_version: contact.osVersion });
+    const pinned = contact.pinnedCertificateId;
+    if (pinned !== null) {
+      // outcomeOfPin in one statement: the pin becomes current (unchanged, confirmed or adopted),
+      // and a pending replacement equal to it is confirmed.
+      update = update.set((eb) => ({
+        certificate_id: pinned,
+        pending_certificate_id: eb
+          .case()
+          .when('pending_certificate_id', '=', pinned)
+          .then(sql<string | null>`null`)
+          .else(eb.ref('pending_certificate_id'))
+          .end(),
+      }));
+    }
+    const row = await update
+      .returning([
+        'certificate_id',
+        effectivePending('', selectedTarget).as('pending_certificate_id'),
+        'os_family',
+        'os_version',
+        'declared_algorithms',
+        'supported_mask',
+      ])
+      .executeTakeFirst();
+    if (!row) return null;
     return {
-      count,
-      items: rows.map(
-        (r): DeviceRecord => ({
-          id: r.id,
-          unitId: r.unit_id,
-          name: r.name,
-          osFamily: r.os_family,
-          osVersion: r.os_version,
-          profile: r.profile,
-          declaredAlgorithms: parseStringList(r.declared_algorithms),
-          certificateId: r.certificate_id,
-          certificateAlias: r.certificate_alias,
-          pendingCertificateId: r.pending_certificate_id,
-          pendingCertificateAlias: r.pending_certificate_alias,
-          registeredAt: r.registered_at,
-          lastContactAt: r.last_contact_at,
-        }),
-      ),
+      certificateId: row.certificate_id,
+      pendingCertificateId: row.pending_certificate_id,
+      osFamily: row.os_family,
+      osVersion: row.os_version,
+      declaredAlgorithms: parseStringList(row.declared_algorithms),
+      supportedMask: toInt(row.supported_mask),
     };
+  }
+
+  async setSupportedMask(id: string, mask: number): Promise<void> {
+    await this.db.updateTable('devices').set({ supported_mask: mask }).where('id', '=', id).execute();
+  }
+
+  async firmwareWithoutDeclaration(): Promise<Firmware[]> {
+    const rows = await this.db
+      .selectFrom('devices')
+      .select(['os_family', 'os_version'])
+      .distinct()
+      .where('declared_algorithms', 'is', null)
+      .execute();
+    return rows.map((r) => ({ osFamily: r.os_family, osVersion: r.os_version }));
+  }
+
+  async setMaskOfFirmware(mask: number, firmware: readonly Firmware[]): Promise<number> {
+    const versionsByFamily = new Map<string, string[]>();
+    for (const f of firmware) {
+      const versions = versionsByFamily.get(f.osFamily) ?? [];
+      versions.push(f.osVersion);
+      versionsByFamily.set(f.osFamily, versions);
+    }
+    let changed = 0;
+    for (const [osFamily, versions] of versionsByFamily) {
+      for (let i = 0; i < versions.length; i += FIRMWARE_CHUNK) {
+        const result = await this.db
+          .updateTable('devices')
+          .set({ supported_mask: mask })
+          .where('declared_algorithms', 'is', null)
+          .where('os_family', '=', osFamily)
+          .where('os_version', 'in', versions.slice(i, i + FIRMWARE_CHUNK))
+          .where('supported_mask', '<>', mask)
+          .executeTakeFirst();
+        changed += Number(result.numUpdatedRows);
+      }
+    }
+    return changed;
   }
 }

@@ -24,10 +24,13 @@ import pg from 'pg';
 import type { Repos, Store } from '../app/ports.js';
 import { AuditStore } from './audit-store.js';
 import { CertificateStore } from './certificate-store.js';
+import { CompatibilityStore } from './compatibility-store.js';
 import { postgresDialect, sqliteDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { DeviceStore } from './device-store.js';
+import { EnrollmentStore } from './enrollment-store.js';
 import { MetaStore } from './meta-store.js';
 import { migrateToLatest } from './migrate.js';
+import { RotationStore } from './rotation-store.js';
 import type { Database } from './schema.js';
 import { TokenStore } from './token-store.js';
 import { UserStore } from './user-store.js';
@@ -139,6 +142,9 @@ function reposOn(db: Kysely<Database>, dialect: SqlDialect): Repos {
   return {
     keystore: new CertificateStore(db, dialect),
     devices: new DeviceStore(db, dialect),
+    enrollment: new EnrollmentStore(db),
+    compatibility: new CompatibilityStore(db),
+    rotation: new RotationStore(db, dialect),
     users: new UserStore(db, dialect),
     tokens: new TokenStore(db),
     audit: new AuditStore(db),
@@ -150,6 +156,9 @@ class SqlStore implements Store {
   readonly dialect: DialectName;
   readonly keystore: Repos['keystore'];
   readonly devices: Repos['devices'];
+  readonly enrollment: Repos['enrollment'];
+  readonly compatibility: Repos['compatibility'];
+  readonly rotation: Repos['rotation'];
   readonly users: Repos['users'];
   readonly tokens: Repos['tokens'];
   readonly audit: Repos['audit'];
@@ -164,6 +173,9 @@ class SqlStore implements Store {
     const repos = reposOn(db, sqlDialect);
     this.keystore = repos.keystore;
     this.devices = repos.devices;
+    this.enrollment = repos.enrollment;
+    this.compatibility = repos.compatibility;
+    this.rotation = repos.rotation;
     this.users = repos.users;
     this.tokens = repos.tokens;
     this.audit = repos.audit;

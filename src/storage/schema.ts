@@ -62,10 +62,61 @@ export interface DevicesTable {
   /** JSON array of Java signature algorithm names, or null when the device declared none. */
   declared_algorithms: string | null;
   certificate_id: string;
+  /**
+   * An explicit pending replacement, which takes precedence; usually null, because a device's
+   * pending replacement comes from the rotation target (pending.ts) and a pass clears this column.
+   */
   pending_certificate_id: string | null;
+  /** SHA-256 (hex) of the device credential; unique. */
   credential_hash: string;
   registered_at: string;
   last_contact_at: string | null;
+  /** Bit mask of the supported algorithms over the allow-list (domain/compatibility.ts). */
+  supported_mask: number;
+}
+
+export interface EnrollmentTokensTable {
+  id: string;
+  /** SHA-256 (hex) of the token text; unique. */
+  token_hash: string;
+  uses_allowed: number;
+  uses_left: number;
+  expires_at: string;
+  unit_id: string | null;
+  created_by: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+/** R2, in match order. */
+export interface CompatibilityRulesTable {
+  position: number;
+  profile: string;
+  os_family: string;
+  max_version: string | null;
+  /** JSON array of Java signature algorithm names. */
+  algorithms: string;
+}
+
+/** One row (id = 1): what the last rotation pass planned (storage/pending.ts). */
+export interface RotationStateTable {
+  id: number;
+  target_certificate_id: string | null;
+  target_bit: number;
+  planned_at: string | null;
+}
+
+export interface RotationRunsTable {
+  id: Generated<Int>;
+  actor: string;
+  default_alias: string;
+  checked: number;
+  scheduled: number;
+  incompatible: number;
+  already_current: number;
+  awaiting_confirmation: number;
+  started_at: string;
+  finished_at: string;
 }
 
 export interface UsersTable {
@@ -107,6 +158,10 @@ export interface Database {
   certificates: CertificatesTable;
   keystore_state: KeystoreStateTable;
   devices: DevicesTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  compatibility_rules: CompatibilityRulesTable;
+  rotation_state: RotationStateTable;
+  rotation_runs: RotationRunsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;

@@ -27,7 +27,7 @@ interface Serving {
 const started = new Set<ChildProcessWithoutNullStreams>();
 
 function serve(dataDir: string, db: TestDatabase, env: NodeJS.ProcessEnv = {}): Promise<Serving> {
-  const child = spawn(process.execPath, [CLI_BIN, 'serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--db', db.url], {
+  const child = spawn(process.execPath, [CLI_BIN, 'serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--device-listen', '127.0.0.1:0', '--db', db.url], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });
   started.add(child);

@@ -9,8 +9,11 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createApiToken, createUser } from '../../src/app/accounts.js';
 import { generateCertificate, setCertificateActive } from '../../src/app/certificates.js';
+import { createEnrollmentToken } from '../../src/app/enrollment.js';
+import { DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
 import { ROLES, roleAllows, type Permission, type Role } from '../../src/domain/roles.js';
 import { forEachDatabase } from '../support/databases.js';
+import { registerProfile } from '../support/device-fleet.js';
 import {
   assertError,
   CALLERS,
@@ -49,6 +52,11 @@ async function throwaway(h: ApiHarness): Promise<string> {
 const IMPORTABLE = ['openssl-ec-p256.p12', 'keytool-ec-p384.p12', 'keytool-rsa2048-sha256.p12', 'openssl-rsa2048-aes.p12'];
 
 const get = (url: string): (() => Promise<InjectRequest>) => async () => ({ method: 'GET', url });
+
+/** A freshly registered device (by enrollment token, as the device channel does it). */
+async function device(h: ApiHarness): Promise<string> {
+  return (await registerProfile(h.ctx, 'igel-os-12')).deviceId;
+}
 
 const MATRIX: Readonly<Record<string, Row>> = {
   'GET /healthz': { allowed: 'public', success: 200, request: get('/healthz') },
@@ -167,6 +175,40 @@ const MATRIX: Readonly<Record<string, Row>> = {
       const issued = await createApiToken(h.ctx, await h.actor(owner), 'to-revoke', 1);
       return { method: 'DELETE', url: `/api/v1/tokens/${issued.record.id}` };
     },
+  },
+  'POST /api/v1/enrollment-tokens': {
+    allowed: CHANGERS,
+    success: 201,
+    request: async () => ({ method: 'POST', url: '/api/v1/enrollment-tokens', payload: { uses: 2, expiresIn: 600 } }),
+  },
+  'GET /api/v1/enrollment-tokens': { allowed: ALL, success: 200, request: get('/api/v1/enrollment-tokens') },
+  'DELETE /api/v1/enrollment-tokens/{id}': {
+    allowed: CHANGERS,
+    success: 204,
+    request: async (h) => {
+      const issued = await createEnrollmentToken(h.ctx, await h.actor('admin'), {});
+      return { method: 'DELETE', url: `/api/v1/enrollment-tokens/${issued.record.id}` };
+    },
+  },
+  'GET /api/v1/devices': { allowed: ALL, success: 200, request: get('/api/v1/devices?certificate=tckey&limit=5') },
+  'GET /api/v1/devices/{id}': { allowed: ALL, success: 200, request: async (h) => ({ method: 'GET', url: `/api/v1/devices/${await device(h)}` }) },
+  'DELETE /api/v1/devices/{id}': {
+    allowed: CHANGERS,
+    success: 204,
+    request: async (h) => ({ method: 'DELETE', url: `/api/v1/devices/${await device(h)}` }),
+  },
+  'GET /api/v1/compatibility': { allowed: ALL, success: 200, request: get('/api/v1/compatibility') },
+  'PUT /api/v1/compatibility': {
+    allowed: CHANGERS,
+    success: 200,
+    request: async () => ({ method: 'PUT', url: '/api/v1/compatibility', payload: { rules: DEFAULT_COMPATIBILITY_RULES } }),
+  },
+  'POST /api/v1/sync/run': { allowed: CHANGERS, success: 200, request: async () => ({ method: 'POST', url: '/api/v1/sync/run' }) },
+  'GET /api/v1/sync/status': { allowed: ALL, success: 200, request: get('/api/v1/sync/status') },
+  'GET /api/v1/certificates/{alias}/default-preview': {
+    allowed: ALL,
+    success: 200,
+    request: get('/api/v1/certificates/tckey/default-preview'),
   },
 };
 

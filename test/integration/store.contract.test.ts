@@ -13,6 +13,7 @@ import { it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import type { NewCertificate, NewDevice, NewUser, Store, TokenRecord } from '../../src/app/ports.js';
+import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
 import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.js';
 import { forEachDatabase, type TestDatabase } from '../support/databases.js';
@@ -319,6 +320,8 @@ forEachDatabase('Store contract', (ctx) => {
         osVersion: '11.08.200',
         profile: 'igel-os-11',
         declaredAlgorithms: ['SHA256withRSA', 'SHA384withECDSA'],
+        // No mask given: the declaration's (NewDevice.supportedMask).
+        supportedAlgorithms: ['SHA256withRSA', 'SHA384withECDSA'],
         certificateId: a.id,
         certificateAlias: 'a',
         pendingCertificateId: null,
@@ -334,6 +337,8 @@ forEachDatabase('Store contract', (ctx) => {
         osVersion: '11.08.200',
         profile: null,
         declaredAlgorithms: null,
+        // No mask and no declaration: the whole allow-list, as for unknown firmware.
+        supportedAlgorithms: ALLOWED_SIGNATURE_ALGORITHMS,
         certificateId: b.id,
         certificateAlias: 'b',
         pendingCertificateId: a.id,
@@ -589,7 +594,7 @@ forEachDatabase('Store contract', (ctx) => {
     assert.deepEqual((await third.keystore.list()).map((e) => e.alias), ['a']);
     assert.deepEqual((await again.keystore.list()).map((e) => e.alias), ['a']);
     const ran = await rawQuery(db, 'select name from kysely_migration order by name', []);
-    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial']);
+    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial', '0002-devices']);
     const state = await rawQuery(db, 'select count(*) as n from keystore_state', []);
     assert.equal(Number(state[0]?.['n']), 1);
   });

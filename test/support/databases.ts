@@ -239,6 +239,15 @@ class DroppingStore implements Store {
   get devices(): Repos['devices'] {
     return this.store.devices;
   }
+  get enrollment(): Repos['enrollment'] {
+    return this.store.enrollment;
+  }
+  get compatibility(): Repos['compatibility'] {
+    return this.store.compatibility;
+  }
+  get rotation(): Repos['rotation'] {
+    return this.store.rotation;
+  }
   get users(): Repos['users'] {
     return this.store.users;
   }

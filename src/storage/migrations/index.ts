@@ -1,10 +1,11 @@
 /**
  * Every migration, listed by hand: a static provider works the same from src/ and dist/ and needs
- * no directory scan. Names sort in the order they run; add `'0002-…': step(m0002)` below.
+ * no directory scan. Names sort in the order they run; add the next one as `'0003-…': step(m0003)`.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../dialect.js';
 import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-devices.js';
 
 interface MigrationModule {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -14,6 +15,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
   const step = (m: MigrationModule): Migration => ({ up: (db) => m.up(db, dialect) });
   const migrations: Record<string, Migration> = {
     '0001-initial': step(m0001),
+    '0002-devices': step(m0002),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

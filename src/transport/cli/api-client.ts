@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { ConnectionError, ServerRefusal, UsageError } from './cli-errors.js';
-import type { CliConfig } from './cli-config.js';
+import { readConfig, type CliConfig } from './cli-config.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -93,4 +93,9 @@ export class ApiClient {
     if (res.status === 204 || res.body.length === 0) return undefined as T; // no content: callers of 204 routes ask for void
     return JSON.parse(res.body.toString('utf8')) as T; // the API's documented shape
   }
+}
+
+/** The client of the server and token the CLI remembers (or the environment names). */
+export function configuredClient(): ApiClient {
+  return ApiClient.fromConfig(readConfig());
 }

@@ -1,5 +1,6 @@
 /** Reading secrets and writing results for the CLI. Secrets come from stdin or a file, never argv. */
 import { readFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
 import { UsageError } from './cli-errors.js';
 
 /** Reads all of stdin; one trailing newline is dropped (what `echo` and heredocs add). */
@@ -39,4 +40,26 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** A commander argument parser for a whole number (`--limit 10`); anything else is a usage error. */
+export function wholeNumber(flag: string): (value: string) => number {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${flag} must be a whole number.`);
+    return Number(value);
+  };
+}
+
+const SECONDS_PER_UNIT: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A commander argument parser for a duration with its unit (`3600s`, `90m`, `24h`, `7d`), in seconds. */
+export function durationSeconds(flag: string): (value: string) => number {
+  return (value: string): number => {
+    const m = /^(\d+)([smhd])$/.exec(value.trim());
+    const seconds = m ? Number(m[1]) * (SECONDS_PER_UNIT[m[2] as string] ?? 0) : 0; // the pattern matched one of the units
+    if (!m || !Number.isSafeInteger(seconds) || seconds <= 0) {
+      throw new InvalidArgumentError(`${flag} must be a duration with its unit, such as 3600s, 90m, 24h or 7d.`);
+    }
+    return seconds;
+  };
 }

@@ -5,11 +5,15 @@
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
-import { ApiClient } from './api-client.js';
+import { Command } from 'commander';
+import { ApiClient, configuredClient as client } from './api-client.js';
 import { readConfig, writeConfig } from './cli-config.js';
 import { UsageError } from './cli-errors.js';
-import { printJson, readPassword, readSecretFile, table } from './cli-io.js';
+import { printJson, readPassword, readSecretFile, table, wholeNumber as integer } from './cli-io.js';
+import { addCompatCommands } from './compat.commands.js';
+import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
+import { addEnrollCommands } from './enroll.commands.js';
+import { addSyncCommands, printDefaultPreview, type DefaultPreview } from './sync.commands.js';
 
 /** The fields of CertificateSummary the CLI shows (the API document has them all). */
 interface CertificateSummary {
@@ -26,23 +30,7 @@ interface CertificateSummary {
   readonly sha256Fingerprint: string;
 }
 
-interface DevicesPage {
-  readonly count: number;
-  readonly devices: readonly Record<string, unknown>[];
-}
-
 const enc = encodeURIComponent;
-
-function client(): ApiClient {
-  return ApiClient.fromConfig(readConfig());
-}
-
-function integer(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number.`);
-    return Number(value);
-  };
-}
 
 function certificateRows(list: readonly CertificateSummary[]): string {
   return table(
@@ -176,10 +164,20 @@ function addCert(program: Command): void {
     ['deactivate', 'keep an entry from new registrations (K4)', 'deactivate'],
   ];
   for (const [name, description, route] of stateChanges) {
-    cert.command(name).argument('<alias>').description(description)
-      .option('--json', 'print the new list as JSON')
-      .action(async (alias: string, opts: { json?: boolean }) => {
+    const command = cert.command(name).argument('<alias>').description(description)
+      .option('--json', name === 'default' ? 'print JSON: the new list, or with --dry-run the preview' : 'print the new list as JSON');
+    if (name === 'default') {
+      command.option('--dry-run', 'change nothing; show which devices would switch to it and which would stay, per profile');
+    }
+    command
+      .action(async (alias: string, opts: { json?: boolean; dryRun?: boolean }) => {
         const api = client();
+        if (opts.dryRun) {
+          const preview = await api.json<DefaultPreview>('GET', `/api/v1/certificates/${enc(alias)}/default-preview`);
+          if (opts.json) printJson(preview);
+          else printDefaultPreview(preview);
+          return;
+        }
         if (name === 'delete') {
           await api.call('DELETE', `/api/v1/certificates/${enc(alias)}`);
           if (opts.json) printJson(await api.json<CertificateSummary[]>('GET', '/api/v1/certificates'));
@@ -217,27 +215,9 @@ function addCert(program: Command): void {
     .option('--limit <n>', 'at most this many (default: all)', integer('--limit'))
     .option('--json', 'print JSON')
     .action(async (alias: string, opts: { search?: string; limit?: number; json?: boolean }) => {
-      const api = client();
-      const devices: Record<string, unknown>[] = [];
-      let count = 0;
-      const want = opts.limit ?? Number.POSITIVE_INFINITY;
-      for (;;) {
-        const limit = Math.min(500, want - devices.length);
-        const q = new URLSearchParams({ offset: String(devices.length), limit: String(limit), ...(opts.search ? { search: opts.search } : {}) });
-        const page = await api.json<DevicesPage>('GET', `/api/v1/certificates/${enc(alias)}/devices?${q}`);
-        count = page.count;
-        devices.push(...page.devices);
-        if (page.devices.length < limit || devices.length >= Math.min(want, count)) break;
-      }
-      if (opts.json) {
-        printJson({ count, devices });
-        return;
-      }
-      process.stdout.write(`Devices which use the selected certificate (${count})\n`);
-      process.stdout.write(table(['ID', 'UNIT ID', 'NAME', 'OS', 'PENDING', 'LAST CONTACT'], devices.map((d) => [
-        String(d.id), String(d.unitId), String(d.name), `${String(d.osFamily)} ${String(d.osVersion)}`,
-        d.pendingCertificateAlias ? String(d.pendingCertificateAlias) : '', d.lastContactAt ? String(d.lastContactAt) : 'never',
-      ])));
+      const page = await fetchDevices(client(), `/api/v1/certificates/${enc(alias)}/devices`, opts);
+      if (opts.json) printJson(page);
+      else printDevices(`Devices which use the selected certificate (${page.count})`, page);
     });
 }
 
@@ -283,6 +263,10 @@ function addUser(program: Command): void {
 export function addApiCommands(program: Command): void {
   addLogin(program);
   addCert(program);
+  addDeviceCommands(program);
+  addEnrollCommands(program);
+  addCompatCommands(program);
+  addSyncCommands(program);
   addAudit(program);
   addUser(program);
 }

@@ -27,7 +27,7 @@ import { actorOf } from './auth.js';
 import { Access, spec, type JsonSchema } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage } from './presenters.js';
-import { arrayOf, CERTIFICATE_CONTENT_ID, CERTIFICATE_SUMMARY_ID, DEVICE_SUMMARY_ID, NO_CONTENT, ref } from './schemas.js';
+import { arrayOf, CERTIFICATE_CONTENT_ID, CERTIFICATE_SUMMARY_ID, DEVICE_PAGE, DEVICE_PAGE_QUERY_PROPERTIES, NO_CONTENT, ref } from './schemas.js';
 
 /**
  * The import body carries the keystore file in base64 (4/3 of its size) plus a little JSON. This
@@ -35,7 +35,6 @@ import { arrayOf, CERTIFICATE_CONTENT_ID, CERTIFICATE_SUMMARY_ID, DEVICE_SUMMARY
  * message (`file_too_large`); anything larger is cut off by Fastify (`payload_too_large`).
  */
 export const IMPORT_BODY_LIMIT = 2 * 1024 * 1024;
-export const MAX_DEVICE_PAGE = 500;
 
 const BASE = `${API_PREFIX}/certificates`;
 const TAGS = ['certificates'];
@@ -390,23 +389,8 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
       access: Permission.read,
       errors: [ErrorCode.certificate_not_found],
       params: aliasParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          search: { type: 'string', maxLength: 256, description: 'Case-insensitive part of the id, unit id or name.' },
-          offset: { type: 'integer', minimum: 0, default: 0 },
-          limit: { type: 'integer', minimum: 1, maximum: MAX_DEVICE_PAGE, default: 50 },
-        },
-      },
-      responses: {
-        200: {
-          type: 'object',
-          description: '`count` is the number of all matching devices; `devices` the page.',
-          required: ['count', 'devices'],
-          properties: { count: { type: 'integer' }, devices: arrayOf(DEVICE_SUMMARY_ID, 'The page.') },
-        },
-      },
+      querystring: { type: 'object', additionalProperties: false, properties: DEVICE_PAGE_QUERY_PROPERTIES },
+      responses: { 200: DEVICE_PAGE },
     }),
     handler: async (request) => {
       const q = request.query;

@@ -9,6 +9,9 @@ import type { Actor } from '../../app/context.js';
 import type { IssuedToken } from '../../app/accounts.js';
 import type { CertificateContent } from '../../crypto/index.js';
 import type { AuditEvent, DeviceRecord, Page, StoredCertificate, TokenRecord, UserRecord } from '../../app/ports.js';
+import type { EnrollmentTokenRecord } from '../../app/enrollment.js';
+import type { DefaultPreview, RotationReport, RotationStatus } from '../../app/rotation.js';
+import type { CompatibilityRule } from '../../domain/compatibility.js';
 
 export interface CertificateSummary {
   readonly alias: string;
@@ -70,12 +73,14 @@ export interface DeviceSummary {
   readonly osFamily: string;
   readonly osVersion: string;
   readonly profile: string | null;
+  readonly supportedAlgorithms: readonly string[];
   readonly certificateAlias: string;
   readonly pendingCertificateAlias: string | null;
   readonly registeredAt: string;
   readonly lastContactAt: string | null;
 }
 
+/** A device without its credential hash (which DeviceRecord does not even carry). */
 export function presentDevice(d: DeviceRecord): DeviceSummary {
   return {
     id: d.id,
@@ -84,6 +89,7 @@ export function presentDevice(d: DeviceRecord): DeviceSummary {
     osFamily: d.osFamily,
     osVersion: d.osVersion,
     profile: d.profile,
+    supportedAlgorithms: [...d.supportedAlgorithms],
     certificateAlias: d.certificateAlias,
     pendingCertificateAlias: d.pendingCertificateAlias,
     registeredAt: d.registeredAt,
@@ -167,5 +173,77 @@ export function presentCertificateContent(c: CertificateContent): CertificateCon
     extensions: c.extensions,
     fingerprints: c.fingerprints,
     pem: c.pem,
+  };
+}
+
+export interface EnrollmentTokenView {
+  readonly id: string;
+  readonly usesAllowed: number;
+  readonly usesLeft: number;
+  readonly expiresAt: string;
+  readonly unitId: string | null;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+  readonly state: EnrollmentTokenRecord['state'];
+}
+
+/** An enrollment token as listed: the record only; the token text exists nowhere but in the creation answer. */
+export function presentEnrollmentToken(t: EnrollmentTokenRecord): EnrollmentTokenView {
+  return {
+    id: t.id,
+    usesAllowed: t.usesAllowed,
+    usesLeft: t.usesLeft,
+    expiresAt: t.expiresAt,
+    unitId: t.unitId,
+    createdBy: t.createdBy,
+    createdAt: t.createdAt,
+    revokedAt: t.revokedAt,
+    state: t.state,
+  };
+}
+
+/** The one moment an enrollment token is shown: right after it was made. */
+export function presentIssuedEnrollmentToken(issued: { readonly token: string; readonly record: EnrollmentTokenRecord }): EnrollmentTokenView & { readonly token: string } {
+  const { id, ...rest } = presentEnrollmentToken(issued.record);
+  return { id, token: issued.token, ...rest };
+}
+
+export function presentCompatibilityRules(rules: readonly CompatibilityRule[]): { readonly rules: CompatibilityRule[] } {
+  return {
+    rules: rules.map((r) => ({ profile: r.profile, osFamily: r.osFamily, maxVersion: r.maxVersion, algorithms: [...r.algorithms] })),
+  };
+}
+
+export function presentRotationReport(r: RotationReport): RotationReport {
+  return {
+    defaultAlias: r.defaultAlias,
+    checked: r.checked,
+    scheduled: r.scheduled,
+    incompatible: r.incompatible,
+    alreadyCurrent: r.alreadyCurrent,
+    awaitingConfirmation: r.awaitingConfirmation,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+export function presentRotationStatus(s: RotationStatus): RotationStatus {
+  return {
+    lastRun: s.lastRun === null ? null : presentRotationReport(s.lastRun),
+    defaultAlias: s.defaultAlias,
+    total: s.total,
+    onDefault: s.onDefault,
+    pending: s.pending,
+    staying: s.staying,
+  };
+}
+
+export function presentDefaultPreview(p: DefaultPreview): DefaultPreview {
+  return {
+    alias: p.alias,
+    switching: { total: p.switching.total, byProfile: { ...p.switching.byProfile } },
+    staying: { total: p.staying.total, byProfile: { ...p.staying.byProfile }, lacking: p.staying.lacking },
+    alreadyCurrent: p.alreadyCurrent,
   };
 }

@@ -3,6 +3,7 @@
  * document names them under components. Each mirrors one presenter in presenters.ts field by field;
  * Fastify's serialiser drops anything a schema does not list, a second guard behind the presenters.
  */
+import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../domain/algorithms.js';
 import { ALIAS_PATTERN } from '../../domain/keystore.js';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission, ROLES } from '../../domain/roles.js';
@@ -14,6 +15,9 @@ export const DEVICE_SUMMARY_ID = 'DeviceSummary';
 export const AUDIT_EVENT_ID = 'AuditEvent';
 export const USER_ID = 'User';
 export const TOKEN_ID = 'ApiToken';
+export const ENROLLMENT_TOKEN_ID = 'EnrollmentToken';
+export const COMPATIBILITY_RULE_ID = 'CompatibilityRule';
+export const ROTATION_REPORT_ID = 'RotationReport';
 
 const isoDate = { type: 'string', format: 'date-time' } as const;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -73,16 +77,22 @@ export const DeviceSummarySchema = {
   $id: DEVICE_SUMMARY_ID,
   type: 'object',
   required: [
-    'id', 'unitId', 'name', 'osFamily', 'osVersion', 'profile', 'certificateAlias', 'pendingCertificateAlias',
-    'registeredAt', 'lastContactAt',
+    'id', 'unitId', 'name', 'osFamily', 'osVersion', 'profile', 'supportedAlgorithms', 'certificateAlias',
+    'pendingCertificateAlias', 'registeredAt', 'lastContactAt',
   ],
+  description: 'A device as administrators see it: never its credential.',
   properties: {
     id: { type: 'string' },
     unitId: { type: 'string', description: 'MAC address.' },
     name: { type: 'string' },
     osFamily: { type: 'string' },
     osVersion: { type: 'string' },
-    profile: nullableString,
+    profile: { ...nullableString, description: 'The firmware profile (`igel-os-12` …) it reported, if any.' },
+    supportedAlgorithms: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'The signature algorithms its firmware supports: its own declaration, else the compatibility table (R2).',
+    },
     certificateAlias: { type: 'string', description: 'The certificate the device pins.' },
     pendingCertificateAlias: { ...nullableString, description: 'Its pending replacement, if any.' },
     registeredAt: isoDate,
@@ -128,6 +138,62 @@ export const TokenSchema = {
     createdAt: isoDate,
     expiresAt: isoDate,
     lastUsedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+
+export const EnrollmentTokenSchema = {
+  $id: ENROLLMENT_TOKEN_ID,
+  type: 'object',
+  description: 'An enrollment token as listed: never the token itself, which is shown once when it is made (R5).',
+  required: ['id', 'usesAllowed', 'usesLeft', 'expiresAt', 'unitId', 'createdBy', 'createdAt', 'revokedAt', 'state'],
+  properties: {
+    id: { type: 'string' },
+    usesAllowed: { type: 'integer', description: 'How many devices may register with it.' },
+    usesLeft: { type: 'integer' },
+    expiresAt: isoDate,
+    unitId: { ...nullableString, description: 'The only unit id (MAC address) that may register with it, if bound.' },
+    createdBy: { type: 'string' },
+    createdAt: isoDate,
+    revokedAt: { type: ['string', 'null'], format: 'date-time' },
+    state: { type: 'string', enum: ['active', 'used', 'expired', 'revoked'] },
+  },
+} as const;
+
+export const CompatibilityRuleSchema = {
+  $id: COMPATIBILITY_RULE_ID,
+  type: 'object',
+  description:
+    'One row of the firmware compatibility table (R2). A device matches the first rule, in table order, whose OS family ' +
+    'equals its own (ignoring case) and whose maxVersion is at or above its version.',
+  additionalProperties: false,
+  required: ['profile', 'osFamily', 'maxVersion', 'algorithms'],
+  properties: {
+    profile: { type: 'string', maxLength: 64, examples: ['igel-os-12', 'igel-linux-4.01.650'] },
+    osFamily: { type: 'string', maxLength: 64, examples: ['IGEL OS', 'IGEL Linux', 'Windows 7 Embedded'] },
+    maxVersion: { type: ['string', 'null'], maxLength: 64, description: 'Versions up to and including this one; null: every version.' },
+    algorithms: {
+      type: 'array',
+      maxItems: 64,
+      items: { type: 'string', maxLength: 64 },
+      description: `Signature algorithms the firmware supports, from the allow-list: ${ALLOWED_SIGNATURE_ALGORITHMS.join(', ')}.`,
+    },
+  },
+} as const;
+
+export const RotationReportSchema = {
+  $id: ROTATION_REPORT_ID,
+  type: 'object',
+  description: 'What one run of the rotation reconciler found and did (R3).',
+  required: ['defaultAlias', 'checked', 'scheduled', 'incompatible', 'alreadyCurrent', 'awaitingConfirmation', 'startedAt', 'finishedAt'],
+  properties: {
+    defaultAlias: { type: 'string', description: 'The default the fleet was compared with.' },
+    checked: { type: 'integer', description: 'Devices compared.' },
+    scheduled: { type: 'integer', description: 'Devices that got the default as a pending replacement in this run.' },
+    incompatible: { type: 'integer', description: 'Devices whose firmware lacks the default\'s algorithm; they keep their certificate.' },
+    alreadyCurrent: { type: 'integer', description: 'Devices that pin the default already.' },
+    awaitingConfirmation: { type: 'integer', description: 'Devices that had the default pending already and have not confirmed yet.' },
+    startedAt: isoDate,
+    finishedAt: isoDate,
   },
 } as const;
 
@@ -211,6 +277,9 @@ export const SHARED_SCHEMAS = [
   AuditEventSchema,
   UserSchema,
   TokenSchema,
+  EnrollmentTokenSchema,
+  CompatibilityRuleSchema,
+  RotationReportSchema,
 ] as const;
 
 export function ref(id: string, description: string): Readonly<Record<string, unknown>> {
@@ -222,5 +291,23 @@ export function arrayOf(id: string, description: string): Readonly<Record<string
 }
 
 export const NO_CONTENT = { type: 'null', description: 'Done; no content.' } as const;
+
+/** The largest page of a device listing. */
+export const MAX_DEVICE_PAGE = 500;
+
+/** The query of every device listing: a search, and the page. */
+export const DEVICE_PAGE_QUERY_PROPERTIES = {
+  search: { type: 'string', maxLength: 256, description: 'Case-insensitive part of the id, unit id or name.' },
+  offset: { type: 'integer', minimum: 0, default: 0 },
+  limit: { type: 'integer', minimum: 1, maximum: MAX_DEVICE_PAGE, default: 50 },
+} as const;
+
+/** The answer of every device listing (`cert devices --json` and `device list --json` print it). */
+export const DEVICE_PAGE = {
+  type: 'object',
+  description: '`count` is the number of all matching devices; `devices` the page.',
+  required: ['count', 'devices'],
+  properties: { count: { type: 'integer' }, devices: arrayOf(DEVICE_SUMMARY_ID, 'The page.') },
+} as const;
 
 export const PERMISSIONS = Object.values(Permission);

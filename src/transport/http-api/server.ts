@@ -17,12 +17,17 @@ import { registerAuditRoutes } from './audit.routes.js';
 import { registerAuthentication } from './auth.js';
 import { registerAuthRoutes } from './auth.routes.js';
 import { registerCertificateRoutes } from './certificates.routes.js';
+import { registerCompatibilityRoutes } from './compatibility.routes.js';
+import { registerConsole } from './console.js';
+import { registerDeviceRoutes } from './devices.routes.js';
+import { registerEnrollmentRoutes } from './enrollment.routes.js';
 import { notFoundError, toHttpError, type HttpError } from './errors.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { Access, spec } from './operation.js';
 import { API_PREFIX, OPENAPI_PATH } from './paths.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import { refuseCoercedBodies } from './strict-body.js';
+import { registerSyncRoutes } from './sync.routes.js';
 import { registerTokenRoutes } from './tokens.routes.js';
 import { registerUserRoutes } from './users.routes.js';
 
@@ -176,6 +181,12 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   registerAuditRoutes(app, ctx);
   registerUserRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  registerEnrollmentRoutes(app, ctx);
+  registerDeviceRoutes(app, ctx);
+  registerCompatibilityRoutes(app, ctx);
+  registerSyncRoutes(app, ctx);
+  // The web console's static files at / (built into dist/web by `npm run build`).
+  registerConsole(app);
 
   app.get(OPENAPI_PATH, {
     ...spec({

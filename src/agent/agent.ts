@@ -1,0 +1,338 @@
+/**
+ * The device agent (R6): one device's side of docs/device-protocol.md. `certfleet agent` runs one
+ * with its state in a file; `certfleet simulate` runs thousands with their state in memory.
+ *
+ * One cycle:
+ *   not registered → first contact: SNI <mask>.hello…, check the algorithm (no pin yet), register,
+ *                    store id + credential + the certificate (pin), confirm over a pinned connection
+ *   next stored    → check in pinning next: the server takes that as the confirmation → promote
+ *   check in       → pinning the current certificate; a replacement is stored as next, a connection
+ *                    pinning it is opened and verified, the replacement confirmed, then promoted
+ *
+ * Fail-over: a server that cannot be reached, or whose connection breaks, is skipped for the next
+ * one of the list (a request that may have been acted on is retried elsewhere only when repeating
+ * it is harmless: check-in and confirm, never register). A pin mismatch or a certificate the
+ * firmware cannot verify ends the cycle with an error: never a reason to try someone else.
+ */
+import { helloServerName, pinServerName, fingerprintHex } from '../domain/device-names.js';
+import type { AgentState, PinnedCertificate, StateStore } from './agent-state.js';
+import type { FirmwareProfile } from './profiles.js';
+import {
+  CertificateNotSupportedError,
+  ConnectionFailure,
+  DeviceConnection,
+  describeCertificatePem,
+  PinMismatchError,
+  type CertificateCheck,
+} from './tls-client.js';
+import { ServerRefusal } from '../transport/cli/cli-errors.js';
+import { formatServer, type ServerAddress } from './servers.js';
+
+export const DEVICE_PATHS = {
+  register: '/device/v1/register',
+  checkIn: '/device/v1/check-in',
+  confirm: '/device/v1/confirm',
+  me: '/device/v1/me',
+} as const;
+
+export type AgentEvent =
+  | { readonly kind: 'registered'; readonly deviceId: string; readonly certificate: PinnedCertificate; readonly presentedSha256: string | null }
+  | { readonly kind: 'checked-in'; readonly certificate: PinnedCertificate }
+  | { readonly kind: 'replacement-received'; readonly certificate: PinnedCertificate }
+  | { readonly kind: 'replacement-confirmed'; readonly certificate: PinnedCertificate; readonly by: 'confirm' | 'check-in' }
+  | { readonly kind: 'fail-over'; readonly server: string; readonly message: string }
+  | { readonly kind: 'handshake'; readonly resumed: boolean };
+
+export interface AgentOptions {
+  readonly servers: readonly ServerAddress[];
+  readonly profile: FirmwareProfile;
+  readonly timeoutMs?: number;
+  /** R4: the server certificate an older installation left on the device, sent at registration. */
+  readonly presentedCertificatePem?: string;
+  /** One copy of each certificate for many devices (the simulator). */
+  readonly intern?: (c: PinnedCertificate) => PinnedCertificate;
+  readonly onEvent?: (e: AgentEvent) => void;
+}
+
+export interface CycleResult {
+  readonly deviceId: string;
+  readonly registered: boolean;
+  /** The replacement confirmed in this cycle, if any. */
+  readonly replaced: PinnedCertificate | null;
+  readonly pinned: PinnedCertificate;
+  /** How often the server asks the device to check in. */
+  readonly checkInSeconds: number | null;
+}
+
+/** The agent cannot go on: a refusal or an answer that breaks the protocol. */
+export class AgentError extends Error {
+  override readonly name = 'AgentError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface CertificateAnswer {
+  readonly alias: string;
+  readonly sha256Fingerprint: string;
+}
+
+interface CheckInAnswer {
+  readonly deviceId: string;
+  readonly certificate: CertificateAnswer;
+  readonly replacement: (CertificateAnswer & { readonly pem: string }) | null;
+  readonly checkInSeconds: number;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function certificateAnswer(v: unknown, withPem: boolean): (CertificateAnswer & { pem?: string }) | null {
+  if (!isRecord(v) || typeof v.alias !== 'string' || typeof v.sha256Fingerprint !== 'string') return null;
+  if (withPem && typeof v.pem !== 'string') return null;
+  return { alias: v.alias, sha256Fingerprint: v.sha256Fingerprint, ...(typeof v.pem === 'string' ? { pem: v.pem } : {}) };
+}
+
+function protocolError(what: string): AgentError {
+  return new AgentError('invalid_answer', `The server's answer to ${what} does not follow the device protocol.`);
+}
+
+function parseCheckIn(v: unknown): CheckInAnswer {
+  if (!isRecord(v) || typeof v.deviceId !== 'string') throw protocolError('check-in');
+  const certificate = certificateAnswer(v.certificate, false);
+  const replacement = v.replacement === null || v.replacement === undefined ? null : certificateAnswer(v.replacement, true);
+  if (!certificate || (v.replacement && !replacement)) throw protocolError('check-in');
+  return {
+    deviceId: v.deviceId,
+    certificate,
+    replacement: replacement as (CertificateAnswer & { pem: string }) | null, // certificateAnswer(…, true) guarantees the pem
+    checkInSeconds: typeof v.checkInSeconds === 'number' ? v.checkInSeconds : 0,
+  };
+}
+
+export class DeviceAgent {
+  /** Where the last connection succeeded; the next starts there. */
+  private preferred = 0;
+  /** The session of the last verified connection, for the same server and server name only. */
+  private session: { readonly key: string; readonly ticket: Buffer } | null = null;
+
+  constructor(
+    private current: AgentState,
+    private readonly store: StateStore,
+    private readonly opts: AgentOptions,
+  ) {}
+
+  get state(): AgentState {
+    return this.current;
+  }
+
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? 10_000;
+  }
+
+  private async update(patch: Partial<AgentState>): Promise<void> {
+    this.current = { ...this.current, ...patch };
+    await this.store.save(this.current);
+  }
+
+  private check(pin: PinnedCertificate | null): CertificateCheck {
+    return { pinSha256Hex: pin ? fingerprintHex(pin.sha256) : null, acceptedAlgorithms: this.opts.profile.algorithms };
+  }
+
+  /**
+   * Opens a verified connection to the first server that answers (from the one that worked last),
+   * runs `use` on it and closes it. `repeatable`: `use` may run again on another server after a
+   * connection broke mid-request.
+   */
+  private async withConnection<T>(
+    servername: string,
+    check: CertificateCheck,
+    repeatable: boolean,
+    use: (conn: DeviceConnection) => Promise<T>,
+  ): Promise<T> {
+    const servers = this.opts.servers;
+    let lastFailure: ConnectionFailure | null = null;
+    for (let i = 0; i < servers.length; i++) {
+      const index = (this.preferred + i) % servers.length;
+      const server = servers[index] as ServerAddress; // index < length
+      const key = `${formatServer(server)} ${servername}`;
+      const attempt = async (): Promise<T> => {
+        const conn = await DeviceConnection.open({
+          server,
+          servername,
+          check,
+          session: this.session?.key === key ? this.session.ticket : undefined,
+          timeoutMs: this.timeoutMs,
+          maxVersion: this.opts.profile.maxTlsVersion,
+        });
+        this.opts.onEvent?.({ kind: 'handshake', resumed: conn.resumed });
+        try {
+          const result = await use(conn);
+          const ticket = conn.session;
+          if (ticket) this.session = { key, ticket };
+          return result;
+        } finally {
+          conn.close();
+        }
+      };
+      try {
+        const result = await attempt();
+        this.preferred = index;
+        return result;
+      } catch (e) {
+        if (!(e instanceof ConnectionFailure) || !(e.beforeRequest || repeatable)) throw e;
+        if (this.session?.key === key) this.session = null;
+        lastFailure = e;
+        if (servers.length > 1) this.opts.onEvent?.({ kind: 'fail-over', server: formatServer(server), message: e.message });
+      }
+    }
+    throw lastFailure ?? new ConnectionFailure('no server to connect to', '', true, null);
+  }
+
+  /** The pinned certificate a PEM from the server stands for, checked against what the server claims. */
+  private pinnedOf(answer: CertificateAnswer & { pem?: string }, what: string): PinnedCertificate {
+    const described = answer.pem !== undefined ? describeCertificatePem(answer.pem) : null;
+    if (!described || described.sha256Hex !== fingerprintHex(answer.sha256Fingerprint)) {
+      throw new AgentError('invalid_answer', `The certificate in the server's answer to ${what} does not have the SHA-256 the answer names.`);
+    }
+    const pinned: PinnedCertificate = {
+      alias: answer.alias,
+      sha256: described.sha256Fingerprint,
+      signatureAlgorithm: described.signatureAlgorithm,
+      pem: described.pem,
+    };
+    return this.opts.intern ? this.opts.intern(pinned) : pinned;
+  }
+
+  /** First contact: R1 for the profile's algorithms, then register (never repeated elsewhere: it spends a token use). */
+  private async register(enrollmentToken: string | undefined): Promise<void> {
+    if (!enrollmentToken) {
+      throw new AgentError('enrollment_token_missing', 'This device is not registered yet: give an enrollment token (--token-file, CERTFLEET_ENROLLMENT_TOKEN or --token).');
+    }
+    const profile = this.opts.profile;
+    const servername = helloServerName(profile.mask);
+    const { body, presented, ticket, server } = await this.withConnection(servername, this.check(null), false, async (conn) => {
+      const answer = await conn.request('POST', DEVICE_PATHS.register, {
+        enrollmentToken,
+        unitId: this.current.unitId,
+        name: this.current.name,
+        osFamily: profile.osFamily,
+        osVersion: profile.osVersion,
+        profile: profile.name,
+        ...(this.opts.presentedCertificatePem !== undefined ? { presentedCertificate: this.opts.presentedCertificatePem } : {}),
+      });
+      return { body: answer.body, presented: conn.peer, ticket: conn.session, server: conn.server };
+    });
+    if (!isRecord(body) || typeof body.deviceId !== 'string' || typeof body.credential !== 'string') throw protocolError('register');
+    const answer = certificateAnswer(body.certificate, true);
+    if (!answer) throw protocolError('register');
+    const pinned = this.pinnedOf(answer, 'register');
+    // Saved before anything else can fail: the server has registered the device.
+    await this.update({ deviceId: body.deviceId, credential: body.credential, pinned, next: null, registeredAt: new Date().toISOString() });
+    this.opts.onEvent?.({ kind: 'registered', deviceId: body.deviceId, certificate: pinned, presentedSha256: presented?.sha256Fingerprint ?? null });
+    // The handshake of first contact already showed this very certificate: its session may resume
+    // the pinned connection. Otherwise (the keystore changed in between) the next handshake verifies it.
+    if (presented && presented.sha256Fingerprint === pinned.sha256 && ticket) {
+      this.session = { key: `${server} ${pinServerName(pinned.sha256)}`, ticket };
+    }
+    if (!profile.algorithms.includes(pinned.signatureAlgorithm)) {
+      throw new CertificateNotSupportedError(server, pinned.signatureAlgorithm, profile.algorithms);
+    }
+  }
+
+  private credential(): string {
+    if (!this.current.credential) throw new AgentError('not_registered', 'This device has no credential.');
+    return this.current.credential;
+  }
+
+  private checkInBody(): Record<string, string> {
+    return { osVersion: this.opts.profile.osVersion };
+  }
+
+  /** Promotes next to pinned once the server has it as the device's certificate. */
+  private async promote(next: PinnedCertificate, by: 'confirm' | 'check-in'): Promise<void> {
+    await this.update({ pinned: next, next: null });
+    this.opts.onEvent?.({ kind: 'replacement-confirmed', certificate: next, by });
+  }
+
+  /** Stores the replacement beside the pinned certificate, connects pinning it, and confirms. */
+  private async applyReplacement(answer: CertificateAnswer & { pem: string }): Promise<PinnedCertificate> {
+    const next = this.pinnedOf(answer, 'check-in');
+    await this.update({ next });
+    this.opts.onEvent?.({ kind: 'replacement-received', certificate: next });
+    const credential = this.credential();
+    await this.withConnection(pinServerName(next.sha256), this.check(next), true, (conn) =>
+      conn.request('POST', DEVICE_PATHS.confirm, { sha256Fingerprint: next.sha256 }, credential),
+    );
+    await this.promote(next, 'confirm');
+    return next;
+  }
+
+  /** One full cycle: register if needed, check in, apply and confirm any replacement. */
+  async cycle(enrollmentToken?: string): Promise<CycleResult> {
+    let registered = false;
+    if (!this.current.deviceId) {
+      await this.register(enrollmentToken);
+      registered = true;
+    }
+    const credential = this.credential();
+    let replaced: PinnedCertificate | null = null;
+    let answer: CheckInAnswer | null = null;
+
+    const pending = this.current.next;
+    if (pending) {
+      // A replacement stored and not confirmed (the confirmation or its answer was lost): a
+      // check-in pinning it is the confirmation.
+      try {
+        answer = parseCheckIn(
+          (await this.withConnection(pinServerName(pending.sha256), this.check(pending), true, (conn) =>
+            conn.request('POST', DEVICE_PATHS.checkIn, this.checkInBody(), credential),
+          )).body,
+        );
+        await this.promote(pending, 'check-in');
+        replaced = pending;
+      } catch (e) {
+        // No server would even complete a handshake pinning it: go on with the pinned certificate,
+        // whose check-in says what the server wants now. A request that may have reached the
+        // server, a pin mismatch, a refusal: the cycle ends, and the next one tries again.
+        if (!(e instanceof ConnectionFailure) || !e.beforeRequest) throw e;
+        answer = null;
+      }
+    }
+
+    if (!answer) {
+      const pinned = this.current.pinned;
+      if (!pinned) throw new AgentError('not_registered', 'This device has no pinned certificate.');
+      answer = parseCheckIn(
+        (await this.withConnection(pinServerName(pinned.sha256), this.check(pinned), true, async (conn) => {
+          // Right after registration: "reconnect pinning it, and confirm" on the same connection.
+          if (registered) await conn.request('POST', DEVICE_PATHS.confirm, { sha256Fingerprint: pinned.sha256 }, credential);
+          return conn.request('POST', DEVICE_PATHS.checkIn, this.checkInBody(), credential);
+        })).body,
+      );
+      if (this.current.next && !answer.replacement) await this.update({ next: null });
+    }
+
+    if (answer.replacement && fingerprintHex(answer.replacement.sha256Fingerprint) !== fingerprintHex(this.current.pinned?.sha256 ?? '')) {
+      replaced = await this.applyReplacement(answer.replacement);
+    }
+    await this.update({ lastCheckInAt: new Date().toISOString() });
+    const pinned = this.current.pinned as PinnedCertificate; // registered devices always pin one
+    this.opts.onEvent?.({ kind: 'checked-in', certificate: pinned });
+    return { deviceId: answer.deviceId, registered, replaced, pinned, checkInSeconds: answer.checkInSeconds || null };
+  }
+}
+
+/** How a failed cycle reads in one line, for logs and the simulator's error list. */
+export function describeAgentError(e: unknown): { readonly code: string; readonly message: string } {
+  if (e instanceof ServerRefusal) return { code: e.code, message: e.message };
+  if (e instanceof AgentError) return { code: e.code, message: e.message };
+  if (e instanceof ConnectionFailure) return { code: 'connection_failed', message: e.message };
+  if (e instanceof CertificateNotSupportedError) return { code: 'certificate_not_supported', message: e.message };
+  if (e instanceof PinMismatchError) return { code: 'pin_mismatch', message: e.message };
+  return { code: 'agent_failed', message: e instanceof Error ? e.message : String(e) };
+}

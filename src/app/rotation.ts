@@ -1,0 +1,158 @@
+/**
+ * R3, the rotation: moving the fleet to the default without stranding a device. A reconciler in
+ * the manner of cert-manager (jobs/rotation.reconciler.ts runs it):
+ *
+ *   gather  the default, and the fleet in cohorts (certificate × supported mask × pending
+ *           replacement): a handful of rows read from one index, whatever the fleet's size
+ *   decide  domain/rotation.ts `decideRotation` for each cohort; the report counts the decisions
+ *   act     make the default the rotation target: every device that does not pin it and whose
+ *           firmware supports it now has it pending (storage/pending.ts), one row written for the
+ *           whole fleet; leftover explicit pending replacements are dropped
+ *
+ * `previewDefault` answers, without writing, what a pass would do if an entry became the default:
+ * it decides the same cohorts against that entry, so its numbers are what the pass after that
+ * change reports (switching = scheduled + awaiting confirmation).
+ */
+import { algorithmBit, algorithmsOfMask } from '../domain/compatibility.js';
+import { makeDefault } from '../domain/keystore.js';
+import { decideRotation, RotationDecision } from '../domain/rotation.js';
+import { Permission } from '../domain/roles.js';
+import { auditedChange, authorize, SYSTEM_ACTOR, type Actor, type AppContext } from './context.js';
+import type { DeviceCohort, DeviceEntry, RotationRun } from './ports.js';
+
+/** Devices that reported no firmware profile are counted under this name. */
+export const UNKNOWN_PROFILE = 'unknown';
+
+/** What one pass found and did; the counts are those of `RotationDecision`. */
+export type RotationReport = RotationRun;
+
+export interface RotationStatus {
+  readonly lastRun: RotationReport | null;
+  readonly defaultAlias: string;
+  readonly total: number;
+  readonly onDefault: number;
+  /** Devices with a pending replacement (not yet confirmed). */
+  readonly pending: number;
+  /** Devices not on the default whose firmware lacks its algorithm: they keep their certificate. */
+  readonly staying: number;
+}
+
+export interface DefaultPreview {
+  readonly alias: string;
+  readonly switching: { readonly total: number; readonly byProfile: Record<string, number> };
+  readonly staying: { readonly total: number; readonly byProfile: Record<string, number>; readonly lacking: string };
+  readonly alreadyCurrent: number;
+}
+
+/** The report's count for each decision, so that a reader can match them to `decideRotation`. */
+export const REPORT_FIELD_OF_DECISION = {
+  [RotationDecision.alreadyCurrent]: 'alreadyCurrent',
+  [RotationDecision.schedule]: 'scheduled',
+  [RotationDecision.awaitingConfirmation]: 'awaitingConfirmation',
+  [RotationDecision.incompatible]: 'incompatible',
+} as const satisfies Record<RotationDecision, keyof RotationReport>;
+
+function defaultOf(entries: readonly DeviceEntry[]): DeviceEntry | null {
+  return entries[0] ?? null;
+}
+
+type DecisionCounts = { -readonly [K in (typeof REPORT_FIELD_OF_DECISION)[RotationDecision]]: number };
+
+/** `decideRotation` for each cohort, counted by decision. */
+export function decideCohorts(cohorts: readonly DeviceCohort[], target: DeviceEntry): DecisionCounts & { total: number } {
+  const counts = { alreadyCurrent: 0, scheduled: 0, awaitingConfirmation: 0, incompatible: 0, total: 0 };
+  for (const c of cohorts) {
+    const decision = decideRotation({
+      defaultId: target.id,
+      defaultAlgorithm: target.signatureAlgorithm,
+      device: { certificateId: c.certificateId, pendingCertificateId: c.pendingCertificateId, supportedAlgorithms: algorithmsOfMask(c.supportedMask) },
+    });
+    counts[REPORT_FIELD_OF_DECISION[decision]] += c.count;
+    counts.total += c.count;
+  }
+  return counts;
+}
+
+export async function runRotation(ctx: AppContext, actor: Actor): Promise<RotationReport> {
+  return auditedChange(ctx, actor, 'rotation.run', null, async (audit) => {
+    authorize(actor, Permission.manageCertificates);
+    const startedAt = ctx.clock.now().toISOString();
+    return ctx.store.transaction(async (tx) => {
+      // Gather. The target row's lock makes passes on several nodes take turns.
+      const before = await tx.rotation.target(true);
+      const target = defaultOf(await tx.keystore.deviceEntries());
+      if (!target) {
+        // Only before the first start has made `tckey`; no device can exist yet either.
+        return { defaultAlias: '', checked: 0, scheduled: 0, incompatible: 0, alreadyCurrent: 0, awaitingConfirmation: 0, startedAt, finishedAt: startedAt };
+      }
+      const cohorts = await tx.rotation.cohorts();
+      // Decide.
+      const decided = decideCohorts(cohorts, target);
+      // Act.
+      const { dropped } = await tx.rotation.setTarget(target.id, algorithmBit(target.signatureAlgorithm), startedAt);
+      const report: RotationReport = {
+        defaultAlias: target.alias,
+        checked: decided.total,
+        scheduled: decided.scheduled,
+        incompatible: decided.incompatible,
+        alreadyCurrent: decided.alreadyCurrent,
+        awaitingConfirmation: decided.awaitingConfirmation,
+        startedAt,
+        finishedAt: ctx.clock.now().toISOString(),
+      };
+      await tx.rotation.recordRun(report, actor.username);
+      // The periodic pass is in the audit log when it changed something; a pass someone asked for, always.
+      const changed = decided.scheduled > 0 || dropped > 0 || before.certificateId !== target.id;
+      if (changed || actor.userId !== SYSTEM_ACTOR.userId) {
+        await audit.ok(tx, { ...report, explicitPendingDropped: dropped, previousTarget: before.certificateId });
+      }
+      return report;
+    });
+  });
+}
+
+export async function rotationStatus(ctx: AppContext, actor: Actor): Promise<RotationStatus> {
+  authorize(actor, Permission.read);
+  const target = defaultOf(await ctx.store.keystore.deviceEntries());
+  const lastRun = await ctx.store.rotation.lastRun();
+  if (!target) return { lastRun, defaultAlias: '', total: 0, onDefault: 0, pending: 0, staying: 0 };
+  const bit = algorithmBit(target.signatureAlgorithm);
+  let total = 0;
+  let onDefault = 0;
+  let pending = 0;
+  let staying = 0;
+  for (const c of await ctx.store.rotation.cohorts()) {
+    total += c.count;
+    if (c.certificateId === target.id) onDefault += c.count;
+    else if ((c.supportedMask & bit) === 0) staying += c.count;
+    if (c.pendingCertificateId !== null) pending += c.count;
+  }
+  return { lastRun, defaultAlias: target.alias, total, onDefault, pending, staying };
+}
+
+export async function previewDefault(ctx: AppContext, actor: Actor, alias: string): Promise<DefaultPreview> {
+  authorize(actor, Permission.read);
+  const entries = await ctx.store.keystore.deviceEntries();
+  // The same rule as `cert default`: an unknown or inactive entry is refused here too.
+  const candidate = makeDefault(entries, alias)[0] as DeviceEntry; // makeDefault puts `alias` first or throws
+  const switching: Record<string, number> = {};
+  const staying: Record<string, number> = {};
+  let alreadyCurrent = 0;
+  const add = (counts: Record<string, number>, profile: string, n: number) => {
+    if (n > 0) counts[profile] = (counts[profile] ?? 0) + n;
+  };
+  for (const c of await ctx.store.rotation.cohortsByProfile()) {
+    const decided = decideCohorts([c], candidate);
+    const profile = c.profile ?? UNKNOWN_PROFILE;
+    add(switching, profile, decided.scheduled + decided.awaitingConfirmation);
+    add(staying, profile, decided.incompatible);
+    alreadyCurrent += decided.alreadyCurrent;
+  }
+  const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+  return {
+    alias: candidate.alias,
+    switching: { total: sum(switching), byProfile: switching },
+    staying: { total: sum(staying), byProfile: staying, lacking: candidate.signatureAlgorithm },
+    alreadyCurrent,
+  };
+}

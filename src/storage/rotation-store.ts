@@ -1,0 +1,133 @@
+/**
+ * The rotation reconciler's storage (R3): the rotation target (one row; see pending.ts), the fleet
+ * in cohorts for deciding and counting, and the reports it keeps.
+ *
+ * Planning writes the target row and drops explicit pending replacements (rare; a partial index
+ * finds them) — two statements whose cost does not grow with the fleet. The cohorts are one
+ * grouped read of devices_certificate_mask_idx (certificate, mask, explicit pending), joined with
+ * the target row: a handful of rows for a million devices.
+ */
+import type { Kysely } from 'kysely';
+import type { DeviceCohort, ProfileCohort, RotationRepo, RotationRun, RotationTarget } from '../app/ports.js';
+import { nullableTimestamp, timestamp, toInt } from './columns.js';
+import type { SqlDialect } from './dialect.js';
+import { effectivePending, joinedTarget } from './pending.js';
+import type { Database } from './schema.js';
+
+/** How many reports are kept: the newest is what `sync status` shows; the rest are for reading back. */
+export const KEPT_ROTATION_RUNS = 100;
+
+export class RotationStore implements RotationRepo {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: SqlDialect,
+  ) {}
+
+  async target(forUpdate = false): Promise<RotationTarget> {
+    const row = await this.db
+      .selectFrom('rotation_state')
+      .select(['target_certificate_id', 'target_bit', 'planned_at'])
+      .where('id', '=', 1)
+      .$if(forUpdate && this.dialect.rowLocks, (q) => q.forUpdate())
+      .executeTakeFirstOrThrow();
+    return { certificateId: row.target_certificate_id, algorithmBit: toInt(row.target_bit), plannedAt: row.planned_at };
+  }
+
+  async setTarget(certificateId: string, algorithmBit: number, at: string): Promise<{ readonly dropped: number }> {
+    await this.db
+      .updateTable('rotation_state')
+      .set({ target_certificate_id: certificateId, target_bit: algorithmBit, planned_at: nullableTimestamp(at) })
+      .where('id', '=', 1)
+      .execute();
+    const dropped = await this.db
+      .updateTable('devices')
+      .set({ pending_certificate_id: null })
+      .where('pending_certificate_id', 'is not', null)
+      .executeTakeFirst();
+    return { dropped: Number(dropped.numUpdatedRows) };
+  }
+
+  async cohorts(): Promise<DeviceCohort[]> {
+    // Grouped first, in the index's own order, then each group gets its pending replacement from
+    // the target: a handful of rows are joined, not a million.
+    const groups = this.db
+      .selectFrom('devices')
+      .select(['certificate_id', 'supported_mask', 'pending_certificate_id', (eb) => eb.fn.countAll().as('n')])
+      .groupBy(['certificate_id', 'supported_mask', 'pending_certificate_id'])
+      .as('g');
+    const rows = await this.db
+      .selectFrom(groups)
+      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1))
+      .select(['g.certificate_id', 'g.supported_mask', effectivePending('g.', joinedTarget('r')).as('pending'), 'g.n'])
+      .execute();
+    return merge(
+      rows.map((r) => ({ certificateId: r.certificate_id, supportedMask: toInt(r.supported_mask), pendingCertificateId: r.pending, count: toInt(r.n) })),
+    );
+  }
+
+  async cohortsByProfile(): Promise<ProfileCohort[]> {
+    const groups = this.db
+      .selectFrom('devices')
+      .select(['profile', 'certificate_id', 'supported_mask', 'pending_certificate_id', (eb) => eb.fn.countAll().as('n')])
+      .groupBy(['profile', 'certificate_id', 'supported_mask', 'pending_certificate_id'])
+      .as('g');
+    const rows = await this.db
+      .selectFrom(groups)
+      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1))
+      .select(['g.profile', 'g.certificate_id', 'g.supported_mask', effectivePending('g.', joinedTarget('r')).as('pending'), 'g.n'])
+      .execute();
+    return rows.map((r) => ({
+      profile: r.profile,
+      certificateId: r.certificate_id,
+      supportedMask: toInt(r.supported_mask),
+      pendingCertificateId: r.pending,
+      count: toInt(r.n),
+    }));
+  }
+
+  async recordRun(run: RotationRun, actor: string): Promise<void> {
+    await this.db
+      .insertInto('rotation_runs')
+      .values({
+        actor,
+        default_alias: run.defaultAlias,
+        checked: run.checked,
+        scheduled: run.scheduled,
+        incompatible: run.incompatible,
+        already_current: run.alreadyCurrent,
+        awaiting_confirmation: run.awaitingConfirmation,
+        started_at: timestamp(run.startedAt),
+        finished_at: timestamp(run.finishedAt),
+      })
+      .execute();
+    const newest = await this.db.selectFrom('rotation_runs').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+    const keepAbove = toInt(newest?.id ?? 0) - KEPT_ROTATION_RUNS;
+    if (keepAbove > 0) await this.db.deleteFrom('rotation_runs').where('id', '<=', keepAbove).execute();
+  }
+
+  async lastRun(): Promise<RotationRun | null> {
+    const r = await this.db.selectFrom('rotation_runs').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
+    if (!r) return null;
+    return {
+      defaultAlias: r.default_alias,
+      checked: toInt(r.checked),
+      scheduled: toInt(r.scheduled),
+      incompatible: toInt(r.incompatible),
+      alreadyCurrent: toInt(r.already_current),
+      awaitingConfirmation: toInt(r.awaiting_confirmation),
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+    };
+  }
+}
+
+/** Merges groups whose pending replacement is the same (explicit, or the same through the target). */
+function merge(cohorts: readonly DeviceCohort[]): DeviceCohort[] {
+  const byKey = new Map<string, DeviceCohort>();
+  for (const c of cohorts) {
+    const key = `${c.certificateId}\u0000${c.supportedMask}\u0000${c.pendingCertificateId ?? ''}`;
+    const seen = byKey.get(key);
+    byKey.set(key, seen ? { ...seen, count: seen.count + c.count } : c);
+  }
+  return [...byKey.values()];
+}

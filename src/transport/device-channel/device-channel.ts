@@ -1,0 +1,211 @@
+/**
+ * The device channel (SPEC R5): TLS on port 30001, HTTP/1.1 + JSON inside (docs/device-protocol.md).
+ *
+ *   TCP accept ─ read the ClientHello's server name (client-hello.ts) ─ ServedKeystore.resolve
+ *     ─ unknown pin: `unrecognized_name` alert, closed
+ *     ─ else a server-side TLSSocket with exactly that entry's SecureContext; the pin of the
+ *       connection is that entry, known before the handshake (full or resumed, TLS 1.2 or 1.3)
+ *   handshake done ─ the HTTP server ─ routes ─ use cases of src/app
+ *
+ * Keystore changes: `reload()` when this node changed the keystore; a poll of the keystore revision
+ * every `pollIntervalMs` for changes made on other nodes (H2). Contexts are rebuilt only when the
+ * revision moves, and only for entries that changed. Connections already open keep theirs.
+ *
+ * Session resumption: every per-entry context has the same ticket key and session id context, so
+ * a ticket issued under one entry's context resumes under any, and across reloads. The agent
+ * offers a session only under the server name it was made with; a device that resumed one under
+ * another pin would only mislead its own record (it never saw that certificate), no one else's.
+ * The ticket key is per process: behind a load balancer a device that lands on another node makes
+ * one full handshake there.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { TLSSocket, type SecureContextOptions } from 'node:tls';
+import type { Logger } from 'pino';
+import type { AppContext } from '../../app/context.js';
+import { parseServerName } from '../../domain/device-names.js';
+import { ErrorCode } from '../../domain/errors.js';
+import { MAX_CLIENT_HELLO_BYTES, peekClientHello, UNRECOGNIZED_NAME_ALERT } from './client-hello.js';
+import { deviceRoutes, type RouteHandler } from './device.routes.js';
+import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
+import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
+import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
+
+export interface DeviceChannelOptions {
+  readonly ctx: AppContext;
+  readonly host: string;
+  readonly port: number;
+  readonly log: Logger;
+  /** How often the keystore revision is compared with the database (changes of other nodes). */
+  readonly pollIntervalMs?: number;
+  /** The use cases behind the routes; the real ones of src/app by default. */
+  readonly useCases?: DeviceUseCases;
+  /** TLS session lifetime (tickets); devices check in every minute or so. */
+  readonly sessionTimeoutSeconds?: number;
+}
+
+export interface DeviceChannel {
+  readonly address: AddressInfo;
+  /** Loads the keystore now (this node changed it); resolves when the new certificates are served. */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_SESSION_TIMEOUT_SECONDS = 2 * 3600;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const CLOSE_GRACE_MS = 1_000;
+
+export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<DeviceChannel> {
+  const { ctx, log } = opts;
+  const pollIntervalMs = opts.pollIntervalMs ?? 2000;
+  const uc = opts.useCases ?? APP_DEVICE_USE_CASES;
+  const routes = deviceRoutes(ctx, uc, log);
+
+  // In every context: tickets issued under one entry resume under any (and across reloads).
+  const tlsCommon: SecureContextOptions = {
+    ticketKeys: randomBytes(48),
+    sessionIdContext: 'certfleet-device-channel',
+    sessionTimeout: opts.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
+    minVersion: 'TLSv1.2',
+  };
+
+  const load = async (previous: ServedKeystore | null): Promise<ServedKeystore> =>
+    buildServedKeystore(await uc.loadDeviceKeystore(ctx), previous, tlsCommon);
+  let served: ServedKeystore = await load(null);
+
+  /** The certificate each connection was given, decided before its handshake. */
+  const presented = new WeakMap<TLSSocket, ServedCertificate>();
+  // Every socket from the first byte (handshakes included), so that close() can end them all.
+  const sockets = new Set<Socket>();
+
+  const http = createHttpServer(
+    { keepAliveTimeout: 15_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000, maxHeaderSize: 8 * 1024 },
+    (req, res) => void handle(req, res),
+  );
+  // This HTTP server never listens itself (it is handed the TLS sockets made below), but Node
+  // starts its check of headersTimeout and requestTimeout on 'listening': start it here.
+  http.emit('listening');
+
+  function startTls(raw: Socket, entry: ServedCertificate, firstBytes: Buffer): void {
+    raw.unshift(firstBytes); // TLSSocket first takes in what the socket has buffered
+    const socket = new TLSSocket(raw, { isServer: true, secureContext: entry.context });
+    presented.set(socket, entry);
+    const fail = () => socket.destroy();
+    // Server-side TLSSockets report handshake errors on '_tlsError' (where tls.Server listens too).
+    socket.on('_tlsError', (err: Error & { code?: string }) => {
+      if (log.isLevelEnabled('debug')) log.debug({ code: err.code, message: err.message }, 'device TLS handshake failed');
+      fail();
+    });
+    socket.on('error', fail);
+    const timer = setTimeout(fail, HANDSHAKE_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('secure', () => {
+      clearTimeout(timer);
+      http.emit('connection', socket);
+    });
+  }
+
+  function accept(raw: Socket): void {
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    raw.on('error', () => raw.destroy());
+    raw.setTimeout(HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
+    let buffered: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const peek = peekClientHello(buffered);
+      if (peek.kind === 'incomplete' && buffered.length < MAX_CLIENT_HELLO_BYTES) return;
+      raw.off('data', onData);
+      raw.pause();
+      raw.setTimeout(0);
+      const entry = served.resolve(parseServerName(peek.kind === 'hello' ? peek.serverName : null));
+      if (!entry) {
+        // An unknown pin (or an empty keystore): the handshake fails, as the protocol says.
+        raw.setTimeout(2000, () => raw.destroy());
+        raw.end(UNRECOGNIZED_NAME_ALERT);
+        return;
+      }
+      startTls(raw, entry, buffered);
+    };
+    raw.on('data', onData);
+  }
+
+  const server = createNetServer({ noDelay: true }, accept);
+
+  let inFlight = 0;
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    inFlight++;
+    const requestId = randomUUID();
+    const started = performance.now();
+    try {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const route: RouteHandler | undefined = routes.get(`${req.method ?? 'GET'} ${path}`);
+      if (!route) {
+        sendHttpError(res, transportError(ErrorCode.not_found, `There is no route ${req.method ?? ''} ${path.slice(0, 100)} on the device channel (see docs/device-protocol.md).`));
+        return;
+      }
+      const entry = presented.get(req.socket as TLSSocket); // the HTTP server only gets the TLS sockets made above
+      const answer = await route(req, { pinnedSha256Hex: entry?.sha256Hex ?? null });
+      sendJson(res, answer.status, answer.body);
+      if (log.isLevelEnabled('debug')) log.debug({ requestId, route: path, status: answer.status, ms: Math.round(performance.now() - started) }, 'device request');
+    } catch (e) {
+      const error = sendError(res, e, requestId);
+      // Never the body or the Authorization header: a credential or a token may be in them.
+      if (error.unexpected) log.error({ err: e, requestId, route: req.url?.split('?')[0] }, 'device request failed');
+      else if (log.isLevelEnabled('debug')) log.debug({ requestId, status: error.status, code: error.body.error.code }, 'device request refused');
+    } finally {
+      inFlight--;
+    }
+  }
+
+  // Reloads run one after the other; one that failed does not stop the next.
+  let reloading: Promise<void> = Promise.resolve();
+  function reload(): Promise<void> {
+    reloading = reloading.catch(() => undefined).then(async () => {
+      const before = served;
+      served = await load(served);
+      const defaultChanged = served.default?.sha256Hex !== before.default?.sha256Hex;
+      log.info({ revision: served.revision, entries: served.entries.length, default: served.default?.alias ?? null, defaultChanged }, 'device channel keystore loaded');
+    });
+    return reloading;
+  }
+
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    uc.keystoreRevision(ctx)
+      .then((revision) => (revision !== served.revision ? reload() : undefined))
+      .catch((e: unknown) => log.warn({ err: e }, 'device channel: cannot read the keystore revision; serving the certificates loaded before'))
+      .finally(() => {
+        polling = false;
+      });
+  }, pollIntervalMs);
+  poll.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo; // a TCP listener always has an AddressInfo
+  log.info({ host: address.address, port: address.port, certificates: served.entries.length, default: served.default?.alias ?? null }, 'device channel listening');
+
+  return {
+    address,
+    reload,
+    close: async () => {
+      clearInterval(poll);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      http.close(() => undefined); // stops the timeout checks and ends idle connections; it never listened
+      const deadline = Date.now() + CLOSE_GRACE_MS;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const s of sockets) s.destroy();
+      await closed;
+      await reloading.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * The device channel's view of the keystore: one TLS SecureContext per entry, and the answer to
+ * "which certificate does this TLS server name get" (docs/device-protocol.md):
+ *
+ *   pin   → exactly that entry, active or not; unknown → null (the handshake fails)
+ *   hello → the entry R1 chooses for the algorithm mask; the default when none fits
+ *   other → the default
+ *
+ * A snapshot is immutable; the channel swaps in a new one when the keystore revision moves.
+ * Contexts of entries that did not change are carried over, so a reload costs only the new keys.
+ */
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import type { DeviceKeystore, DeviceKeystoreEntry } from '../../app/device-keystore.js';
+import { algorithmsOfMask } from '../../domain/compatibility.js';
+import type { ServerNameRequest } from '../../domain/device-names.js';
+import { selectCertificate } from '../../domain/selection.js';
+
+/** An entry the channel can present, with its ready TLS context. */
+export interface ServedCertificate extends DeviceKeystoreEntry {
+  readonly context: SecureContext;
+}
+
+export class ServedKeystore {
+  private readonly byPin: ReadonlyMap<string, ServedCertificate>;
+  /** R1 per algorithm mask, computed once per mask seen (a fleet has a handful of masks). */
+  private readonly byMask = new Map<number, ServedCertificate | null>();
+
+  constructor(
+    readonly revision: number,
+    /** In priority order; the first is the default. */
+    readonly entries: readonly ServedCertificate[],
+  ) {
+    this.byPin = new Map(entries.map((e) => [e.sha256Hex, e]));
+  }
+
+  get default(): ServedCertificate | null {
+    return this.entries[0] ?? null;
+  }
+
+  bySha256Hex(sha256Hex: string): ServedCertificate | null {
+    return this.byPin.get(sha256Hex) ?? null;
+  }
+
+  /** The certificate presented for a parsed server name; null only for an unknown pin (or an empty keystore). */
+  resolve(request: ServerNameRequest): ServedCertificate | null {
+    switch (request.kind) {
+      case 'pin':
+        return this.bySha256Hex(request.sha256Hex);
+      case 'hello': {
+        let chosen = this.byMask.get(request.algorithmMask);
+        if (chosen === undefined) {
+          const selection = selectCertificate(this.entries, algorithmsOfMask(request.algorithmMask));
+          chosen = selection.kind === 'selected' ? selection.entry : this.default;
+          this.byMask.set(request.algorithmMask, chosen);
+        }
+        return chosen;
+      }
+      case 'default':
+        return this.default;
+    }
+  }
+}
+
+/**
+ * Builds the snapshot for a keystore, reusing the contexts of `previous` whose certificate and key
+ * are unchanged. `tlsOptions` (ticket keys, session id context, timeout, protocol floor) go into
+ * every context, so that a session made under one context resumes under any of them.
+ */
+export function buildServedKeystore(
+  keystore: DeviceKeystore,
+  previous: ServedKeystore | null,
+  tlsOptions: SecureContextOptions,
+): ServedKeystore {
+  const entries = [...keystore.entries]
+    .sort((a, b) => a.position - b.position)
+    .map((e): ServedCertificate => {
+      const old = previous?.bySha256Hex(e.sha256Hex);
+      const reuse = old && old.id === e.id && old.keyPem === e.keyPem;
+      return { ...e, context: reuse ? old.context : createSecureContext({ ...tlsOptions, cert: e.certPem, key: e.keyPem }) };
+    });
+  return new ServedKeystore(keystore.revision, entries);
+}

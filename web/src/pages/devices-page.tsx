@@ -1,0 +1,98 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc, get, query } from '../api';
+import { ConfirmDialog } from '../components/dialog';
+import { DevicesTable } from '../components/devices-table';
+import { ErrorMessage, Notice } from '../components/error-message';
+import { Pager } from '../components/pager';
+import { SearchBox } from '../components/search-box';
+import { usePoll } from '../components/use-poll';
+import { useSession } from '../session';
+import { Permission, type Device, type DevicePage } from '../types';
+
+const PAGE = 50;
+
+export function DevicesPage() {
+  const session = useSession();
+  const [search, setSearch] = useState('');
+  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState<DevicePage | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<Device | null>(null);
+
+  const load = () =>
+    get<DevicePage>(`/devices${query({ search, offset, limit: PAGE })}`).then(
+      (p) => {
+        setPage(p);
+        setError(null);
+      },
+      setError,
+    );
+  useEffect(() => {
+    void load();
+  }, [search, offset]);
+  usePoll(() => void load(), deleting ? null : 10_000);
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Devices</h1>
+      <p class="intro">The registered devices, the certificate each one pins, and its pending replacement while rotation moves it to the default.</p>
+      <SearchBox
+        label="Search devices"
+        placeholder="name, unit ID or device ID"
+        onSearch={(s) => {
+          setSearch(s);
+          setOffset(0);
+        }}
+      />
+      <Notice text={notice} />
+      <ErrorMessage error={error} />
+      {page === null && !error ? <p role="status">Loading the devices…</p> : null}
+      {page ? (
+        <>
+          <p class="count">{search ? `${page.count} matching` : `${page.count} registered`}</p>
+          {page.devices.length > 0 ? (
+            <DevicesTable
+              devices={page.devices}
+              caption="Registered devices"
+              {...(session.can(Permission.manageCertificates) ? { onDelete: setDeleting } : {})}
+            />
+          ) : (
+            <p class="empty">{search ? `No device matches "${search}".` : 'No device has registered yet. Create an enrollment token to register one.'}</p>
+          )}
+          <Pager offset={offset} limit={PAGE} count={page.count} onOffset={setOffset} label="Pages of devices" />
+        </>
+      ) : null}
+      {deleting ? (
+        <DeleteDeviceDialog
+          device={deleting}
+          onClose={() => setDeleting(null)}
+          onDone={() => {
+            setNotice(`Deleted the device "${deleting.name}". It must register again to talk to certfleet.`);
+            setDeleting(null);
+            void load();
+          }}
+        />
+      ) : null}
+    </>
+  );
+}
+
+function DeleteDeviceDialog(props: { readonly device: Device; readonly onClose: () => void; readonly onDone: () => void }) {
+  const d = props.device;
+  return (
+    <ConfirmDialog
+      title={`Delete the device "${d.name}"`}
+      confirm="Delete"
+      onClose={props.onClose}
+      onConfirm={async () => {
+        await api<void>('DELETE', `/devices/${enc(d.id)}`);
+        props.onDone();
+      }}
+    >
+      <p>
+        Forget <strong>{d.name}</strong> ({d.unitId})? Its credential stops working at once; it must register again with an enrollment token.
+      </p>
+    </ConfirmDialog>
+  );
+}
