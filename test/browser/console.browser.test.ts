@@ -8,7 +8,7 @@
  * The steps build on each other and run in order, in one browser.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -98,6 +98,7 @@ browserSuite('web console', () => {
     await channel?.close();
     await server?.close();
     await server?.ctx.store.close();
+    rmSync(work, { recursive: true, force: true });
   });
 
   step('logs in with the labelled fields; a wrong password reads as a sentence, not JSON', async () => {

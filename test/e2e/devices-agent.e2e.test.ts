@@ -11,7 +11,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { devicesOfCertificate, generateCertificate, reorderCertificate } from '../../src/app/certificates.js';
+import { devicesOfCertificate, generateCertificate, reorderCertificate, setCertificateActive } from '../../src/app/certificates.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import type { StoredCertificate } from '../../src/app/ports.js';
@@ -110,6 +110,18 @@ forEachDatabase('certfleet agent', (db) => {
     assert.equal(legacyDevice.pinnedAlias, 'legacy');
     const usage = await runCli(['agent', '--state', await newState(), '--once']);
     assert.equal(usage.code, 2, 'the first run needs --server');
+  });
+
+  it('refuses a legacy device with the reason when no active entry fits its firmware (R1), over the channel', async () => {
+    await setCertificateActive(server.ctx, SYSTEM_ACTOR, 'legacy', false);
+    try {
+      const r = await agent(await newState(), ['--token-file', tokenFile, '--profile', 'igel-linux-4.01.650']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /no_compatible_certificate/);
+      assert.match(r.stderr, /SHA512withRSA/, 'the message names what the firmware lacks');
+    } finally {
+      await setCertificateActive(server.ctx, SYSTEM_ACTOR, 'legacy', true);
+    }
   });
 
   it('moves to a new default: rotation schedules it, the agent verifies and confirms it, the counts follow', async () => {

@@ -78,6 +78,22 @@ const MATRIX: Readonly<Record<string, Row>> = {
     },
   },
   'GET /api/v1/auth/me': { allowed: ALL, success: 200, request: get('/api/v1/auth/me') },
+  'POST /api/v1/auth/session': {
+    allowed: 'public',
+    success: 200,
+    request: async () => ({ method: 'POST', url: '/api/v1/auth/session', payload: { username: 'viewer', password: 'viewer-password-1' } }),
+  },
+  'GET /api/v1/auth/session': { allowed: ALL, success: 200, request: get('/api/v1/auth/session') },
+  'DELETE /api/v1/auth/session': {
+    allowed: ALL,
+    success: 204,
+    // Like logout: a token of its own (a bearer token needs no CSRF token).
+    request: async (h, caller) => {
+      if (caller === 'anonymous') return { method: 'DELETE', url: '/api/v1/auth/session' };
+      const own = await createApiToken(h.ctx, await h.actor(caller), 'session', 1);
+      return { method: 'DELETE', url: '/api/v1/auth/session', headers: { authorization: `Bearer ${own.token}` } };
+    },
+  },
   'GET /api/v1/certificates': { allowed: ALL, success: 200, request: get('/api/v1/certificates') },
   'POST /api/v1/certificates': {
     allowed: CHANGERS,

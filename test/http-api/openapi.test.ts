@@ -52,6 +52,7 @@ describe('OpenAPI document', () => {
     const expected = [
       'GET /healthz', 'GET /readyz', 'GET /api/v1/openapi.json',
       'POST /api/v1/auth/login', 'POST /api/v1/auth/logout', 'GET /api/v1/auth/me',
+      'POST /api/v1/auth/session', 'GET /api/v1/auth/session', 'DELETE /api/v1/auth/session',
       'GET /api/v1/certificates', 'POST /api/v1/certificates', 'POST /api/v1/certificates/import',
       'GET /api/v1/certificates/{alias}', 'DELETE /api/v1/certificates/{alias}',
       'POST /api/v1/certificates/{alias}/move-up', 'POST /api/v1/certificates/{alias}/move-down',

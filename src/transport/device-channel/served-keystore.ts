@@ -49,8 +49,15 @@ export class ServedKeystore {
       case 'hello': {
         let chosen = this.byMask.get(request.algorithmMask);
         if (chosen === undefined) {
-          const selection = selectCertificate(this.entries, algorithmsOfMask(request.algorithmMask));
-          chosen = selection.kind === 'selected' ? selection.entry : this.default;
+          const supported = algorithmsOfMask(request.algorithmMask);
+          const selection = selectCertificate(this.entries, supported);
+          // When no active entry fits, an inactive one the firmware can verify still carries the
+          // handshake, so that the registration request arrives and is refused with its reason
+          // (no_compatible_certificate) instead of dying in a handshake the device cannot finish.
+          chosen =
+            selection.kind === 'selected'
+              ? selection.entry
+              : (this.entries.find((e) => supported.includes(e.signatureAlgorithm)) ?? this.default);
           this.byMask.set(request.algorithmMask, chosen);
         }
         return chosen;

@@ -1,0 +1,147 @@
+/**
+ * Device channel throughput (issue 3, "Done when"): check-ins per second with full RSA-4096
+ * handshakes against the real channel on SQLite vs a bare Node `tls.createServer` with the same
+ * certificate answering a minimal HTTP response (goal ≥ 0.85×); check-ins with TLS session
+ * resumption vs full handshakes on the channel (goal ≥ 3×); registrations per second vs bare full
+ * handshakes (goal ≥ 0.8×).
+ *
+ *   npm run build && node dist/bench/device-channel.bench.js
+ *   BENCH_SECONDS=5 BENCH_WARMUP_SECONDS=1 BENCH_CONCURRENCY=8
+ *
+ * The server runs in the main thread, the client loop in a worker thread (same loop, same
+ * concurrency, same duration for every phase). Keys come from the test pool, so set-up is fast.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { Worker } from 'node:worker_threads';
+import pino from 'pino';
+import { ensureDefaultCertificate } from '../src/app/certificates.js';
+import { SYSTEM_ACTOR } from '../src/app/context.js';
+import { loadDeviceKeystore } from '../src/app/device-keystore.js';
+import { createEnrollmentToken } from '../src/app/enrollment.js';
+import { registerDevice } from '../src/app/register-device.js';
+import { PROFILE_IDENTITY } from '../src/domain/compatibility.js';
+import { pinServerName, helloServerName } from '../src/domain/device-names.js';
+import { algorithmMask } from '../src/domain/compatibility.js';
+import { ALLOWED_SIGNATURE_ALGORITHMS } from '../src/domain/algorithms.js';
+import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
+import { testAppContext } from '../test/support/app-context.js';
+import { openTestStore } from '../test/support/databases.js';
+import { goal, load, machineLine, printTable, ratio, type Row } from './support/common.js';
+import type { LoadResult, LoadTask } from './support/tls-load.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
+const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;
+const PROFILE = 'igel-os-12';
+
+function runLoad(task: LoadTask): Promise<LoadResult> {
+  const worker = new Worker(new URL('./support/tls-load.js', import.meta.url), { workerData: task });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error('load worker did not finish in time'));
+    }, (task.warmupMs + task.durationMs) * 3 + 30_000);
+    worker.once('message', (m: LoadResult | { error: string }) => {
+      clearTimeout(timer);
+      void worker.terminate();
+      if ('error' in m) reject(new Error(m.error));
+      else resolve(m);
+    });
+    worker.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+const perSecond = (r: LoadResult): number => r.completed / r.seconds;
+const fmt = (r: LoadResult): string =>
+  `${perSecond(r).toFixed(1)}/s (p50 ${r.latencyMsP50.toFixed(0)} ms, p99 ${r.latencyMsP99.toFixed(0)} ms${r.errors ? `, ${r.errors} errors` : ''})`;
+
+async function main(): Promise<void> {
+  console.log(`device channel: ${CONCURRENCY} in flight, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per phase; ${machineLine()}`);
+  const store = await openTestStore('sqlite');
+  const holder: { channel?: DeviceChannel } = {};
+  const ctx = testAppContext(store, { onKeystoreChanged: () => void holder.channel?.reload() });
+  const tckey = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
+  if (!tckey) throw new Error('the keystore was not empty');
+  if (tckey.facts.keySize !== 4096) throw new Error(`expected an RSA-4096 default, got ${tckey.facts.keySize}`);
+  const channel = (holder.channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }) }));
+
+  // The same certificate and key in a bare TLS server that answers every request with `{}`.
+  const entry = (await loadDeviceKeystore(ctx)).entries.find((e) => e.alias === 'tckey');
+  if (!entry) throw new Error('tckey not served');
+  const bare = createTlsServer({ cert: entry.certPem, key: entry.keyPem, minVersion: 'TLSv1.2' }, (socket) => {
+    let buf = '';
+    socket.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('latin1');
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const m = /content-length:\s*(\d+)/i.exec(buf.slice(0, end));
+      if (buf.length < end + 4 + Number(m?.[1] ?? 0)) return;
+      buf = '';
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  bare.listen(0, '127.0.0.1');
+  await once(bare, 'listening');
+  const barePort = (bare.address() as AddressInfo).port;
+
+  const identity = { ...(PROFILE_IDENTITY[PROFILE] as { osFamily: string; osVersion: string }), profile: PROFILE };
+  const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 100_000 });
+  const credentials: string[] = [];
+  for (let i = 0; i < CONCURRENCY; i++) {
+    const r = await registerDevice(ctx, { enrollmentToken: token, unitId: `02:BE:00:00:00:${i.toString(16).padStart(2, '0')}`, name: `bench-${i}`, ...identity });
+    credentials.push(r.credential);
+  }
+  const pin = pinServerName(tckey.facts.sha256Fingerprint);
+  const common = { concurrency: CONCURRENCY, warmupMs: WARMUP_SECONDS * 1000, durationMs: SECONDS * 1000, credentials, servername: pin } as const;
+
+  const phase = async (name: string, task: LoadTask): Promise<{ r: LoadResult; load: string }> => {
+    process.stdout.write(`${name} … `);
+    const r = await runLoad(task);
+    const l = load();
+    console.log(`${fmt(r)}, resumed ${r.resumed}/${r.completed}, load ${l}${r.firstError ? `, first error: ${r.firstError}` : ''}`);
+    return { r, load: l };
+  };
+
+  const bare1 = await phase('bare TLS, full handshakes', { ...common, port: barePort, mode: 'check-in', resume: false });
+  const full = await phase('channel check-in, full handshakes', { ...common, port: channel.address.port, mode: 'check-in', resume: false });
+  const resumed = await phase('channel check-in, resumed sessions', { ...common, port: channel.address.port, mode: 'check-in', resume: true });
+  const reg = await phase('channel registration (first contact)', {
+    ...common,
+    port: channel.address.port,
+    mode: 'register',
+    resume: false,
+    servername: helloServerName(algorithmMask(ALLOWED_SIGNATURE_ALGORITHMS)),
+    token,
+    identity,
+    unitPrefix: 0xb1,
+  });
+  const bare2 = await phase('bare TLS, full handshakes (again)', { ...common, port: barePort, mode: 'check-in', resume: false });
+
+  const a = perSecond(full.r) / perSecond(bare1.r);
+  const b = perSecond(resumed.r) / perSecond(full.r);
+  const c = perSecond(reg.r) / perSecond(bare2.r);
+  const rows: Row[] = [
+    [`check-ins/s, full RSA-4096 handshakes, ${CONCURRENCY} in flight (SQLite)`, fmt(full.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(full.r), perSecond(bare1.r)), goal('≥ 0.85×', a >= 0.85), full.load],
+    [`check-ins/s with TLS session resumption`, fmt(resumed.r), `channel, full handshakes: ${fmt(full.r)}`, ratio(perSecond(resumed.r), perSecond(full.r)), goal('≥ 3×', b >= 3), resumed.load],
+    [`registrations/s (first contact, full handshake)`, fmt(reg.r), `bare tls.createServer: ${fmt(bare2.r)}`, ratio(perSecond(reg.r), perSecond(bare2.r)), goal('≥ 0.8×', c >= 0.8), reg.load],
+  ];
+  printTable('Device channel (issue 3)', rows);
+
+  await channel.close();
+  await new Promise<void>((r) => bare.close(() => r()));
+  await store.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,185 @@
+/**
+ * A simulated fleet after a default change (issue 3, "Done when"): BENCH_FLEET_DEVICES simulated
+ * devices (default 10,000; the default mix) register with an in-process server (the device channel
+ * and a RotationReconciler every BENCH_SYNC_SECONDS, default 20 s, on SQLite; devices check in every
+ * BENCH_CHECKIN_SECONDS, default 20 s). Once all are registered and idle, another RSA-4096
+ * SHA512withRSA certificate is made the default (`reorderCertificate … 'default'`), and the time
+ * until every compatible device is on it (as the server records it: confirmed) is measured
+ * (goal: within one sync interval + 10 s). The simulator runs in a child process; its memory per
+ * idle device is its RSS / heap after a GC, minus the same process with 0 devices, divided by the
+ * devices.
+ *
+ *   npm run build && node dist/bench/fleet.bench.js
+ *   BENCH_FLEET_DEVICES=2000 BENCH_SYNC_SECONDS=20 BENCH_CHECKIN_SECONDS=20 BENCH_FLEET_BUDGET_SECONDS=300
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+import { generateCertificate, reorderCertificate } from '../src/app/certificates.js';
+import { SYSTEM_ACTOR } from '../src/app/context.js';
+import { createEnrollmentToken } from '../src/app/enrollment.js';
+import { previewDefault } from '../src/app/rotation.js';
+import { RotationReconciler } from '../src/jobs/rotation.reconciler.js';
+import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
+import { testAppContext } from '../test/support/app-context.js';
+import { openTestStore } from '../test/support/databases.js';
+import { deviceKeystore } from '../test/support/device-fleet.js';
+import { goal, load, machineLine, printTable, type Row } from './support/common.js';
+
+const DEVICES = Math.max(1, Math.min(50_000, Number(process.env['BENCH_FLEET_DEVICES'] ?? 10_000) || 10_000));
+const SYNC_MS = (Number(process.env['BENCH_SYNC_SECONDS'] ?? 20) || 20) * 1000;
+const CHECKIN_MS = (Number(process.env['BENCH_CHECKIN_SECONDS'] ?? 20) || 20) * 1000;
+const BUDGET_MS = (Number(process.env['BENCH_FLEET_BUDGET_SECONDS'] ?? 300) || 300) * 1000;
+const CONCURRENCY = Number(process.env['BENCH_FLEET_CONCURRENCY'] ?? 16) || 16;
+const CHILD = new URL('./support/fleet-child.js', import.meta.url).pathname;
+
+interface Progress {
+  type: 'progress' | 'summary';
+  registered: number;
+  onDefault: number;
+  pending: number;
+  errors: number;
+  checkIns: number;
+  memory: { rss: number; heapUsed: number; external: number };
+}
+
+/** The simulator child; `latest` is its newest progress line. */
+function simulator(port: number, token: string, devices: number, durationMs: number): { child: ChildProcess; latest: () => Progress | null; lines: Progress[] } {
+  const child = spawn(process.execPath, ['--expose-gc', CHILD, String(port), token, String(devices), String(CHECKIN_MS), String(durationMs), String(CONCURRENCY)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: Progress[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
+    try {
+      lines.push(JSON.parse(l) as Progress);
+    } catch {
+      // not ours
+    }
+  });
+  return { child, latest: () => lines[lines.length - 1] ?? null, lines };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
+const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+
+async function main(): Promise<void> {
+  console.log(`fleet: ${DEVICES} simulated devices, sync every ${SYNC_MS / 1000} s, check-in every ${CHECKIN_MS / 1000} s, ${CONCURRENCY} handshakes in flight; ${machineLine()}`);
+  const started = Date.now();
+  const store = await openTestStore('sqlite');
+  const log = pino({ level: 'silent' });
+  const holder: { channel?: DeviceChannel; reconciler?: RotationReconciler } = {};
+  const ctx = testAppContext(store, {
+    onKeystoreChanged: (change) => {
+      void holder.channel?.reload();
+      if (change.defaultChanged) holder.reconciler?.trigger('default changed');
+    },
+  });
+  await deviceKeystore(ctx); // tckey (default, SHA512withRSA RSA-4096), legacy (SHA256withRSA), ec
+  const next = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'next', signatureAlgorithm: 'SHA512withRSA', keySize: 4096 });
+  const channel = (holder.channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log }));
+  const reconciler = (holder.reconciler = new RotationReconciler(ctx, { intervalMs: SYNC_MS, log }));
+  reconciler.start();
+  const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: DEVICES + 10 });
+  const port = channel.address.port;
+
+  // Baseline: the simulator process with 0 devices.
+  const empty = simulator(port, token, 0, 6000);
+  await new Promise((r) => empty.child.once('exit', r));
+  const base = empty.lines.filter((l) => l.type === 'progress').at(-1) ?? empty.latest();
+  if (!base) throw new Error('the 0-device simulator printed nothing');
+
+  const sim = simulator(port, token, DEVICES, BUDGET_MS + 60_000);
+  const rows: Row[] = [];
+  try {
+    // Registration.
+    const regStart = Date.now();
+    let last = '';
+    while (Date.now() - started < BUDGET_MS) {
+      await sleep(1000);
+      const p = sim.latest();
+      if (!p) continue;
+      const line = `registered ${p.registered}/${DEVICES}, errors ${p.errors}`;
+      if (line !== last && (Date.now() - regStart) % 10_000 < 1000) console.log(`  ${Math.round((Date.now() - regStart) / 1000)} s: ${line}, load ${load()}`);
+      last = line;
+      if (p.registered >= DEVICES) break;
+    }
+    const regSeconds = (Date.now() - regStart) / 1000;
+    const registered = sim.latest()?.registered ?? 0;
+    console.log(`registration: ${registered}/${DEVICES} in ${regSeconds.toFixed(0)} s (${(registered / regSeconds).toFixed(1)}/s), load ${load()}`);
+
+    // Idle: a few seconds with only periodic check-ins; the memory per device then.
+    await sleep(5000);
+    const idle = sim.latest();
+    const idleLoad = load();
+    if (idle) {
+      const rss = (idle.memory.rss - base.memory.rss) / Math.max(1, idle.registered);
+      const heap = (idle.memory.heapUsed - base.memory.heapUsed) / Math.max(1, idle.registered);
+      console.log(`simulator memory: ${mb(idle.memory.rss)} RSS / ${mb(idle.memory.heapUsed)} heap with ${idle.registered} devices; ${mb(base.memory.rss)} / ${mb(base.memory.heapUsed)} with 0`);
+      rows.push([`simulator memory per idle device (${idle.registered} devices, after GC)`, `${kb(rss)} RSS, ${kb(heap)} heap`, `0 devices: ${mb(base.memory.rss)} RSS, ${mb(base.memory.heapUsed)} heap (${idle.registered} devices: ${mb(idle.memory.rss)}, ${mb(idle.memory.heapUsed)})`, '', 'reported', idleLoad]);
+    }
+
+    if (registered < DEVICES) {
+      rows.push([`${DEVICES} simulated devices: registration`, `${registered} registered in ${regSeconds.toFixed(0)} s`, '', '', 'all registered within the budget — MISSED', load()]);
+    } else {
+      const preview = await previewDefault(ctx, SYSTEM_ACTOR, 'next');
+      const expected = preview.switching.total;
+      console.log(`default change to "next": ${expected} devices should switch, ${preview.staying.total} stay (${preview.staying.lacking})`);
+      const t0 = Date.now();
+      await reorderCertificate(ctx, SYSTEM_ACTOR, 'next', 'default');
+      let onNext = 0;
+      let doneMs: number | null = null;
+      const limitMs = Math.max(SYNC_MS + 10_000, Math.min(BUDGET_MS, 240_000));
+      let lastPrint = 0;
+      while (Date.now() - t0 < limitMs) {
+        await sleep(250);
+        const usage = (await store.keystore.list()).find((e) => e.id === next.id)?.usage;
+        onNext = (usage as { pinned?: number } | undefined)?.pinned ?? 0;
+        if (Date.now() - lastPrint > 5000) {
+          lastPrint = Date.now();
+          console.log(`  +${((Date.now() - t0) / 1000).toFixed(0)} s: ${onNext}/${expected} on "next", load ${load()}`);
+        }
+        if (onNext >= expected) {
+          doneMs = Date.now() - t0;
+          break;
+        }
+      }
+      const switchLoad = load();
+      const goalMs = SYNC_MS + 10_000;
+      console.log(doneMs !== null ? `all ${expected} compatible devices on "next" after ${(doneMs / 1000).toFixed(1)} s` : `only ${onNext}/${expected} after ${(limitMs / 1000).toFixed(0)} s`);
+      rows.push([
+        `${registered} simulated devices (default mix), default change until every compatible device (${expected}) is on it; SQLite`,
+        doneMs !== null ? `${(doneMs / 1000).toFixed(1)} s` : `${onNext}/${expected} after ${(limitMs / 1000).toFixed(0)} s`,
+        `one sync interval (${SYNC_MS / 1000} s), check-in every ${CHECKIN_MS / 1000} s`,
+        doneMs !== null ? `${(doneMs / SYNC_MS).toFixed(2)} intervals` : '',
+        goal(`≤ ${goalMs / 1000} s (interval + 10 s)`, doneMs !== null && doneMs <= goalMs),
+        switchLoad,
+      ]);
+      rows.push([`${registered} simulated devices: registration (set-up)`, `${regSeconds.toFixed(0)} s (${(registered / regSeconds).toFixed(1)}/s)`, '', '', '', '']);
+    }
+    const p = sim.latest();
+    if (p) console.log(`simulator at the end: ${JSON.stringify({ registered: p.registered, onDefault: p.onDefault, pending: p.pending, errors: p.errors, checkIns: p.checkIns })}`);
+  } finally {
+    await stop(sim.child);
+    await reconciler.stop();
+    await channel.close();
+    await store.close();
+  }
+  printTable('Fleet (issue 3)', rows);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

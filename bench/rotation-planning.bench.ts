@@ -1,0 +1,205 @@
+/**
+ * Rotation planning at fleet scale (issue 3, "Done when"): BENCH_DEVICES device rows (default
+ * 1,000,000) bulk-inserted in one INSERT … SELECT (a recursive CTE on SQLite, generate_series on
+ * PostgreSQL), a mix of certificates and firmware masks, then
+ *   - `runRotation` (the planning pass) on SQLite (goal ≤ 1 s) and PostgreSQL (goal ≤ 3 s),
+ *     beside a plain `SELECT count(*) FROM devices` full scan in the same database;
+ *   - the devices-per-certificate counts (`keystore.list()`, with usage) at that size, median of
+ *     20 (goal ≤ 5 ms), beside the same count(*) scan.
+ *
+ *   npm run build && node dist/bench/rotation-planning.bench.js
+ *   BENCH_DEVICES=1000000 BENCH_DIALECTS=sqlite,postgres CERTFLEET_TEST_PG=postgres://…
+ *
+ * PostgreSQL: a fresh schema, dropped at the end; `VACUUM ANALYZE devices` after the load (what
+ * autovacuum does after a bulk load; without it index-only scans must visit the heap).
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { SYSTEM_ACTOR } from '../src/app/context.js';
+import { runRotation } from '../src/app/rotation.js';
+import { firmwareProfile } from '../src/agent/profiles.js';
+import { PROFILE_IDENTITY } from '../src/domain/compatibility.js';
+import { testAppContext } from '../test/support/app-context.js';
+import { createTestDatabase, databaseUnavailable, type TestDialect } from '../test/support/databases.js';
+import { deviceKeystore } from '../test/support/device-fleet.js';
+import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
+
+const DEVICES = Math.max(1, Math.min(20_000_000, Number(process.env['BENCH_DEVICES'] ?? 1_000_000) || 1_000_000));
+const DIALECTS = (process.env['BENCH_DIALECTS'] ?? 'sqlite,postgres').split(',').filter((d): d is TestDialect => d === 'sqlite' || d === 'postgres');
+const GOAL_PLAN_MS: Record<TestDialect, number> = { sqlite: 1000, postgres: 3000 };
+const GOAL_COUNT_MS = 5;
+const PASSES = 5;
+const COUNT_RUNS = 20;
+
+const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+function mask(profile: string): number {
+  const p = firmwareProfile(profile);
+  if (!p) throw new Error(`no profile ${profile}`);
+  return p.mask;
+}
+
+/** One INSERT … SELECT over `series` (a relation with an integer column n). */
+function insertSql(series: string, ids: { tckey: string; legacy: string; ec: string }): string {
+  // n % 100: 0–59 igel-os-12 on tckey (current), 60–79 igel-os-11 on legacy (to be scheduled),
+  // 80–89 igel-linux on legacy and 90–94 windows-7 on legacy (incompatible with SHA512withRSA),
+  // 95–98 igel-os-12 on ec (scheduled), 99 igel-os-12 on legacy, one in ten of them with an explicit pending ec.
+  const bucket = (cases: [number, string][], otherwise: string) =>
+    `case ${cases.map(([below, v]) => `when n % 100 < ${below} then ${v}`).join(' ')} else ${otherwise} end`;
+  const profile = bucket([[60, q('igel-os-12')], [80, q('igel-os-11')], [90, q('igel-linux-4.01.650')], [95, q('windows-7-embedded-3.08.100')]], q('igel-os-12'));
+  const ident = (field: 'osFamily' | 'osVersion') =>
+    bucket(
+      (['igel-os-12', 'igel-os-11', 'igel-linux-4.01.650', 'windows-7-embedded-3.08.100'] as const).map((p, i) => [[60, 80, 90, 95][i] as number, q((PROFILE_IDENTITY[p] as Record<string, string>)[field] as string)]),
+      q((PROFILE_IDENTITY['igel-os-12'] as Record<string, string>)[field] as string),
+    );
+  const masks = bucket([[60, String(mask('igel-os-12'))], [80, String(mask('igel-os-11'))], [90, String(mask('igel-linux-4.01.650'))], [95, String(mask('windows-7-embedded-3.08.100'))]], String(mask('igel-os-12')));
+  const cert = bucket([[60, q(ids.tckey)], [95, q(ids.legacy)], [99, q(ids.ec)]], q(ids.legacy));
+  const pending = `case when n % 1000 = 999 then ${q(ids.ec)} else null end`;
+  return `insert into devices (id, unit_id, name, os_family, os_version, profile, declared_algorithms, certificate_id, pending_certificate_id,
+      credential_hash, registered_at, last_contact_at, supported_mask)
+    select 'dev-' || n, 'unit-' || n, 'tc-' || n, ${ident('osFamily')}, ${ident('osVersion')}, ${profile}, null, ${cert}, ${pending},
+      'hash-' || n, '2026-01-01T00:00:00.000Z', null, ${masks}
+    from ${series}`;
+}
+
+async function bench(dialect: TestDialect): Promise<Row[]> {
+  const db = await createTestDatabase(dialect);
+  try {
+    const store = await db.open();
+    const ctx = testAppContext(store);
+    const ks = await deviceKeystore(ctx);
+    const ids = { tckey: ks.tckey.id, legacy: ks.legacy.id, ec: ks.ec.id };
+
+    // Direct connection on the same database for the bulk insert and the baseline.
+    let exec: (text: string) => Promise<void>;
+    let closeRaw: () => Promise<void>;
+    if (dialect === 'sqlite') {
+      const conn = new BetterSqlite3(db.url);
+      conn.pragma('busy_timeout = 10000');
+      exec = async (text) => void conn.exec(text);
+      closeRaw = async () => void conn.close();
+    } else {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      exec = async (text) => void (await client.query(text));
+      closeRaw = () => client.end();
+    }
+    const closers: (() => Promise<void>)[] = [];
+    try {
+      process.stdout.write(`[${dialect}] inserting ${DEVICES.toLocaleString('en')} devices … `);
+      const t0 = performance.now();
+      if (dialect === 'sqlite') {
+        await exec(`with recursive s(n) as (select 1 union all select n + 1 from s where n < ${DEVICES}) ${insertSql('s', ids)}`);
+      } else {
+        await exec(insertSql(`generate_series(1, ${DEVICES}) as s(n)`, ids));
+      }
+      const insertMs = performance.now() - t0;
+      let vacuumMs = 0;
+      if (dialect === 'postgres') {
+        const t1 = performance.now();
+        await exec('vacuum analyze devices');
+        vacuumMs = performance.now() - t1;
+      }
+      console.log(`${(insertMs / 1000).toFixed(1)} s${dialect === 'postgres' ? ` (+ vacuum analyze ${(vacuumMs / 1000).toFixed(1)} s)` : ''}, load ${load()}`);
+
+      const countScan = async (): Promise<number> => {
+        const t = performance.now();
+        await exec('select count(*) from devices');
+        return performance.now() - t;
+      };
+
+      // Planning: the first pass (the target moves from nothing to tckey), then PASSES more.
+      const plan: number[] = [];
+      const scans: number[] = [];
+      let report: Awaited<ReturnType<typeof runRotation>> | null = null;
+      for (let i = 0; i <= PASSES; i++) {
+        scans.push(await countScan());
+        const t = performance.now();
+        report = await runRotation(ctx, SYSTEM_ACTOR);
+        plan.push(performance.now() - t);
+      }
+      const planLoad = load();
+      const firstPass = plan[0] as number;
+      const planMedian = median(plan.slice(1));
+      const scanMedian = median(scans);
+      console.log(`[${dialect}] runRotation: first ${firstPass.toFixed(0)} ms, then ${plan.slice(1).map((x) => x.toFixed(0)).join(', ')} ms; count(*) ${scans.map((x) => x.toFixed(0)).join(', ')} ms; report ${JSON.stringify(report)}`);
+
+      // Devices per certificate: keystore.list() (usage counts for every entry), median of COUNT_RUNS.
+      const list: number[] = [];
+      let counts = '';
+      for (let i = 0; i < COUNT_RUNS; i++) {
+        const t = performance.now();
+        const entries = await store.keystore.list();
+        list.push(performance.now() - t);
+        counts = entries.map((e) => `${e.alias}=${JSON.stringify(e.usage)}`).join(' ');
+      }
+      const listMedian = median(list);
+      // Where keystore.list() spends its time: its three per-certificate counts, each alone, for
+      // the largest certificate (tckey, 60 % of the fleet) and the rotation target's derived pending.
+      let query: (text: string) => Promise<unknown>;
+      if (dialect === 'sqlite') {
+        const conn = new BetterSqlite3(db.url, { readonly: true });
+        query = async (text) => conn.prepare(text).all();
+        closers.push(async () => void conn.close());
+      } else {
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        query = (text) => client.query(text);
+        closers.push(() => client.end());
+      }
+      const timeQuery = async (text: string): Promise<number> => {
+        const runs: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const t = performance.now();
+          await query(text);
+          runs.push(performance.now() - t);
+        }
+        return median(runs);
+      };
+      const breakdown = {
+        pinnedTckey: await timeQuery(`select count(*) from devices where certificate_id = ${q(ids.tckey)}`),
+        pinnedEc: await timeQuery(`select count(*) from devices where certificate_id = ${q(ids.ec)}`),
+        explicitPending: await timeQuery(`select count(*) from devices where pending_certificate_id = ${q(ids.ec)}`),
+        pendingByTarget: await timeQuery(
+          `select count(*) from devices d join rotation_state r on r.id = 1 and r.target_certificate_id = ${q(ids.tckey)} where d.pending_certificate_id is null and d.certificate_id <> ${q(ids.tckey)} and (d.supported_mask & r.target_bit) <> 0`,
+        ),
+      };
+      console.log(`[${dialect}] keystore.list() breakdown, median of 5 (ms): ${Object.entries(breakdown).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+      console.log(`[${dialect}] keystore.list(): median ${listMedian.toFixed(2)} ms (min ${Math.min(...list).toFixed(2)}, max ${Math.max(...list).toFixed(2)}); ${counts}`);
+
+      const n = DEVICES.toLocaleString('en');
+      return [
+        [`rotation planning (runRotation), ${n} devices, ${dialect}`, `${planMedian.toFixed(0)} ms (median of ${PASSES}; first pass ${firstPass.toFixed(0)} ms)`, `count(*) full scan: ${scanMedian.toFixed(0)} ms`, ratio(planMedian, scanMedian), goal(`≤ ${GOAL_PLAN_MS[dialect] / 1000} s`, Math.max(planMedian, firstPass) <= GOAL_PLAN_MS[dialect]), planLoad],
+        [`devices per certificate (keystore.list()), ${n} devices, ${dialect}`, `${listMedian.toFixed(2)} ms (median of ${COUNT_RUNS})`, `count(*) full scan: ${scanMedian.toFixed(0)} ms`, ratio(listMedian, scanMedian), goal(`≤ ${GOAL_COUNT_MS} ms`, listMedian <= GOAL_COUNT_MS), load()],
+        [`bulk insert of ${n} devices (set-up, for information), ${dialect}`, `${(insertMs / 1000).toFixed(1)} s${vacuumMs ? ` + vacuum analyze ${(vacuumMs / 1000).toFixed(1)} s` : ''}`, '', '', '', ''],
+      ];
+    } finally {
+      for (const c of closers) await c();
+      await closeRaw();
+    }
+  } finally {
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`rotation planning at ${DEVICES.toLocaleString('en')} devices; ${machineLine()}`);
+  const rows: Row[] = [];
+  for (const dialect of DIALECTS) {
+    const problem = databaseUnavailable(dialect);
+    if (problem) {
+      console.log(`[${dialect}] skipped: ${problem}`);
+      continue;
+    }
+    rows.push(...(await bench(dialect)));
+  }
+  printTable('Rotation planning (issue 3)', rows);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
