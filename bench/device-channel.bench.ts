@@ -6,8 +6,10 @@
  * handshakes (goal ≥ 0.8×).
  *
  *   npm run build && node dist/bench/device-channel.bench.js
- *   BENCH_SECONDS=5 BENCH_WARMUP_SECONDS=1 BENCH_CONCURRENCY=8
+ *   BENCH_SECONDS=5 BENCH_WARMUP_SECONDS=1 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5
  *
+ * The phases are interleaved (BENCH_ROUNDS rounds of SECONDS / ROUNDS each, every slice after its
+ * own warm-up), so that load from other work on the machine falls on all of them alike.
  * The server runs in the main thread, the client loop in a worker thread (same loop, same
  * concurrency, same duration for every phase). Keys come from the test pool, so set-up is fast.
  */
@@ -28,12 +30,13 @@ import { ALLOWED_SIGNATURE_ALGORITHMS } from '../src/domain/algorithms.js';
 import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
 import { testAppContext } from '../test/support/app-context.js';
 import { openTestStore } from '../test/support/databases.js';
-import { goal, load, machineLine, printTable, ratio, type Row } from './support/common.js';
+import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
 import type { LoadResult, LoadTask } from './support/tls-load.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;
+const ROUNDS = Math.max(1, Math.min(50, Number(process.env['BENCH_ROUNDS'] ?? 5) || 5));
 const PROFILE = 'igel-os-12';
 
 function runLoad(task: LoadTask): Promise<LoadResult> {
@@ -61,7 +64,7 @@ const fmt = (r: LoadResult): string =>
   `${perSecond(r).toFixed(1)}/s (p50 ${r.latencyMsP50.toFixed(0)} ms, p99 ${r.latencyMsP99.toFixed(0)} ms${r.errors ? `, ${r.errors} errors` : ''})`;
 
 async function main(): Promise<void> {
-  console.log(`device channel: ${CONCURRENCY} in flight, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per phase; ${machineLine()}`);
+  console.log(`device channel: ${CONCURRENCY} in flight, ${SECONDS} s measured per phase in ${ROUNDS} interleaved rounds, each after a ${WARMUP_SECONDS} s warm-up; ${machineLine()}`);
   const store = await openTestStore('sqlite');
   const holder: { channel?: DeviceChannel } = {};
   const ctx = testAppContext(store, { onKeystoreChanged: () => void holder.channel?.reload() });
@@ -98,30 +101,60 @@ async function main(): Promise<void> {
     credentials.push(r.credential);
   }
   const pin = pinServerName(tckey.facts.sha256Fingerprint);
-  const common = { concurrency: CONCURRENCY, warmupMs: WARMUP_SECONDS * 1000, durationMs: SECONDS * 1000, credentials, servername: pin } as const;
+  const common = { concurrency: CONCURRENCY, credentials, servername: pin } as const;
 
-  const phase = async (name: string, task: LoadTask): Promise<{ r: LoadResult; load: string }> => {
-    process.stdout.write(`${name} … `);
-    const r = await runLoad(task);
-    const l = load();
-    console.log(`${fmt(r)}, resumed ${r.resumed}/${r.completed}, load ${l}${r.firstError ? `, first error: ${r.firstError}` : ''}`);
+  // The phases run interleaved, ROUNDS times each (a warm-up, then SECONDS / ROUNDS measured), so
+  // that every phase sees the same share of a machine shared with other work.
+  type Phase = { name: string; task: LoadTask; parts: LoadResult[]; loads: number[] };
+  const mk = (name: string, task: Omit<LoadTask, 'warmupMs' | 'durationMs'>): Phase => ({
+    name,
+    task: { ...task, warmupMs: WARMUP_SECONDS * 1000, durationMs: (SECONDS * 1000) / ROUNDS },
+    parts: [],
+    loads: [],
+  });
+  const phases = {
+    bare1: mk('bare TLS, full handshakes', { ...common, port: barePort, mode: 'check-in', resume: false }),
+    full: mk('channel check-in, full handshakes', { ...common, port: channel.address.port, mode: 'check-in', resume: false }),
+    resumed: mk('channel check-in, resumed sessions', { ...common, port: channel.address.port, mode: 'check-in', resume: true }),
+    reg: mk('channel registration (first contact)', {
+      ...common,
+      port: channel.address.port,
+      mode: 'register',
+      resume: false,
+      servername: helloServerName(algorithmMask(ALLOWED_SIGNATURE_ALGORITHMS)),
+      token,
+      identity,
+    }),
+    bare2: mk('bare TLS, full handshakes (again)', { ...common, port: barePort, mode: 'check-in', resume: false }),
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const ph of Object.values(phases)) {
+      const r = await runLoad({ ...ph.task, unitPrefix: round });
+      ph.parts.push(r);
+      ph.loads.push(Number(load()));
+    }
+    process.stdout.write(`round ${round + 1}/${ROUNDS}: ${Object.values(phases).map((ph) => `${(perSecond(ph.parts[round] as LoadResult)).toFixed(0)}/s`).join(', ')}\n`);
+  }
+  const total = (ph: Phase): { r: LoadResult; load: string } => {
+    const parts = ph.parts;
+    const r: LoadResult = {
+      completed: parts.reduce((a, p) => a + p.completed, 0),
+      errors: parts.reduce((a, p) => a + p.errors, 0),
+      firstError: parts.find((p) => p.firstError)?.firstError ?? null,
+      seconds: parts.reduce((a, p) => a + p.seconds, 0),
+      resumed: parts.reduce((a, p) => a + p.resumed, 0),
+      latencyMsP50: median(parts.map((p) => p.latencyMsP50)),
+      latencyMsP99: Math.max(...parts.map((p) => p.latencyMsP99)),
+    };
+    const l = (ph.loads.reduce((a, b) => a + b, 0) / ph.loads.length).toFixed(2);
+    console.log(`${ph.name}: ${fmt(r)}, resumed ${r.resumed}/${r.completed}, load ${l}${r.firstError ? `, first error: ${r.firstError}` : ''}`);
     return { r, load: l };
   };
-
-  const bare1 = await phase('bare TLS, full handshakes', { ...common, port: barePort, mode: 'check-in', resume: false });
-  const full = await phase('channel check-in, full handshakes', { ...common, port: channel.address.port, mode: 'check-in', resume: false });
-  const resumed = await phase('channel check-in, resumed sessions', { ...common, port: channel.address.port, mode: 'check-in', resume: true });
-  const reg = await phase('channel registration (first contact)', {
-    ...common,
-    port: channel.address.port,
-    mode: 'register',
-    resume: false,
-    servername: helloServerName(algorithmMask(ALLOWED_SIGNATURE_ALGORITHMS)),
-    token,
-    identity,
-    unitPrefix: 0xb1,
-  });
-  const bare2 = await phase('bare TLS, full handshakes (again)', { ...common, port: barePort, mode: 'check-in', resume: false });
+  const bare1 = total(phases.bare1);
+  const full = total(phases.full);
+  const resumed = total(phases.resumed);
+  const reg = total(phases.reg);
+  const bare2 = total(phases.bare2);
 
   const a = perSecond(full.r) / perSecond(bare1.r);
   const b = perSecond(resumed.r) / perSecond(full.r);

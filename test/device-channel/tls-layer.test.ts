@@ -98,8 +98,11 @@ describe('device channel TLS layer', () => {
     assert.equal((await presentedFor(port, helloServerName(LEGACY.mask))).sha256Hex, sha256.sha256Hex, 'legacy: first active SHA256withRSA');
     assert.equal((await presentedFor(port, helloServerName(MODERN.mask))).sha256Hex, sha512.sha256Hex, 'modern: the default');
     assert.equal((await presentedFor(port, helloServerName(algorithmMask(['SHA256withECDSA'])))).sha256Hex, ecdsa.sha256Hex);
-    // The inactive SHA384 entry is never chosen; with nothing that fits, the default.
-    assert.equal((await presentedFor(port, helloServerName(algorithmMask(['SHA384withRSA'])))).sha256Hex, sha512.sha256Hex);
+    // No active entry fits: the inactive SHA384 entry carries the handshake, so the registration
+    // arrives and is refused with its reason (R1 never registers a device on it).
+    assert.equal((await presentedFor(port, helloServerName(algorithmMask(['SHA384withRSA'])))).sha256Hex, inactive.sha256Hex);
+    // Nothing fits at all: the default.
+    assert.equal((await presentedFor(port, helloServerName(algorithmMask(['SHA512withECDSA'])))).sha256Hex, sha512.sha256Hex);
   });
 
   it('presents the default without SNI or for any other name', async () => {
