@@ -165,14 +165,14 @@ export async function deleteUser(ctx: AppContext, actor: Actor, username: string
 }
 
 export async function createApiToken(ctx: AppContext, actor: Actor, name: string, days: number): Promise<IssuedToken> {
-  return auditedChange(ctx, actor, 'token.create', name, async () => {
+  return auditedChange(ctx, actor, 'token.create', name, async (audit) => {
     authorize(actor, Permission.read);
     if (!Number.isInteger(days) || days < 1 || days > MAX_API_TOKEN_DAYS) {
       throw new CertfleetError(ErrorCode.invalid_request, `A token lives 1 to ${MAX_API_TOKEN_DAYS} days.`, { field: 'days' });
     }
     const user: UserRecord = { id: actor.userId, username: actor.username, role: actor.role, createdAt: '' };
     const issued = await issueToken(ctx, user, name.slice(0, 64) || 'api', days);
-    await ctx.store.audit.append({ at: ctx.clock.now().toISOString(), actor: actor.username, action: 'token.create', target: name, result: AuditResult.ok, code: null, details: { tokenId: issued.record.id, expiresAt: issued.record.expiresAt } });
+    await ctx.store.transaction((tx) => audit.ok(tx, { tokenId: issued.record.id, expiresAt: issued.record.expiresAt }));
     return issued;
   });
 }

@@ -14,21 +14,8 @@ import { addCompatCommands } from './compat.commands.js';
 import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
 import { addEnrollCommands } from './enroll.commands.js';
 import { addSyncCommands, printDefaultPreview, type DefaultPreview } from './sync.commands.js';
+import type { CertificateSummary } from '../http-api/presenters.js';
 
-/** The fields of CertificateSummary the CLI shows (the API document has them all). */
-interface CertificateSummary {
-  readonly alias: string;
-  readonly position: number;
-  readonly isDefault: boolean;
-  readonly active: boolean;
-  readonly signatureAlgorithm: string;
-  readonly keyAlgorithm: string;
-  readonly keySize: number;
-  readonly notAfter: string;
-  readonly daysUntilExpiry: number;
-  readonly deviceCount: number;
-  readonly sha256Fingerprint: string;
-}
 
 const enc = encodeURIComponent;
 

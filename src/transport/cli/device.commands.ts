@@ -2,21 +2,9 @@
 import type { Command } from 'commander';
 import { configuredClient as client, type ApiClient } from './api-client.js';
 import { printJson, table, wholeNumber } from './cli-io.js';
+import type { DeviceSummary } from '../http-api/presenters.js';
 
-/** The fields of the API's DeviceSummary the CLI shows (the API document has them all). */
-export interface DeviceSummary {
-  readonly id: string;
-  readonly unitId: string;
-  readonly name: string;
-  readonly osFamily: string;
-  readonly osVersion: string;
-  readonly profile: string | null;
-  readonly supportedAlgorithms: readonly string[];
-  readonly certificateAlias: string;
-  readonly pendingCertificateAlias: string | null;
-  readonly registeredAt: string;
-  readonly lastContactAt: string | null;
-}
+export type { DeviceSummary };
 
 export interface DevicesPage {
   readonly count: number;
