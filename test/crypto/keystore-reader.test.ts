@@ -184,7 +184,7 @@ describe('readKeystore: a wrong password is told apart from an unreadable file',
     const parts = pfx.value as forge.asn1.Asn1[]; // a PFX is a SEQUENCE: constructed
     const mac = (parts[2]?.value ?? []) as forge.asn1.Asn1[]; // MacData is a SEQUENCE too
     const iterations = mac[2];
-    assert.ok(iterations);
+    assert.equal(iterations?.type, forge.asn1.Type.INTEGER, 'MacData holds its iteration count as the third element');
     iterations.value = forge.asn1.integerToDer(MAX_ITERATIONS + 1).getBytes();
     const file = Buffer.from(forge.asn1.toDer(pfx).getBytes(), 'binary');
     const started = Date.now();

@@ -44,7 +44,7 @@ describe('loadMasterKey (K11)', () => {
       assert.equal(r.source, 'env');
       assert.equal(r.created, false);
       assert.ok(r.key.equals(key));
-      assert.throws(() => statSync(dataDir));
+      assert.throws(() => statSync(dataDir), { code: 'ENOENT' }, 'a key from the environment creates no data directory');
     }
   });
 

@@ -47,7 +47,7 @@ before(async () => {
 
 function get(kind: 'RSA' | 'EC'): Written {
   const w = written.get(kind);
-  assert.ok(w);
+  if (w === undefined) throw new Error(`no ${kind} PKCS#12 was written in before()`);
   return w;
 }
 
