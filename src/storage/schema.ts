@@ -154,6 +154,42 @@ export interface MetaTable {
   value: string;
 }
 
+/** One row (singleton = 1): the cluster and its current network token (H3). */
+export interface ClusterTable {
+  singleton: number;
+  id: string;
+  created_at: string;
+  signing_public_key: Buffer;
+  signing_private_key_sealed: Buffer;
+  token_location: string | null;
+  token_serial: number;
+  token_digest: string;
+  token_created_at: string;
+  token_signature: string;
+}
+
+/** A node's registry entry, refreshed by its heartbeat (H1). */
+export interface ClusterNodesTable {
+  id: string;
+  name: string;
+  api_address: string;
+  device_address: string;
+  version: string;
+  started_at: string;
+  last_heartbeat_at: string;
+  served_revision: number;
+  token_written_serial: number | null;
+  token_write_error: string | null;
+}
+
+/** Leases by name; `rotation` is the reconciler's (H4). */
+export interface ClusterLeaseTable {
+  name: string;
+  holder: string | null;
+  epoch: Int;
+  expires_at: string | null;
+}
+
 export interface Database {
   certificates: CertificatesTable;
   keystore_state: KeystoreStateTable;
@@ -166,5 +202,8 @@ export interface Database {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   meta: MetaTable;
+  cluster: ClusterTable;
+  cluster_nodes: ClusterNodesTable;
+  cluster_lease: ClusterLeaseTable;
 }
 

@@ -6,6 +6,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../dialect.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-devices.js';
+import * as m0004 from './0004-cluster.js';
 
 interface MigrationModule {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -16,6 +17,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial': step(m0001),
     '0002-devices': step(m0002),
+    '0004-cluster': step(m0004),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
