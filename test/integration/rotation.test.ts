@@ -11,7 +11,7 @@ import { deleteCertificate, generateCertificate, reorderCertificate } from '../.
 import { getCompatibilityRules, setCompatibilityRules } from '../../src/app/compatibility.js';
 import { authenticateDevice, checkInDevice, confirmReplacement, getOwnDevice } from '../../src/app/device-check-in.js';
 import { deleteDevice } from '../../src/app/devices.js';
-import type { DeviceRecord, StoredCertificate } from '../../src/app/ports.js';
+import type { DeviceRecord, StoredCertificate } from '../../src/app/records.js';
 import { previewDefault, REPORT_FIELD_OF_DECISION, rotationStatus, runRotation } from '../../src/app/rotation.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { algorithmMask, algorithmsOfMask, DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';

@@ -1,5 +1,5 @@
 /**
- * The Store contract (src/app/ports.ts), run against SQLite and PostgreSQL alike. Every repository
+ * The Store contract (src/app/store.ts), run against SQLite and PostgreSQL alike. Every repository
  * method, plus what the database itself must guarantee: the foreign keys that keep a used
  * certificate, rollback, idempotent migrations and the keystore lock across nodes.
  *
@@ -12,7 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import type { NewCertificate, NewDevice, NewUser, Store, TokenRecord } from '../../src/app/ports.js';
+import type { NewUser } from '../../src/app/accounts.js';
+import type { NewCertificate } from '../../src/app/certificates.js';
+import type { TokenRecord } from '../../src/app/records.js';
+import type { NewDevice } from '../../src/app/register-device.js';
+import type { Store } from '../../src/app/store.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
 import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.js';

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { SYSTEM_ACTOR, type AppContext } from '../../src/app/context.js';
 import { ensureDefaultCertificate, generateCertificate } from '../../src/app/certificates.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
-import type { StoredCertificate } from '../../src/app/ports.js';
+import type { StoredCertificate } from '../../src/app/records.js';
 import { registerDevice, type RegisterRequest, type RegisterResult } from '../../src/app/register-device.js';
 import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
 import { pinServerName, parseServerName } from '../../src/domain/device-names.js';
