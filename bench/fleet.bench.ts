@@ -18,8 +18,9 @@ import pino from 'pino';
 import { generateCertificate, reorderCertificate } from '../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
 import { createEnrollmentToken } from '../src/app/enrollment.js';
-import { previewDefault } from '../src/app/rotation.js';
+import { previewDefault, RotationTrigger, runRotation } from '../src/app/rotation.js';
 import { RotationReconciler } from '../src/jobs/rotation.reconciler.js';
+import { nodeScheduler } from '../src/main/system.js';
 import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
 import { testAppContext } from '../test/support/app-context.js';
 import { openTestStore } from '../test/support/databases.js';
@@ -80,13 +81,13 @@ async function main(): Promise<void> {
   const ctx = testAppContext(store, {
     onKeystoreChanged: (change) => {
       void holder.channel?.reload();
-      if (change.defaultChanged) holder.reconciler?.trigger('default changed');
+      if (change.defaultChanged) holder.reconciler?.trigger(RotationTrigger.defaultChanged);
     },
   });
   await deviceKeystore(ctx); // tckey (default, SHA512withRSA RSA-4096), legacy (SHA256withRSA), ec
   const next = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'next', signatureAlgorithm: 'SHA512withRSA', keySize: 4096 });
   const channel = (holder.channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log }));
-  const reconciler = (holder.reconciler = new RotationReconciler(ctx, { intervalMs: SYNC_MS, log }));
+  const reconciler = (holder.reconciler = new RotationReconciler({ run: (actor) => runRotation(ctx, actor), intervalMs: SYNC_MS, scheduler: nodeScheduler, log }));
   reconciler.start();
   const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: DEVICES + 10 });
   const port = channel.address.port;

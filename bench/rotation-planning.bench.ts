@@ -54,10 +54,9 @@ function insertSql(series: string, ids: { tckey: string; legacy: string; ec: str
     );
   const masks = bucket([[60, String(mask('igel-os-12'))], [80, String(mask('igel-os-11'))], [90, String(mask('igel-linux-4.01.650'))], [95, String(mask('windows-7-embedded-3.08.100'))]], String(mask('igel-os-12')));
   const cert = bucket([[60, q(ids.tckey)], [95, q(ids.legacy)], [99, q(ids.ec)]], q(ids.legacy));
-  const pending = `case when n % 1000 = 999 then ${q(ids.ec)} else null end`;
-  return `insert into devices (id, unit_id, name, os_family, os_version, profile, declared_algorithms, certificate_id, pending_certificate_id,
+  return `insert into devices (id, unit_id, name, os_family, os_version, profile, declared_algorithms, certificate_id,
       credential_hash, registered_at, last_contact_at, supported_mask)
-    select 'dev-' || n, 'unit-' || n, 'tc-' || n, ${ident('osFamily')}, ${ident('osVersion')}, ${profile}, null, ${cert}, ${pending},
+    select 'dev-' || n, 'unit-' || n, 'tc-' || n, ${ident('osFamily')}, ${ident('osVersion')}, ${profile}, null, ${cert},
       'hash-' || n, '2026-01-01T00:00:00.000Z', null, ${masks}
     from ${series}`;
 }
@@ -159,9 +158,8 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
       const breakdown = {
         pinnedTckey: await timeQuery(`select count(*) from devices where certificate_id = ${q(ids.tckey)}`),
         pinnedEc: await timeQuery(`select count(*) from devices where certificate_id = ${q(ids.ec)}`),
-        explicitPending: await timeQuery(`select count(*) from devices where pending_certificate_id = ${q(ids.ec)}`),
         pendingByTarget: await timeQuery(
-          `select count(*) from devices d join rotation_state r on r.id = 1 and r.target_certificate_id = ${q(ids.tckey)} where d.pending_certificate_id is null and d.certificate_id <> ${q(ids.tckey)} and (d.supported_mask & r.target_bit) <> 0`,
+          `select count(*) from devices d join rotation_state r on r.id = 1 and r.target_certificate_id = ${q(ids.tckey)} where d.certificate_id <> ${q(ids.tckey)} and (d.supported_mask & r.target_bit) <> 0`,
         ),
       };
       console.log(`[${dialect}] keystore.list() breakdown, median of 5 (ms): ${Object.entries(breakdown).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);

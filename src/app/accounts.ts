@@ -2,7 +2,6 @@
  * Accounts, log-in and API tokens (SPEC section 5, "Accounts"). Passwords are stored as scrypt
  * hashes, tokens as SHA-256 of 32 random bytes; neither is ever returned once it has been shown.
  */
-import { randomUUID } from 'node:crypto';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { isRole, Permission, Role, ROLES } from '../domain/roles.js';
 import {
@@ -14,7 +13,30 @@ import {
   verifyPassword,
 } from '../crypto/password-hash.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import { AuditResult, type TokenRecord, type UserRecord } from './ports.js';
+import { AuditResult, type TokenRecord, type UserRecord } from './records.js';
+
+export interface NewUser extends UserRecord {
+  readonly passwordHash: string;
+}
+
+export interface UserRepo {
+  create(user: NewUser): Promise<void>;
+  findByUsername(username: string): Promise<(UserRecord & { readonly passwordHash: string }) | null>;
+  list(): Promise<UserRecord[]>;
+  /** Also removes the user's API tokens. */
+  remove(id: string): Promise<void>;
+  countByRole(role: Role): Promise<number>;
+  count(): Promise<number>;
+}
+
+export interface TokenRepo {
+  create(token: TokenRecord & { readonly tokenHash: string }): Promise<void>;
+  /** The token with this hash and its user, if it has not expired at `now`. */
+  findValid(tokenHash: string, now: string): Promise<{ token: TokenRecord; user: UserRecord } | null>;
+  touch(id: string, at: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  listForUser(userId: string): Promise<TokenRecord[]>;
+}
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -48,7 +70,7 @@ async function issueToken(ctx: AppContext, user: UserRecord, name: string, days:
   const now = ctx.clock.now();
   const token = newApiToken();
   const record: TokenRecord = {
-    id: randomUUID(),
+    id: ctx.random.uuid(),
     userId: user.id,
     name,
     createdAt: now.toISOString(),
@@ -108,7 +130,7 @@ export interface CreateUserRequest {
 }
 
 async function insertUser(ctx: AppContext, req: CreateUserRequest, role: Role): Promise<UserRecord> {
-  const user: UserRecord = { id: randomUUID(), username: req.username, role, createdAt: ctx.clock.now().toISOString() };
+  const user: UserRecord = { id: ctx.random.uuid(), username: req.username, role, createdAt: ctx.clock.now().toISOString() };
   await ctx.store.users.create({ ...user, passwordHash: await hashPassword(req.password) });
   return user;
 }
@@ -133,7 +155,7 @@ export async function createUser(ctx: AppContext, actor: Actor, req: CreateUserR
     const role = req.role;
     const passwordHash = await hashPassword(req.password);
     return ctx.store.transaction(async (tx) => {
-      const user: UserRecord = { id: randomUUID(), username: req.username, role, createdAt: ctx.clock.now().toISOString() };
+      const user: UserRecord = { id: ctx.random.uuid(), username: req.username, role, createdAt: ctx.clock.now().toISOString() };
       await tx.users.create({ ...user, passwordHash });
       await audit.ok(tx, { role });
       return user;

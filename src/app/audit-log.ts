@@ -1,6 +1,6 @@
 import { Permission } from '../domain/roles.js';
 import { authorize, type Actor, type AppContext } from './context.js';
-import type { AuditEvent } from './ports.js';
+import type { AuditEvent } from './records.js';
 
 export const MAX_AUDIT_PAGE = 500;
 

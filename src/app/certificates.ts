@@ -3,7 +3,7 @@
  * (de)activate, export, and the devices of a certificate. Each one authorises, reads what it
  * needs, decides with the domain rules and writes in one transaction under the keystore lock.
  */
-import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import {
   GENERATION_ALGORITHMS,
   isGenerationAlgorithm,
@@ -11,6 +11,7 @@ import {
   type GenerationAlgorithm,
 } from '../domain/algorithms.js';
 import { importRefusal, MAX_KEYSTORE_FILE_BYTES, type CertificateFacts } from '../domain/certificate.js';
+import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import {
   changedSlots,
@@ -26,13 +27,57 @@ import {
 import { Permission } from '../domain/roles.js';
 import { certificateContent, type CertificateContent } from '../crypto/certificate-content.js';
 import { certificateFacts } from '../crypto/certificate-facts.js';
-import type { KeySpec } from '../crypto/key-generation.js';
+import type { GeneratedKeyPair, KeySpec } from '../crypto/key-generation.js';
 import { keyAlgorithmOf, privateKeyMatchesCertificate } from '../crypto/key-match.js';
 import { readKeystore } from '../crypto/keystore-reader.js';
 import { writePkcs12 } from '../crypto/pkcs12-writer.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import { CertificateSource, type DeviceQuery, type DeviceRecord, type Page, type Repos, type StoredCertificate } from './ports.js';
+import { CertificateSource, type DeviceEntry, type DeviceQuery, type DeviceRecord, type KeyMaterial, type Page, type StoredCertificate } from './records.js';
+import type { Repos } from './store.js';
+
+export interface NewCertificate extends KeystoreSlot {
+  readonly facts: CertificateFacts;
+  readonly source: CertificateSource;
+  readonly createdAt: string;
+  readonly certDer: Buffer;
+  /** The PKCS#8 private key sealed by the KeySealing port (AES-256-GCM); never the plain key. */
+  readonly sealedKey: Buffer;
+}
+
+/** Where generated certificates get their key pairs (K5); crypto/key-generation.ts makes them off the event loop. */
+export interface KeyPairSource {
+  generate(spec: KeySpec): Promise<GeneratedKeyPair>;
+}
+
+/** The keystore as its administration (K1–K11) reads and changes it. */
+export interface KeystoreAdminRepo {
+  /**
+   * Takes the keystore lock until the transaction ends, so that keystore changes on every node of
+   * a cluster happen one after the other; returns the current revision.
+   */
+  lock(): Promise<number>;
+  /** All entries in priority order (position 1 first), with their usage counts. */
+  list(): Promise<StoredCertificate[]>;
+  findByAlias(alias: string): Promise<StoredCertificate | null>;
+  findBySha256(sha256Fingerprint: string): Promise<StoredCertificate | null>;
+  insert(entry: NewCertificate): Promise<void>;
+  /** Writes position and active flag of each given slot. */
+  updateSlots(slots: readonly KeystoreSlot[]): Promise<void>;
+  remove(id: string): Promise<void>;
+  keyMaterial(alias: string): Promise<KeyMaterial | null>;
+  /** The usage counts of one entry (what `list` gives each). */
+  usage(id: string): Promise<CertificateUsage>;
+  /** Raises the keystore revision by one (every change does); other nodes compare it to learn of changes. */
+  bumpRevision(at: string): Promise<number>;
+  revision(): Promise<number>;
+}
+
+/** The devices of one certificate (K10). */
+export interface CertificateDevicesRepo {
+  /** Devices that pin the certificate or have it as a pending replacement. */
+  listByCertificate(certificateId: string, query: DeviceQuery): Promise<Page<DeviceRecord>>;
+}
 
 export const DEFAULT_VALIDITY_DAYS = 3650;
 export const MAX_VALIDITY_DAYS = 9125;
@@ -121,7 +166,7 @@ async function insertEntry(ctx: AppContext, tx: Repos, m: NewEntryMaterial): Pro
       { existingAlias: duplicate.alias, sha256Fingerprint: m.facts.sha256Fingerprint },
     );
   }
-  const id = randomUUID();
+  const id = ctx.random.uuid();
   const pkcs8 = m.privateKey.export({ type: 'pkcs8', format: 'der' });
   const createdAt = ctx.clock.now().toISOString();
   await tx.keystore.insert({

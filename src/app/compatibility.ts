@@ -8,8 +8,28 @@
 import { algorithmMask, supportedAlgorithms, validateRules, type CompatibilityRule } from '../domain/compatibility.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { Permission } from '../domain/roles.js';
-import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import type { Firmware, Repos, Store } from './ports.js';
+import { auditedChange, authorize, type Actor, type AppContext, type Clock } from './context.js';
+import type { Firmware } from './records.js';
+import { RotationTrigger } from './rotation.js';
+import type { Repos } from './store.js';
+
+export interface CompatibilityRepo {
+  /** The rules in match order. */
+  list(): Promise<CompatibilityRule[]>;
+  /** Replaces the whole table, keeping the given order. */
+  replaceAll(rules: readonly CompatibilityRule[]): Promise<void>;
+}
+
+/** The devices that rely on the table (no declaration), by firmware, for recomputing their masks. */
+export interface FirmwareMaskRepo {
+  /** The distinct OS family/version pairs of devices without declared algorithms. */
+  firmwareWithoutDeclaration(): Promise<Firmware[]>;
+  /**
+   * Sets the supported mask of every device without declared algorithms whose firmware is listed,
+   * set-based (one statement per chunk of firmware); returns how many devices changed.
+   */
+  setMaskOfFirmware(mask: number, firmware: readonly Firmware[]): Promise<number>;
+}
 
 export const MAX_COMPATIBILITY_RULES = 1000;
 
@@ -17,16 +37,33 @@ export const MAX_COMPATIBILITY_RULES = 1000;
  * How long a check-in may use the table it read before: a device that reports a new OS version
  * is re-matched against it. An edit on this node is seen at once; on another node within this.
  */
-const RULES_CACHE_MS = 10_000;
-const rulesCache = new WeakMap<Store, { readonly rules: Promise<CompatibilityRule[]>; readonly at: number }>();
+export const RULES_CACHE_MS = 10_000;
 
-export function cachedCompatibilityRules(ctx: AppContext): Promise<CompatibilityRule[]> {
-  const hit = rulesCache.get(ctx.store);
-  if (hit && Date.now() - hit.at < RULES_CACHE_MS) return hit.rules;
-  const rules = ctx.store.compatibility.list();
-  rulesCache.set(ctx.store, { rules, at: Date.now() });
-  rules.catch(() => rulesCache.delete(ctx.store));
-  return rules;
+/** The table as check-ins read it: one read per RULES_CACHE_MS per context, not one per check-in. */
+export class CompatibilityRules {
+  private cached: { readonly rules: Promise<CompatibilityRule[]>; readonly at: number } | null = null;
+
+  constructor(
+    private readonly repo: Pick<CompatibilityRepo, 'list'>,
+    private readonly clock: Clock,
+  ) {}
+
+  current(): Promise<CompatibilityRule[]> {
+    const now = this.clock.now().getTime();
+    if (this.cached && now - this.cached.at < RULES_CACHE_MS) return this.cached.rules;
+    const entry = { rules: this.repo.list(), at: now };
+    this.cached = entry;
+    // A failed read is not kept: the next check-in reads again.
+    entry.rules.catch(() => {
+      if (this.cached === entry) this.cached = null;
+    });
+    return entry.rules;
+  }
+
+  /** After an edit on this node: the next check-in reads the new table. */
+  invalidate(): void {
+    this.cached = null;
+  }
 }
 
 export async function getCompatibilityRules(ctx: AppContext, actor: Actor): Promise<CompatibilityRule[]> {
@@ -88,10 +125,9 @@ export async function setCompatibilityRules(ctx: AppContext, actor: Actor, rules
       await audit.ok(tx, { rules: cleaned.length, profiles: cleaned.map((r) => r.profile), devicesChanged });
       return tx.compatibility.list();
     });
-    rulesCache.delete(ctx.store);
-    // Which devices can use the default has changed: the reconciler listens for defaultChanged
-    // (the keystore itself, and so its revision, is unchanged).
-    ctx.onKeystoreChanged({ revision: await ctx.store.keystore.revision(), defaultChanged: true });
+    ctx.compatibilityRules.invalidate();
+    // Which devices can use the default has changed (the keystore itself has not).
+    ctx.rotation.trigger(RotationTrigger.compatibilityChanged);
     return saved;
   });
 }

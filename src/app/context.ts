@@ -1,12 +1,44 @@
 /**
- * What every use case receives: the store, the clock, the key sealer, the key-pair source, and
- * who is acting. Use cases authorise, decide with the domain, and write in one transaction.
+ * What every use case receives: the store, the clock, the random source, the key sealer, the
+ * key-pair source, the caches the context owns, the rotation runner, and who is acting. Use cases
+ * authorise, decide with the domain, and write in one transaction. The ports are declared here,
+ * next to the code that uses them; src/main wires the real implementations (src/main/system.ts),
+ * tests deterministic ones (test/support/).
  */
 import { CertfleetError, ErrorCode, isCertfleetError } from '../domain/errors.js';
 import { roleAllows, type Permission, type Role } from '../domain/roles.js';
-import type { KeyPairSource } from '../crypto/key-generation.js';
-import type { KeySealer } from '../crypto/key-sealer.js';
-import { AuditResult, type Clock, type Repos, type Store } from './ports.js';
+import type { KeyPairSource } from './certificates.js';
+import type { CompatibilityRules } from './compatibility.js';
+import type { DeviceCertificateCache } from './device-keystore.js';
+import { AuditResult, type AuditEvent, type NewAuditEvent } from './records.js';
+import type { RotationRunner } from './rotation.js';
+import type { Repos, Store } from './store.js';
+
+/** What time it is. Use cases never read the system clock themselves, so expiry and rotation are tested without waiting. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Where ids, tokens and credentials come from; the real one is Node's CSPRNG (src/main/system.ts). */
+export interface Random {
+  /** A random (version 4) UUID. */
+  uuid(): string;
+  /** `n` random bytes. */
+  bytes(n: number): Buffer;
+}
+
+/**
+ * Private keys at rest (K11): sealed under the master key, bound to the record they belong to
+ * (`aad`, the certificate id). crypto/key-sealer.ts implements it with AES-256-GCM.
+ */
+export interface KeySealing {
+  seal(plain: Buffer, aad: string): Buffer;
+  /** Throws when `sealed` was made under another master key or for another record. */
+  open(sealed: Buffer, aad: string): Buffer;
+  /** A value only this master key opens (master-key-check.ts). */
+  checkValue(): string;
+  verifyCheckValue(value: string): boolean;
+}
 
 /** Told after a keystore change has been committed; the device channel and the reconciler listen. */
 export interface KeystoreChange {
@@ -14,14 +46,32 @@ export interface KeystoreChange {
   readonly defaultChanged: boolean;
 }
 
+/** Writes audit events; the log itself is read through audit-log.ts. */
+export interface AuditTrail {
+  append(event: NewAuditEvent): Promise<void>;
+}
+
+/** The audit log as a whole, for the store (audit-log.ts reads, everything else appends). */
+export interface AuditRepo extends AuditTrail {
+  /** Newest first; `beforeId` pages back. */
+  list(query: { readonly limit: number; readonly beforeId?: number }): Promise<AuditEvent[]>;
+}
+
 export interface AppContext {
   readonly store: Store;
   readonly clock: Clock;
-  readonly sealer: KeySealer;
+  readonly random: Random;
+  readonly sealer: KeySealing;
   readonly keyPairs: KeyPairSource;
   /** The subject CN of generated certificates when the caller names none (K5). */
   readonly hostName: string;
   readonly onKeystoreChanged: (change: KeystoreChange) => void;
+  /** Runs rotation passes (R3): the reconciler in a server, a one-shot runner elsewhere. */
+  readonly rotation: RotationRunner;
+  /** The compatibility table as check-ins read it, cached (compatibility.ts). */
+  readonly compatibilityRules: CompatibilityRules;
+  /** The keystore's certificates as devices reference them, cached (device-keystore.ts). */
+  readonly deviceCertificates: DeviceCertificateCache;
 }
 
 export interface Actor {

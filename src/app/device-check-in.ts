@@ -14,11 +14,48 @@
  */
 import { colonFingerprint, fingerprintHex } from '../domain/device-names.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
-import { cachedCompatibilityRules, maskOfFirmware } from './compatibility.js';
+import { maskOfFirmware } from './compatibility.js';
 import type { AppContext } from './context.js';
-import { deviceCertificates, deviceCertificateView, type DeviceCertificate } from './device-keystore.js';
-import type { DeviceRecord } from './ports.js';
+import { deviceCertificateView, type DeviceCertificate } from './device-keystore.js';
+import type { DeviceRecord } from './records.js';
 import { DEVICE_CREDENTIAL_PREFIX, hashDeviceCredential } from './register-device.js';
+
+/** A device's certificate state after a check-in (one statement; see DeviceCheckInRepo.recordContact). */
+export interface DeviceCertificateState {
+  readonly certificateId: string;
+  /** The pending replacement (the rotation target, storage/pending.ts). */
+  readonly pendingCertificateId: string | null;
+  readonly osFamily: string;
+  readonly osVersion: string;
+  readonly declaredAlgorithms: readonly string[] | null;
+  readonly supportedMask: number;
+}
+
+export interface DeviceContact {
+  readonly at: string;
+  /** The OS version the device reports now; absent: unchanged. */
+  readonly osVersion?: string;
+  /**
+   * The keystore entry the device pinned on this connection, if known. The record follows it
+   * (domain/rotation.ts, `outcomeOfPin`): it becomes the current certificate, and a pending
+   * replacement equal to it is confirmed (it ends by itself, as the device now pins the target).
+   */
+  readonly pinnedCertificateId: string | null;
+}
+
+/** What a check-in reads and writes: single-row statements by key, whatever the fleet's size. */
+export interface DeviceCheckInRepo {
+  /** The id of the device whose credential has this hash (unique index). */
+  findIdByCredentialHash(credentialHash: string): Promise<string | null>;
+  findById(id: string): Promise<DeviceRecord | null>;
+  /**
+   * A check-in in one statement: last contact, OS version, and the pin the device presented.
+   * Returns the state afterwards, or null when the device does not exist (any more).
+   */
+  recordContact(id: string, contact: DeviceContact): Promise<DeviceCertificateState | null>;
+  /** Writes one device's supported mask (its firmware changed what it supports). */
+  setSupportedMask(id: string, mask: number): Promise<void>;
+}
 
 export type { DeviceCertificate } from './device-keystore.js';
 
@@ -75,7 +112,7 @@ export async function checkInDevice(
   req: { osVersion?: string },
 ): Promise<CheckInResult> {
   const osVersion = checkOsVersion(req.osVersion);
-  const certificates = deviceCertificates(ctx);
+  const certificates = ctx.deviceCertificates;
   const pinned = conn.pinnedSha256Hex === null ? null : await certificates.findBySha256Hex(conn.pinnedSha256Hex);
   const state = await ctx.store.devices.recordContact(device.deviceId, {
     at: ctx.clock.now().toISOString(),
@@ -85,7 +122,7 @@ export async function checkInDevice(
   if (!state) throw unauthenticated();
   if (osVersion !== undefined && state.declaredAlgorithms === null) {
     // New firmware may support more (or less): the table decides again; the reconciler acts on it.
-    const mask = maskOfFirmware(await cachedCompatibilityRules(ctx), state);
+    const mask = maskOfFirmware(await ctx.compatibilityRules.current(), state);
     if (mask !== state.supportedMask) await ctx.store.devices.setSupportedMask(device.deviceId, mask);
   }
   const current = await certificates.get(state.certificateId);
@@ -119,7 +156,7 @@ export async function confirmReplacement(
   if (conn.pinnedSha256Hex === null || conn.pinnedSha256Hex.toLowerCase() !== hex) {
     throw mismatch('This connection does not pin the certificate being confirmed.');
   }
-  const pinned = await deviceCertificates(ctx).findBySha256Hex(hex, true);
+  const pinned = await ctx.deviceCertificates.findBySha256Hex(hex, true);
   if (!pinned) throw mismatch('The certificate being confirmed is not in the keystore.');
   const state = await ctx.store.devices.recordContact(device.deviceId, { at: ctx.clock.now().toISOString(), pinnedCertificateId: pinned.id });
   if (!state) throw unauthenticated();

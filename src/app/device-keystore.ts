@@ -4,16 +4,29 @@
  * - `loadDeviceKeystore`: what the device channel serves — every entry with its certificate and
  *   decrypted key (PEM), which stay in the channel's memory; `keystoreRevision` is the cheap
  *   question the channel polls to learn of changes made on other nodes (H2).
- * - `deviceCertificates`: the certificates by id and by fingerprint, cached per Store, so that a
- *   check-in costs no keystore query. A certificate never changes once stored (alias, DER and facts
- *   are fixed; only position and activity move, which check-ins do not need), and a device can only
- *   reference an entry that exists (foreign keys), so an entry found in the cache is always right;
- *   a miss reloads.
+ * - `DeviceCertificateCache` (`ctx.deviceCertificates`, one per context): the certificates by id
+ *   and by fingerprint, so that a check-in costs no keystore query. A certificate never changes
+ *   once stored (alias, DER and facts are fixed; only position and activity move, which check-ins
+ *   do not need), and a device can only reference an entry that exists (foreign keys), so an
+ *   entry found in the cache is always right; a miss reloads.
  */
 import { toPem } from '../crypto/pem.js';
 import { fingerprintHex } from '../domain/device-names.js';
-import type { AppContext } from './context.js';
-import type { DeviceEntry, Store } from './ports.js';
+import type { AppContext, Clock } from './context.js';
+import type { DeviceEntry, KeyMaterial } from './records.js';
+
+/** The keystore as the device side reads it. */
+export interface DeviceKeystoreRepo {
+  /** The keystore revision; every change raises it, so other nodes learn of changes by comparing it. */
+  revision(): Promise<number>;
+  /** Every entry's certificate and sealed key, in priority order (the device channel's view). */
+  allKeyMaterial(): Promise<KeyMaterial[]>;
+  /**
+   * Every entry in priority order with what devices need (no usage counts, no key): cheap enough
+   * to read on each registration, whatever the size of the fleet.
+   */
+  deviceEntries(): Promise<DeviceEntry[]>;
+}
 
 export interface DeviceKeystoreEntry {
   readonly id: string;
@@ -99,7 +112,10 @@ export class DeviceCertificateCache {
   private loading: Promise<void> | null = null;
   private lastMissReload = 0;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly repo: Pick<DeviceKeystoreRepo, 'deviceEntries'>,
+    private readonly clock: Clock,
+  ) {}
 
   /** Adds entries read elsewhere (a registration reads them inside its transaction). */
   remember(entries: readonly DeviceEntry[]): void {
@@ -112,7 +128,7 @@ export class DeviceCertificateCache {
   }
 
   private reload(): Promise<void> {
-    this.loading ??= this.store.keystore
+    this.loading ??= this.repo
       .deviceEntries()
       .then((entries) => {
         const byId = new Map<string, CachedDeviceCertificate>();
@@ -150,23 +166,12 @@ export class DeviceCertificateCache {
     const key = hex.toLowerCase();
     const hit = this.byHex.get(key);
     if (hit) return hit;
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     if (!fresh && now - this.lastMissReload < MISS_RELOAD_INTERVAL_MS) return null;
     this.lastMissReload = now;
     await this.reload();
     return this.byHex.get(key) ?? null;
   }
-}
-
-const caches = new WeakMap<Store, DeviceCertificateCache>();
-
-export function deviceCertificates(ctx: AppContext): DeviceCertificateCache {
-  let cache = caches.get(ctx.store);
-  if (!cache) {
-    cache = new DeviceCertificateCache(ctx.store);
-    caches.set(ctx.store, cache);
-  }
-  return cache;
 }
 
 /** What a device is told about a certificate. */

@@ -6,7 +6,16 @@
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { Permission } from '../domain/roles.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import type { DeviceRecord, Page } from './ports.js';
+import type { DeviceListQuery, DeviceRecord, Page } from './records.js';
+
+/** The device administration's view of the devices. */
+export interface DeviceAdminRepo {
+  /** Every device (or those of one certificate), by name, searchable, paged. */
+  list(query: DeviceListQuery): Promise<Page<DeviceRecord>>;
+  findById(id: string): Promise<DeviceRecord | null>;
+  /** Returns whether a device was removed. */
+  remove(id: string): Promise<boolean>;
+}
 
 export const MAX_DEVICE_PAGE = 1000;
 

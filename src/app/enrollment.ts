@@ -3,11 +3,20 @@
  * N uses, an expiry, optionally bound to a unit id); its text is shown once and only its SHA-256
  * is stored. Registration takes one use atomically (register-device.ts).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { Permission } from '../domain/roles.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import type { StoredEnrollmentToken } from './ports.js';
+import type { StoredEnrollmentToken } from './records.js';
+
+/** The administration of enrollment tokens (registration uses them through register-device.ts EnrollmentUseRepo). */
+export interface EnrollmentAdminRepo {
+  create(token: StoredEnrollmentToken & { readonly tokenHash: string }): Promise<void>;
+  /** Newest first. */
+  list(): Promise<StoredEnrollmentToken[]>;
+  /** Returns false when there is no such token; revoking a revoked token keeps the first time. */
+  revoke(id: string, at: string): Promise<boolean>;
+}
 
 export const ENROLLMENT_TOKEN_PREFIX = 'cfe_';
 export const DEFAULT_ENROLLMENT_USES = 1;
@@ -73,9 +82,9 @@ export async function createEnrollmentToken(
       throw new CertfleetError(ErrorCode.invalid_request, 'A unit id is 1 to 64 characters, usually the MAC address (00:11:22:33:44:55).', { field: 'unitId' });
     }
     const now = ctx.clock.now();
-    const token = ENROLLMENT_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const token = ENROLLMENT_TOKEN_PREFIX + ctx.random.bytes(32).toString('base64url');
     const stored: StoredEnrollmentToken = {
-      id: randomUUID(),
+      id: ctx.random.uuid(),
       usesAllowed: uses,
       usesLeft: uses,
       expiresAt: new Date(now.getTime() + seconds * 1000).toISOString(),

@@ -1,6 +1,12 @@
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
-import type { KeySealer } from '../crypto/key-sealer.js';
-import type { Store } from './ports.js';
+import type { KeySealing } from './context.js';
+import type { Store } from './store.js';
+
+/** Small facts about the installation (the master key check value, the cluster id …). */
+export interface MetaRepo {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+}
 
 const CHECK_KEY = 'master_key_check';
 
@@ -8,7 +14,7 @@ const CHECK_KEY = 'master_key_check';
  * K11: the database remembers a value sealed under the master key it was first used with. A node
  * whose master key cannot open it refuses to start, before it could write keys nobody can read.
  */
-export async function verifyMasterKey(store: Store, sealer: KeySealer, keySource: string): Promise<void> {
+export async function verifyMasterKey(store: Store, sealer: KeySealing, keySource: string): Promise<void> {
   const stored = await store.meta.get(CHECK_KEY);
   if (stored === null) {
     await store.meta.put(CHECK_KEY, sealer.checkValue());

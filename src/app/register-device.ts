@@ -10,17 +10,57 @@
  * R4: a device that presents an MD5-signed certificate left from an older installation is given
  * a new one by R1 like any other; the leftover is recorded (`device.md5-certificate-replaced`).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { certificateFacts, normalizeCertificateInput } from '../crypto/certificate-facts.js';
 import { isMd5Based } from '../domain/algorithms.js';
 import type { CertificateFacts } from '../domain/certificate.js';
 import { algorithmBit, algorithmMask, algorithmsOfMask, matchRule, supportedAlgorithms } from '../domain/compatibility.js';
 import { CertfleetError, ErrorCode, isCertfleetError } from '../domain/errors.js';
 import { selectCertificate } from '../domain/selection.js';
-import type { AppContext } from './context.js';
-import { deviceCertificates, toCachedCertificate, type DeviceCertificate } from './device-keystore.js';
+import type { AppContext, Random } from './context.js';
+import { toCachedCertificate, type DeviceCertificate } from './device-keystore.js';
 import { hashEnrollmentToken, normalizeUnitId } from './enrollment.js';
-import { AuditResult, type DeviceEntry, type Repos } from './ports.js';
+import { AuditResult, type DeviceEntry } from './records.js';
+import type { Repos } from './store.js';
+
+export interface NewDevice {
+  readonly id: string;
+  readonly unitId: string;
+  readonly name: string;
+  readonly osFamily: string;
+  readonly osVersion: string;
+  readonly profile: string | null;
+  readonly declaredAlgorithms: readonly string[] | null;
+  /**
+   * Bit mask of the supported algorithms over the allow-list (`algorithmMask`). Absent: the mask
+   * of the declared algorithms, else every algorithm (a device of unknown firmware, as
+   * `supportedAlgorithms` treats it). Registration always gives it.
+   */
+  readonly supportedMask?: number;
+  readonly certificateId: string;
+  /** SHA-256 (hex) of the device credential; the credential itself is never stored. */
+  readonly credentialHash: string;
+  readonly registeredAt: string;
+}
+
+/** Registration writes the device in one insert. */
+export interface DeviceRegistrationRepo {
+  /** Ids and credentials are random, so a unique violation here is a bug and is thrown as it is. */
+  insert(device: NewDevice): Promise<void>;
+}
+
+/** Registration takes one use of an enrollment token. */
+export interface EnrollmentUseRepo {
+  /** The id of the token if `consume` would take a use now; writes nothing and locks nothing. */
+  findUsable(tokenHash: string, unitId: string, now: string): Promise<string | null>;
+  /**
+   * Takes one use of the token, atomically (one conditional UPDATE, race-free on both databases):
+   * only if it has a use left, is not revoked, has not expired at `now`, and is unbound or bound to
+   * `unitId`. Returns the token's id, or null when it cannot be used. Inside a transaction that
+   * rolls back, the use is given back.
+   */
+  consume(tokenHash: string, unitId: string, now: string): Promise<string | null>;
+}
 
 export type { DeviceCertificate } from './device-keystore.js';
 
@@ -50,8 +90,8 @@ export interface RegisterResult {
 }
 
 /** `cfd_<device id>.<43 characters of base64url>`: the id tells which record, the secret proves it. */
-export function newDeviceCredential(deviceId: string): string {
-  return `${DEVICE_CREDENTIAL_PREFIX}${deviceId}.${randomBytes(32).toString('base64url')}`;
+export function newDeviceCredential(random: Random, deviceId: string): string {
+  return `${DEVICE_CREDENTIAL_PREFIX}${deviceId}.${random.bytes(32).toString('base64url')}`;
 }
 
 export function hashDeviceCredential(credential: string): string {
@@ -161,10 +201,10 @@ export async function registerDevice(ctx: AppContext, req: RegisterRequest): Pro
     const r = checkRequest(req);
     const presented = presentedFacts(req.presentedCertificatePem);
     const md5 = presented !== null && presented !== 'unreadable' && isMd5Based(presented.signatureAlgorithm) ? presented : null;
-    const deviceId = randomUUID();
-    const credential = newDeviceCredential(deviceId);
+    const deviceId = ctx.random.uuid();
+    const credential = newDeviceCredential(ctx.random, deviceId);
     const actor = `device:${deviceId}`;
-    const cache = deviceCertificates(ctx);
+    const cache = ctx.deviceCertificates;
 
     const chosen = await ctx.store.transaction(async (tx) => {
       const now = at();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { algorithmMask } from '../domain/compatibility.js';
-import type { DeviceEntry } from './ports.js';
+import type { DeviceEntry } from './records.js';
 import { decideCohorts } from './rotation.js';
 
 const entry = (id: string, signatureAlgorithm: string): DeviceEntry => ({

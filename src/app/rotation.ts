@@ -7,7 +7,7 @@
  *   decide  domain/rotation.ts `decideRotation` for each cohort; the report counts the decisions
  *   act     make the default the rotation target: every device that does not pin it and whose
  *           firmware supports it now has it pending (storage/pending.ts), one row written for the
- *           whole fleet; leftover explicit pending replacements are dropped
+ *           whole fleet
  *
  * `previewDefault` answers, without writing, what a pass would do if an entry became the default:
  * it decides the same cohorts against that entry, so its numbers are what the pass after that
@@ -18,7 +18,62 @@ import { makeDefault } from '../domain/keystore.js';
 import { decideRotation, RotationDecision } from '../domain/rotation.js';
 import { Permission } from '../domain/roles.js';
 import { auditedChange, authorize, SYSTEM_ACTOR, type Actor, type AppContext } from './context.js';
-import type { DeviceCohort, DeviceEntry, RotationRun } from './ports.js';
+import type { DeviceCohort, DeviceEntry, RotationRun } from './records.js';
+
+/**
+ * What the last rotation pass planned (R3): its default, and the bit of that certificate's
+ * algorithm in the supported masks. A device's pending replacement is derived from it
+ * (storage/pending.ts): the target, when the device does not pin it and can use it.
+ */
+export interface RotationTarget {
+  readonly certificateId: string | null;
+  readonly algorithmBit: number;
+  readonly plannedAt: string | null;
+}
+
+export interface ProfileCohort extends DeviceCohort {
+  /** The device's firmware profile; null when it reported none. */
+  readonly profile: string | null;
+}
+
+export interface RotationRepo {
+  /** The current target; `forUpdate` holds it (PostgreSQL row lock) until the transaction ends. */
+  target(forUpdate?: boolean): Promise<RotationTarget>;
+  /**
+   * R3 planning, set-based: makes `certificateId` the target, so that every device that does not pin
+   * it and whose mask has `algorithmBit` has it pending (one row written, whatever the fleet's size).
+   */
+  setTarget(certificateId: string, algorithmBit: number, at: string): Promise<void>;
+  /** The fleet grouped by certificate, mask and pending replacement (read from one index). */
+  cohorts(): Promise<DeviceCohort[]>;
+  /** The same, per firmware profile. */
+  cohortsByProfile(): Promise<ProfileCohort[]>;
+  /** Keeps the report (and a bounded history of earlier ones). */
+  recordRun(run: RotationRun, actor: string): Promise<void>;
+  lastRun(): Promise<RotationRun | null>;
+}
+
+/** Why a pass was asked for, as the reconciler logs it. */
+export const RotationTrigger = {
+  start: 'start',
+  interval: 'interval',
+  defaultChanged: 'default-changed',
+  compatibilityChanged: 'compatibility-changed',
+  requested: 'requested',
+} as const;
+export type RotationTrigger = (typeof RotationTrigger)[keyof typeof RotationTrigger];
+
+/**
+ * Runs rotation passes one at a time (R3). In a server it is the reconciler
+ * (jobs/rotation.reconciler.ts), so that `sync run`, the timer and the triggers share its
+ * single flight; a process without one (tests, tools) runs each request at once.
+ */
+export interface RotationRunner {
+  /** A pass that starts after this call, on behalf of `actor`; resolves with its report. */
+  runNow(actor: Actor): Promise<RotationReport>;
+  /** Asks for a pass soon; returns at once. */
+  trigger(reason: RotationTrigger): void;
+}
 
 /** Devices that reported no firmware profile are counted under this name. */
 export const UNKNOWN_PROFILE = 'unknown';
@@ -89,7 +144,7 @@ export async function runRotation(ctx: AppContext, actor: Actor): Promise<Rotati
       // Decide.
       const decided = decideCohorts(cohorts, target);
       // Act.
-      const { dropped } = await tx.rotation.setTarget(target.id, algorithmBit(target.signatureAlgorithm), startedAt);
+      await tx.rotation.setTarget(target.id, algorithmBit(target.signatureAlgorithm), startedAt);
       const report: RotationReport = {
         defaultAlias: target.alias,
         checked: decided.total,
@@ -102,13 +157,23 @@ export async function runRotation(ctx: AppContext, actor: Actor): Promise<Rotati
       };
       await tx.rotation.recordRun(report, actor.username);
       // The periodic pass is in the audit log when it changed something; a pass someone asked for, always.
-      const changed = decided.scheduled > 0 || dropped > 0 || before.certificateId !== target.id;
+      const changed = decided.scheduled > 0 || before.certificateId !== target.id;
       if (changed || actor.userId !== SYSTEM_ACTOR.userId) {
-        await audit.ok(tx, { ...report, explicitPendingDropped: dropped, previousTarget: before.certificateId });
+        await audit.ok(tx, { ...report, previousTarget: before.certificateId });
       }
       return report;
     });
   });
+}
+
+/**
+ * `sync run`: a pass through the context's runner (the reconciler's single flight in a server),
+ * on behalf of `actor`. The pass audits itself under the actor; a refusal is audited here, before
+ * anything is queued.
+ */
+export async function requestRotation(ctx: AppContext, actor: Actor): Promise<RotationReport> {
+  await auditedChange(ctx, actor, 'rotation.run', null, async () => authorize(actor, Permission.manageCertificates));
+  return ctx.rotation.runNow(actor);
 }
 
 export async function rotationStatus(ctx: AppContext, actor: Actor): Promise<RotationStatus> {

@@ -17,7 +17,6 @@ export {
   describeKeySpec,
   nodeKeyPairSource,
   type GeneratedKeyPair,
-  type KeyPairSource,
   type KeySpec,
 } from './key-generation.js';
 export { keyAlgorithmOf, privateKeyMatchesCertificate, publicSpkiOf } from './key-match.js';

@@ -1,10 +1,12 @@
 /**
  * K5: key pairs are made by Node's asynchronous `crypto.generateKeyPair`, which runs in the libuv
  * thread pool: an RSA-4096 key (a second or more of CPU) never blocks the event loop, so devices
- * and the console keep being served while it is made. The port lets tests hand out keys from a
- * pool instead (test/support/key-pool.ts); reusing private keys is acceptable only there.
+ * and the console keep being served while it is made. `nodeKeyPairSource` implements the app's
+ * KeyPairSource port (app/certificates.ts); tests hand out keys from a pool instead
+ * (test/support/key-pool.ts); reusing private keys is acceptable only there.
  */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
+import type { KeyPairSource } from '../app/certificates.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 
 export type KeySpec = { readonly kind: 'RSA'; readonly bits: number } | { readonly kind: 'EC'; readonly curve: 'P-256' | 'P-384' };
@@ -12,10 +14,6 @@ export type KeySpec = { readonly kind: 'RSA'; readonly bits: number } | { readon
 export interface GeneratedKeyPair {
   readonly privateKey: KeyObject;
   readonly publicKey: KeyObject;
-}
-
-export interface KeyPairSource {
-  generate(spec: KeySpec): Promise<GeneratedKeyPair>;
 }
 
 /** Bounds that keep a mistaken request from occupying a thread-pool thread for minutes. */

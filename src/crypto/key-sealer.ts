@@ -11,6 +11,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
+import type { KeySealing } from '../app/context.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { MASTER_KEY_BYTES } from './master-key.js';
 
@@ -35,7 +36,8 @@ function cannotOpen(): CertfleetError {
   );
 }
 
-export class KeySealer {
+/** The app's KeySealing port (app/context.ts) with AES-256-GCM under the master key. */
+export class KeySealer implements KeySealing {
   readonly #key: Buffer;
   /** Identifies the master key (to compare nodes) without revealing anything about it. */
   readonly masterKeyFingerprint: string;

@@ -10,10 +10,13 @@
  *              running         ▼  │ after the pass
  *                             one rerun queued (further triggers join it)
  *
- * Which node runs it in a cluster (H4) is decided by whoever calls start().
+ * It is the context's RotationRunner in a server (src/main/serve.ts), so `sync run` joins the same
+ * single flight as the timer and the triggers. Time passes through the injected Scheduler, so the
+ * tests step a fake clock. Which node runs it in a cluster (H4) is decided by whoever calls start().
  */
-import { SYSTEM_ACTOR, type AppContext } from '../app/context.js';
-import { runRotation, type RotationReport } from '../app/rotation.js';
+import { SYSTEM_ACTOR, type Actor } from '../app/context.js';
+import { RotationTrigger, type RotationReport, type RotationRunner } from '../app/rotation.js';
+import type { Scheduler, Timer } from './scheduler.js';
 
 /** What the reconciler logs through; pino's Logger fits. */
 export interface ReconcilerLog {
@@ -22,43 +25,46 @@ export interface ReconcilerLog {
 }
 
 export interface RotationReconcilerOptions {
+  /** The pass itself, on behalf of the actor who asked (the system for the timer and triggers): `runRotation`. */
+  readonly run: (actor: Actor) => Promise<RotationReport>;
   /** Time between passes. */
   readonly intervalMs: number;
+  readonly scheduler: Scheduler;
   readonly log: ReconcilerLog;
   /** The first retry after an error; it doubles per failure up to `intervalMs`. Default 1 s. */
   readonly backoffMs?: number;
-  /** The pass itself; default `runRotation(ctx, SYSTEM_ACTOR)`. Tests give a fake. */
-  readonly run?: (ctx: AppContext) => Promise<RotationReport>;
 }
 
 export const DEFAULT_SYNC_INTERVAL_MS = 5 * 60_000;
 
 interface Waiter {
+  /** Who asked; null for the timer and the triggers. */
+  readonly actor: Actor | null;
+  readonly reason: RotationTrigger;
   resolve(report: RotationReport): void;
   reject(error: unknown): void;
 }
 
-export class RotationReconciler {
+export class RotationReconciler implements RotationRunner {
   private readonly intervalMs: number;
   private readonly backoffMs: number;
-  private readonly run: (ctx: AppContext) => Promise<RotationReport>;
+  private readonly run: (actor: Actor) => Promise<RotationReport>;
+  private readonly scheduler: Scheduler;
   private readonly log: ReconcilerLog;
   private running: Promise<void> | null = null;
-  /** Callers waiting for the pass queued behind the running one (null: none queued). */
-  private queued: { waiters: Waiter[]; reasons: string[] } | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** Callers waiting for the pass queued behind the running one (empty: none queued). */
+  private queued: Waiter[] = [];
+  private timer: Timer | null = null;
   private failures = 0;
   private started = false;
   private stopped = false;
 
-  constructor(
-    private readonly ctx: AppContext,
-    options: RotationReconcilerOptions,
-  ) {
+  constructor(options: RotationReconcilerOptions) {
     if (!Number.isFinite(options.intervalMs) || options.intervalMs <= 0) throw new RangeError('RotationReconciler: intervalMs must be > 0');
     this.intervalMs = options.intervalMs;
     this.backoffMs = Math.min(options.backoffMs ?? 1000, options.intervalMs);
-    this.run = options.run ?? ((ctx) => runRotation(ctx, SYSTEM_ACTOR));
+    this.run = options.run;
+    this.scheduler = options.scheduler;
     this.log = options.log;
   }
 
@@ -66,62 +72,58 @@ export class RotationReconciler {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    this.trigger('start');
+    this.trigger(RotationTrigger.start);
   }
 
   /** Stops the timer, refuses queued passes, and waits for a running pass to end. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     const queued = this.queued;
-    this.queued = null;
-    for (const w of queued?.waiters ?? []) w.reject(new Error('the rotation reconciler was stopped'));
+    this.queued = [];
+    for (const w of queued) w.reject(new Error('the rotation reconciler was stopped'));
     await this.running;
   }
 
   /** Asks for a pass as soon as possible; returns at once. */
-  trigger(reason: string): void {
-    this.request(reason).catch(() => {
+  trigger(reason: RotationTrigger): void {
+    this.request(null, reason).catch(() => {
       // Logged by the pass itself; a trigger has no one to tell.
     });
   }
 
-  /** Runs a pass that starts after this call and returns its report (`sync run`). */
-  runOnce(): Promise<RotationReport> {
-    return this.request('requested');
+  /** Runs a pass that starts after this call, on behalf of `actor`, and returns its report (`sync run`). */
+  runNow(actor: Actor): Promise<RotationReport> {
+    return this.request(actor, RotationTrigger.requested);
   }
 
-  private request(reason: string): Promise<RotationReport> {
+  private request(actor: Actor | null, reason: RotationTrigger): Promise<RotationReport> {
     if (this.stopped) return Promise.reject(new Error('the rotation reconciler is stopped'));
     return new Promise<RotationReport>((resolve, reject) => {
-      const waiter = { resolve, reject };
-      if (this.running === null) {
-        this.begin([waiter], [reason]);
-      } else if (this.queued !== null) {
-        this.queued.waiters.push(waiter);
-        this.queued.reasons.push(reason);
-      } else {
-        this.queued = { waiters: [waiter], reasons: [reason] };
-      }
+      const waiter: Waiter = { actor, reason, resolve, reject };
+      if (this.running === null) this.begin([waiter]);
+      else this.queued.push(waiter);
     });
   }
 
-  private begin(waiters: Waiter[], reasons: string[]): void {
-    if (this.timer) clearTimeout(this.timer);
+  private begin(waiters: readonly Waiter[]): void {
+    this.timer?.cancel();
     this.timer = null;
-    this.running = this.pass(waiters, reasons).finally(() => {
+    this.running = this.pass(waiters).finally(() => {
       this.running = null;
       const next = this.queued;
-      this.queued = null;
-      if (next && !this.stopped) this.begin(next.waiters, next.reasons);
+      this.queued = [];
+      if (next.length > 0 && !this.stopped) this.begin(next);
     });
   }
 
-  private async pass(waiters: readonly Waiter[], reasons: readonly string[]): Promise<void> {
-    const reason = [...new Set(reasons)].join(', ');
+  private async pass(waiters: readonly Waiter[]): Promise<void> {
+    const reason = [...new Set(waiters.map((w) => w.reason))].join(', ');
+    // Requests that share a pass share its report; it is audited under the first who asked.
+    const actor = waiters.find((w) => w.actor !== null)?.actor ?? SYSTEM_ACTOR;
     try {
-      const report = await this.run(this.ctx);
+      const report = await this.run(actor);
       this.failures = 0;
       this.log.info({ reason, report }, 'rotation pass');
       this.schedule(this.intervalMs);
@@ -137,12 +139,10 @@ export class RotationReconciler {
 
   private schedule(delayMs: number): void {
     if (this.stopped || !this.started) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.timer?.cancel();
+    this.timer = this.scheduler.schedule(delayMs, () => {
       this.timer = null;
-      this.trigger('interval');
-    }, delayMs);
-    // The timer alone never keeps the process alive.
-    this.timer.unref();
+      this.trigger(RotationTrigger.interval);
+    });
   }
 }

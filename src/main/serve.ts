@@ -12,14 +12,17 @@ import { ensureAdminAccount } from '../app/accounts.js';
 import { ensureDefaultCertificate } from '../app/certificates.js';
 import { SYSTEM_ACTOR, type AppContext, type KeystoreChange } from '../app/context.js';
 import { verifyMasterKey } from '../app/master-key-check.js';
-import { systemClock, type Store } from '../app/ports.js';
+import { RotationTrigger, runRotation } from '../app/rotation.js';
+import type { Store } from '../app/store.js';
 import { nodeKeyPairSource } from '../crypto/key-generation.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
 import { openStore } from '../storage/open-store.js';
 import { RotationReconciler } from '../jobs/rotation.reconciler.js';
 import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
 import { buildHttpApi } from '../transport/http-api/server.js';
+import { createAppContext } from './app-context.js';
 import type { HostPort } from './host-port.js';
+import { nodeScheduler, systemClock, systemRandom } from './system.js';
 import { loadWebTls } from './web-tls.js';
 
 export interface ServeOptions {
@@ -79,9 +82,18 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     // Keystore changes made on this node reach the device channel at once and wake the reconciler
     // when the default changed; changes made on other nodes reach the channel by its revision poll.
     const keystoreListeners: ((change: KeystoreChange) => void)[] = [];
-    const ctx: AppContext = {
+    // The reconciler is the context's rotation runner: `sync run`, the timer, a default change and
+    // a compatibility edit all go through its single flight. Its passes run on the context below.
+    const reconciler = new RotationReconciler({
+      run: (actor) => runRotation(ctx, actor),
+      intervalMs: opts.syncIntervalMs,
+      scheduler: nodeScheduler,
+      log: log.child({ component: 'rotation' }),
+    });
+    const ctx: AppContext = createAppContext({
       store,
       clock: systemClock,
+      random: systemRandom,
       sealer,
       keyPairs: nodeKeyPairSource,
       hostName: hostname(),
@@ -89,7 +101,8 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
         log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed');
         for (const listener of keystoreListeners) listener(change);
       },
-    };
+      rotation: reconciler,
+    });
     const admin = await ensureAdminAccount(ctx, process.env.CERTFLEET_ADMIN_PASSWORD || undefined);
     if (admin.generatedPassword) {
       out(`Created the account "admin" with the password: ${admin.generatedPassword}`);
@@ -101,10 +114,9 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
     const channel = await startDeviceChannel({ ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }) });
-    const reconciler = new RotationReconciler(ctx, { intervalMs: opts.syncIntervalMs, log: log.child({ component: 'rotation' }) });
     keystoreListeners.push((change) => {
       channel.reload().catch((e: unknown) => log.error({ err: e }, 'device channel: reload failed; the poll retries'));
-      if (change.defaultChanged) reconciler.trigger('default changed');
+      if (change.defaultChanged) reconciler.trigger(RotationTrigger.defaultChanged);
     });
     reconciler.start();
 

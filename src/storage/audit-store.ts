@@ -1,6 +1,7 @@
 /** The audit log: append-only, read newest first, paged by id (`beforeId`). */
 import type { Kysely } from 'kysely';
-import { AuditResult, type AuditEvent, type AuditRepo, type NewAuditEvent } from '../app/ports.js';
+import type { AuditRepo } from '../app/context.js';
+import { type AuditEvent, AuditResult, type NewAuditEvent } from '../app/records.js';
 import { oneOf, parseObject, timestamp, toInt, toJson } from './columns.js';
 import type { Database } from './schema.js';
 

@@ -6,17 +6,12 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
-import {
-  CertificateSource,
-  type DeviceEntry,
-  type KeyMaterial,
-  type KeystoreRepo,
-  type NewCertificate,
-  type StoredCertificate,
-} from '../app/ports.js';
+import type { NewCertificate } from '../app/certificates.js';
+import { CertificateSource, type DeviceEntry, type KeyMaterial, type StoredCertificate } from '../app/records.js';
+import type { KeystoreRepo } from '../app/store.js';
 import { fromIntBoolean, oneOf, timestamp, toInt, toIntBoolean } from './columns.js';
 import type { SqlDialect } from './dialect.js';
-import type { Database } from './schema.js';
+import type { CertificateRow, Database } from './schema.js';
 
 const SOURCES: readonly CertificateSource[] = Object.values(CertificateSource);
 
@@ -47,9 +42,8 @@ type CertificateScope = ExpressionBuilder<Database & { c: Database['certificates
 /**
  * Usage counts as correlated subqueries, each answered from an index of the devices table alone
  * (a covering scan), so one query lists the whole keystore with its counts without reading device
- * rows. Pending replacements are counted in two parts (storage/pending.ts): the explicit ones, and
- * — for the rotation target only — the devices that have the target pending, read from
- * devices_certificate_mask_idx (certificate, mask, explicit pending).
+ * rows. Only the rotation target can be pending (storage/pending.ts): the devices that have it
+ * pending are read from devices_certificate_mask_idx (certificate, mask).
  */
 function usageColumns(eb: CertificateScope) {
   return [
@@ -60,43 +54,19 @@ function usageColumns(eb: CertificateScope) {
       .as('pinned'),
     eb
       .selectFrom('devices as d')
-      .select((e) => e.fn.countAll().as('n'))
-      .whereRef('d.pending_certificate_id', '=', 'c.id')
-      .as('pending'),
-    eb
-      .selectFrom('devices as d')
       .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).onRef('r.target_certificate_id', '=', 'c.id'))
       .select((e) => e.fn.countAll().as('n'))
-      .where('d.pending_certificate_id', 'is', null)
       .whereRef('d.certificate_id', '<>', 'c.id')
       .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
-      .as('pending_by_target'),
+      .as('pending'),
   ] as const;
 }
 
-interface EntryRow {
-  id: string;
-  alias: string;
-  position: number;
-  active: number;
-  subject: string;
-  issuer: string;
-  serial_number: string;
-  not_before: string;
-  not_after: string;
-  signature_algorithm: string;
-  signature_algorithm_oid: string;
-  key_algorithm: string;
-  key_size: number;
-  curve: string | null;
-  sha1_fingerprint: string;
-  sha256_fingerprint: string;
-  source: string;
-  created_at: string;
-  pinned: string | number | bigint | null;
-  pending: string | number | bigint | null;
-  pending_by_target: string | number | bigint | null;
-}
+/** A count as a subquery gives it: a string on PostgreSQL (int8), null when the subquery finds no row. */
+type CountColumn = string | number | bigint | null;
+
+/** ENTRY_COLUMNS with the usage counts of `usageColumns`. */
+type EntryRow = Omit<CertificateRow, 'cert_der' | 'sealed_key'> & { readonly pinned: CountColumn; readonly pending: CountColumn };
 
 function toStoredCertificate(row: EntryRow): StoredCertificate {
   return {
@@ -120,7 +90,7 @@ function toStoredCertificate(row: EntryRow): StoredCertificate {
     },
     source: oneOf(SOURCES, row.source, 'certificates.source'),
     createdAt: row.created_at,
-    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.pending_by_target) },
+    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) },
   };
 }
 
@@ -248,7 +218,6 @@ export class CertificateStore implements KeystoreRepo {
               eb
                 .selectFrom('devices as d')
                 .select('d.id')
-                .where('d.pending_certificate_id', 'is', null)
                 .where('d.certificate_id', '<>', id)
                 .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('rotation_state.target_bit')})`, '<>', 0),
             ),
@@ -313,23 +282,17 @@ export class CertificateStore implements KeystoreRepo {
           .selectFrom('devices as d')
           .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.target_certificate_id', '=', id))
           .select((e) => e.fn.countAll().as('n'))
-          .where('d.pending_certificate_id', 'is', null)
           .where('d.certificate_id', '<>', id)
           .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
-          .as('pending_by_target'),
+          .as('pending'),
         eb
           .selectFrom('devices')
           .select((e) => e.fn.countAll().as('n'))
           .where('certificate_id', '=', id)
           .as('pinned'),
-        eb
-          .selectFrom('devices')
-          .select((e) => e.fn.countAll().as('n'))
-          .where('pending_certificate_id', '=', id)
-          .as('pending'),
       ])
       .executeTakeFirstOrThrow();
-    return { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.pending_by_target) };
+    return { pinned: toInt(row.pinned), pending: toInt(row.pending) };
   }
 
   async bumpRevision(at: string): Promise<number> {

@@ -1,7 +1,7 @@
 /** The compatibility table (R2), in match order; replaced as a whole when an administrator edits it. */
 import type { Kysely } from 'kysely';
 import type { CompatibilityRule } from '../domain/compatibility.js';
-import type { CompatibilityRepo } from '../app/ports.js';
+import type { CompatibilityRepo } from '../app/compatibility.js';
 import { parseStringList, toJson } from './columns.js';
 import type { Database } from './schema.js';
 

@@ -8,21 +8,14 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { algorithmMask, algorithmsOfMask } from '../domain/compatibility.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../domain/algorithms.js';
-import type {
-  DeviceCertificateState,
-  DeviceContact,
-  DeviceListQuery,
-  DeviceQuery,
-  DeviceRecord,
-  DeviceRepo,
-  Firmware,
-  NewDevice,
-  Page,
-} from '../app/ports.js';
+import type { DeviceCertificateState, DeviceContact } from '../app/device-check-in.js';
+import type { DeviceListQuery, DeviceQuery, DeviceRecord, Firmware, Page } from '../app/records.js';
+import type { NewDevice } from '../app/register-device.js';
+import type { DeviceRepo } from '../app/store.js';
 import { parseStringList, timestamp, toInt, toJson } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import { effectivePending, joinedTarget, selectedTarget } from './pending.js';
-import type { Database } from './schema.js';
+import type { CertificateRow, Database, DeviceRow } from './schema.js';
 
 type DeviceScope = ExpressionBuilder<Database & { d: Database['devices']; r: Database['rotation_state'] }, 'd' | 'r'>;
 
@@ -54,22 +47,12 @@ const RECORD_COLUMNS = [
   'd.last_contact_at',
 ] as const;
 
-interface RecordRow {
-  id: string;
-  unit_id: string;
-  name: string;
-  os_family: string;
-  os_version: string;
-  profile: string | null;
-  declared_algorithms: string | null;
-  supported_mask: number;
-  certificate_id: string;
-  certificate_alias: string;
-  pending_certificate_id: string | null;
-  pending_certificate_alias: string | null;
-  registered_at: string;
-  last_contact_at: string | null;
-}
+/** RECORD_COLUMNS: the device's own columns, the alias it pins, and its pending replacement (`p`). */
+type RecordRow = Omit<DeviceRow, 'credential_hash'> & {
+  readonly certificate_alias: CertificateRow['alias'];
+  readonly pending_certificate_id: CertificateRow['id'] | null;
+  readonly pending_certificate_alias: CertificateRow['alias'] | null;
+};
 
 function toDeviceRecord(r: RecordRow): DeviceRecord {
   return {
@@ -90,7 +73,7 @@ function toDeviceRecord(r: RecordRow): DeviceRecord {
   };
 }
 
-/** NewDevice.supportedMask when the caller gives none (see ports.ts). */
+/** NewDevice.supportedMask when the caller gives none (see app/register-device.ts). */
 function defaultMask(device: NewDevice): number {
   const declared = device.declaredAlgorithms;
   return algorithmMask(declared && declared.length > 0 ? declared : ALLOWED_SIGNATURE_ALGORITHMS);
@@ -115,7 +98,6 @@ export class DeviceStore implements DeviceRepo {
         declared_algorithms: device.declaredAlgorithms === null ? null : toJson(device.declaredAlgorithms),
         supported_mask: device.supportedMask ?? defaultMask(device),
         certificate_id: device.certificateId,
-        pending_certificate_id: null,
         credential_hash: device.credentialHash,
         registered_at: timestamp(device.registeredAt),
         last_contact_at: null,
@@ -143,14 +125,11 @@ export class DeviceStore implements DeviceRepo {
     checkPaging(query);
     const search = query.search?.trim() ?? '';
     const certificateId = query.certificateId;
-    // A certificate other than the target is pending only explicitly: two index lookups instead of
-    // deriving every device's pending replacement.
+    // Only the rotation target can be pending (pending.ts): for any other certificate, one index
+    // lookup on what devices pin instead of deriving every device's pending replacement.
     const target = certificateId === undefined ? null : await this.targetId();
     const ofCertificate = (eb: DeviceScope, id: string) =>
-      eb.or([
-        eb('d.certificate_id', '=', id),
-        id === target ? eb(PENDING, '=', id) : eb('d.pending_certificate_id', '=', id),
-      ]);
+      id === target ? eb.or([eb('d.certificate_id', '=', id), eb(PENDING, '=', id)]) : eb('d.certificate_id', '=', id);
     const matching = (eb: DeviceScope) =>
       eb.and([
         ...(certificateId === undefined ? [] : [ofCertificate(eb, certificateId)]),
@@ -215,17 +194,9 @@ export class DeviceStore implements DeviceRepo {
     if (contact.osVersion !== undefined) update = update.set({ os_version: contact.osVersion });
     const pinned = contact.pinnedCertificateId;
     if (pinned !== null) {
-      // outcomeOfPin in one statement: the pin becomes current (unchanged, confirmed or adopted),
-      // and a pending replacement equal to it is confirmed.
-      update = update.set((eb) => ({
-        certificate_id: pinned,
-        pending_certificate_id: eb
-          .case()
-          .when('pending_certificate_id', '=', pinned)
-          .then(sql<string | null>`null`)
-          .else(eb.ref('pending_certificate_id'))
-          .end(),
-      }));
+      // outcomeOfPin in one statement: the pin becomes current (unchanged, confirmed or adopted);
+      // a pending replacement equal to it ends by itself, as the device now pins the target.
+      update = update.set({ certificate_id: pinned });
     }
     const row = await update
       .returning([

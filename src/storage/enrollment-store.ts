@@ -5,7 +5,8 @@
  * the first one wrote (READ COMMITTED); on SQLite writers are serialised anyway.
  */
 import type { ExpressionBuilder, Kysely } from 'kysely';
-import type { EnrollmentTokenRepo, StoredEnrollmentToken } from '../app/ports.js';
+import type { StoredEnrollmentToken } from '../app/records.js';
+import type { EnrollmentTokenRepo } from '../app/store.js';
 import { nullableTimestamp, timestamp, toInt } from './columns.js';
 import type { Database } from './schema.js';
 

@@ -1,6 +1,6 @@
 /** Small facts about the installation, as key/value text. */
 import type { Kysely } from 'kysely';
-import type { MetaRepo } from '../app/ports.js';
+import type { MetaRepo } from '../app/master-key-check.js';
 import type { Database } from './schema.js';
 
 export class MetaStore implements MetaRepo {

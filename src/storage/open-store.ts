@@ -21,7 +21,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Repos, Store } from '../app/ports.js';
+import type { Repos, Store } from '../app/store.js';
 import { AuditStore } from './audit-store.js';
 import { CertificateStore } from './certificate-store.js';
 import { CompatibilityStore } from './compatibility-store.js';

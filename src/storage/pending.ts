@@ -5,8 +5,7 @@
  * certificate it planned (the rotation target, one row of rotation_state) and the bit of that
  * certificate's algorithm. A device's pending replacement is then
  *
- *   devices.pending_certificate_id, if set (explicit; a pass drops what is left there), else
- *   the target, if the device does not pin it and its supported mask has the target's bit, else none.
+ *   the target, if the device does not pin it and its supported mask has the target's bit, else none
  *
  * which is exactly what the per-device UPDATE of `decideRotation` would have written, at the cost
  * of one row per pass. A device that registers after a pass was planned pins the default it was
@@ -34,5 +33,5 @@ export const selectedTarget: TargetSource = {
 /** `prefix` is the devices table's alias with a dot (`d.`), or '' for unqualified columns. */
 export function effectivePending(prefix: string, target: TargetSource): RawBuilder<string | null> {
   const col = (name: string) => sql.ref(`${prefix}${name}`);
-  return sql<string | null>`coalesce(${col('pending_certificate_id')}, case when ${col('certificate_id')} <> ${target.id} and (${col('supported_mask')} & ${target.bit}) <> 0 then ${target.id} end)`;
+  return sql<string | null>`case when ${col('certificate_id')} <> ${target.id} and (${col('supported_mask')} & ${target.bit}) <> 0 then ${target.id} end`;
 }

@@ -2,13 +2,13 @@
  * The rotation reconciler's storage (R3): the rotation target (one row; see pending.ts), the fleet
  * in cohorts for deciding and counting, and the reports it keeps.
  *
- * Planning writes the target row and drops explicit pending replacements (rare; a partial index
- * finds them) — two statements whose cost does not grow with the fleet. The cohorts are one
- * grouped read of devices_certificate_mask_idx (certificate, mask, explicit pending), joined with
+ * Planning writes the target row — one statement whose cost does not grow with the fleet. The
+ * cohorts are one grouped read of devices_certificate_mask_idx (certificate, mask), joined with
  * the target row: a handful of rows for a million devices.
  */
 import type { Kysely } from 'kysely';
-import type { DeviceCohort, ProfileCohort, RotationRepo, RotationRun, RotationTarget } from '../app/ports.js';
+import type { DeviceCohort, RotationRun } from '../app/records.js';
+import type { ProfileCohort, RotationRepo, RotationTarget } from '../app/rotation.js';
 import { nullableTimestamp, timestamp, toInt } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import { effectivePending, joinedTarget } from './pending.js';
@@ -33,18 +33,12 @@ export class RotationStore implements RotationRepo {
     return { certificateId: row.target_certificate_id, algorithmBit: toInt(row.target_bit), plannedAt: row.planned_at };
   }
 
-  async setTarget(certificateId: string, algorithmBit: number, at: string): Promise<{ readonly dropped: number }> {
+  async setTarget(certificateId: string, algorithmBit: number, at: string): Promise<void> {
     await this.db
       .updateTable('rotation_state')
       .set({ target_certificate_id: certificateId, target_bit: algorithmBit, planned_at: nullableTimestamp(at) })
       .where('id', '=', 1)
       .execute();
-    const dropped = await this.db
-      .updateTable('devices')
-      .set({ pending_certificate_id: null })
-      .where('pending_certificate_id', 'is not', null)
-      .executeTakeFirst();
-    return { dropped: Number(dropped.numUpdatedRows) };
   }
 
   async cohorts(): Promise<DeviceCohort[]> {
@@ -52,24 +46,22 @@ export class RotationStore implements RotationRepo {
     // the target: a handful of rows are joined, not a million.
     const groups = this.db
       .selectFrom('devices')
-      .select(['certificate_id', 'supported_mask', 'pending_certificate_id', (eb) => eb.fn.countAll().as('n')])
-      .groupBy(['certificate_id', 'supported_mask', 'pending_certificate_id'])
+      .select(['certificate_id', 'supported_mask', (eb) => eb.fn.countAll().as('n')])
+      .groupBy(['certificate_id', 'supported_mask'])
       .as('g');
     const rows = await this.db
       .selectFrom(groups)
       .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1))
       .select(['g.certificate_id', 'g.supported_mask', effectivePending('g.', joinedTarget('r')).as('pending'), 'g.n'])
       .execute();
-    return merge(
-      rows.map((r) => ({ certificateId: r.certificate_id, supportedMask: toInt(r.supported_mask), pendingCertificateId: r.pending, count: toInt(r.n) })),
-    );
+    return rows.map((r) => ({ certificateId: r.certificate_id, supportedMask: toInt(r.supported_mask), pendingCertificateId: r.pending, count: toInt(r.n) }));
   }
 
   async cohortsByProfile(): Promise<ProfileCohort[]> {
     const groups = this.db
       .selectFrom('devices')
-      .select(['profile', 'certificate_id', 'supported_mask', 'pending_certificate_id', (eb) => eb.fn.countAll().as('n')])
-      .groupBy(['profile', 'certificate_id', 'supported_mask', 'pending_certificate_id'])
+      .select(['profile', 'certificate_id', 'supported_mask', (eb) => eb.fn.countAll().as('n')])
+      .groupBy(['profile', 'certificate_id', 'supported_mask'])
       .as('g');
     const rows = await this.db
       .selectFrom(groups)
@@ -119,15 +111,4 @@ export class RotationStore implements RotationRepo {
       finishedAt: r.finished_at,
     };
   }
-}
-
-/** Merges groups whose pending replacement is the same (explicit, or the same through the target). */
-function merge(cohorts: readonly DeviceCohort[]): DeviceCohort[] {
-  const byKey = new Map<string, DeviceCohort>();
-  for (const c of cohorts) {
-    const key = `${c.certificateId}\u0000${c.supportedMask}\u0000${c.pendingCertificateId ?? ''}`;
-    const seen = byKey.get(key);
-    byKey.set(key, seen ? { ...seen, count: seen.count + c.count } : c);
-  }
-  return [...byKey.values()];
 }

@@ -12,8 +12,10 @@
  *   `toInt()` turns them into numbers.
  *
  * The migrations in migrations/ are the truth; this file describes the schema after the latest one.
+ * Rows as read are `Selectable<…Table>` (the `…Row` types below); the stores derive the shapes of
+ * their queries from them instead of declaring columns again.
  */
-import type { Generated } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 /** An integer column that PostgreSQL may hand back as a string (int8). */
 export type Int = number | string;
@@ -61,12 +63,8 @@ export interface DevicesTable {
   profile: string | null;
   /** JSON array of Java signature algorithm names, or null when the device declared none. */
   declared_algorithms: string | null;
+  /** What the device pins. Its pending replacement is derived from the rotation target (pending.ts). */
   certificate_id: string;
-  /**
-   * An explicit pending replacement, which takes precedence; usually null, because a device's
-   * pending replacement comes from the rotation target (pending.ts) and a pass clears this column.
-   */
-  pending_certificate_id: string | null;
   /** SHA-256 (hex) of the device credential; unique. */
   credential_hash: string;
   registered_at: string;
@@ -207,3 +205,8 @@ export interface Database {
   cluster_lease: ClusterLeaseTable;
 }
 
+
+export type CertificateRow = Selectable<CertificatesTable>;
+export type DeviceRow = Selectable<DevicesTable>;
+export type UserRow = Selectable<UsersTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;

@@ -1,8 +1,9 @@
 /** API tokens: only their hash is stored; expiry is compared as canonical ISO text (schema.ts). */
 import type { Kysely } from 'kysely';
-import type { TokenRecord, TokenRepo, UserRecord } from '../app/ports.js';
+import type { TokenRepo } from '../app/accounts.js';
+import type { TokenRecord, UserRecord } from '../app/records.js';
 import { timestamp } from './columns.js';
-import type { Database } from './schema.js';
+import type { ApiTokenRow, Database } from './schema.js';
 import { toUserRecord } from './user-store.js';
 
 export class TokenStore implements TokenRepo {
@@ -68,14 +69,7 @@ export class TokenStore implements TokenRepo {
   }
 }
 
-function toTokenRecord(row: {
-  id: string;
-  user_id: string;
-  name: string;
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-}): TokenRecord {
+function toTokenRecord(row: Omit<ApiTokenRow, 'token_hash'>): TokenRecord {
   return {
     id: row.id,
     userId: row.user_id,

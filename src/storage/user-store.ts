@@ -2,12 +2,13 @@
 import type { Kysely } from 'kysely';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { ROLES, type Role } from '../domain/roles.js';
-import type { NewUser, UserRecord, UserRepo } from '../app/ports.js';
+import type { NewUser, UserRepo } from '../app/accounts.js';
+import type { UserRecord } from '../app/records.js';
 import { oneOf, timestamp, toInt } from './columns.js';
 import type { SqlDialect } from './dialect.js';
-import type { Database } from './schema.js';
+import type { Database, UserRow } from './schema.js';
 
-export function toUserRecord(row: { id: string; username: string; role: string; created_at: string }): UserRecord {
+export function toUserRecord(row: Omit<UserRow, 'password_hash'>): UserRecord {
   return { id: row.id, username: row.username, role: oneOf(ROLES, row.role, 'users.role'), createdAt: row.created_at };
 }
 

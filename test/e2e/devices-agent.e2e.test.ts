@@ -14,7 +14,7 @@ import { after, before, it } from 'node:test';
 import { devicesOfCertificate, generateCertificate, reorderCertificate, setCertificateActive } from '../../src/app/certificates.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
-import type { StoredCertificate } from '../../src/app/ports.js';
+import type { StoredCertificate } from '../../src/app/records.js';
 import { runRotation } from '../../src/app/rotation.js';
 import type { AgentState } from '../../src/agent/agent-state.js';
 import { pinServerName } from '../../src/domain/device-names.js';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { AppContext } from '../../src/app/context.js';
-import type { Store } from '../../src/app/ports.js';
+import type { Store } from '../../src/app/store.js';
 import { ErrorCode } from '../../src/domain/errors.js';
 import { HTTP_STATUS } from '../../src/transport/http-api/errors.js';
 import { forEachDatabase } from '../support/databases.js';

@@ -11,15 +11,15 @@ import { deleteCertificate, generateCertificate, reorderCertificate } from '../.
 import { getCompatibilityRules, setCompatibilityRules } from '../../src/app/compatibility.js';
 import { authenticateDevice, checkInDevice, confirmReplacement, getOwnDevice } from '../../src/app/device-check-in.js';
 import { deleteDevice } from '../../src/app/devices.js';
-import type { DeviceRecord, StoredCertificate } from '../../src/app/ports.js';
-import { previewDefault, REPORT_FIELD_OF_DECISION, rotationStatus, runRotation } from '../../src/app/rotation.js';
+import type { DeviceRecord, StoredCertificate } from '../../src/app/records.js';
+import { previewDefault, REPORT_FIELD_OF_DECISION, requestRotation, RotationTrigger, rotationStatus, runRotation } from '../../src/app/rotation.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
-import { algorithmMask, algorithmsOfMask, DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
+import { algorithmBit, algorithmMask, algorithmsOfMask, DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
 import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
 import { decideRotation, RotationDecision } from '../../src/domain/rotation.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
-import { forEachDatabase, type TestDatabase } from '../support/databases.js';
-import { deviceKeystore, pinning, rawSql, registerProfile, unitId, type TestKeystore } from '../support/device-fleet.js';
+import { forEachDatabase } from '../support/databases.js';
+import { deviceKeystore, pinning, registerProfile, unitId, type TestKeystore } from '../support/device-fleet.js';
 
 const operator: Actor = { userId: 'u-op', username: 'otto', role: 'operator', tokenId: null };
 const viewer: Actor = { userId: 'u-v', username: 'vic', role: 'viewer', tokenId: null };
@@ -43,15 +43,9 @@ async function allDevices(ctx: TestAppContext): Promise<DeviceRecord[]> {
   return [...(await ctx.store.devices.list({ offset: 0, limit: 1000 })).items];
 }
 
-/** Sets pending replacements directly, as an interrupted rotation or an earlier default would have left them. */
-async function setPending(db: TestDatabase, byDevice: ReadonlyMap<string, string | null>): Promise<void> {
-  const groups = new Map<string | null, string[]>();
-  for (const [id, pending] of byDevice) groups.set(pending, [...(groups.get(pending) ?? []), id]);
-  for (const [pending, ids] of groups) {
-    const list = ids.map((_, i) => `$${i + 2}`).join(', ');
-    if (pending === null) await rawSql(db, `update devices set pending_certificate_id = null where id in (${ids.map((_, i) => `$${i + 1}`).join(', ')})`, ids);
-    else await rawSql(db, `update devices set pending_certificate_id = $1 where id in (${list})`, [pending, ...ids]);
-  }
+/** Makes `previous` the rotation target, as an earlier pass (for an earlier default) would have left it. */
+async function planned(ctx: TestAppContext, previous: StoredCertificate): Promise<void> {
+  await ctx.store.rotation.setTarget(previous.id, algorithmBit(previous.facts.signatureAlgorithm), new Date(0).toISOString());
 }
 
 forEachDatabase('rotation', (db) => {
@@ -66,24 +60,25 @@ forEachDatabase('rotation', (db) => {
   it('plans set-based exactly what decideRotation decides, for every combination of current, pending and mask', async () => {
     await setup();
     const certs: readonly StoredCertificate[] = [ks.tckey, ks.legacy, ks.ec];
-    const combos: { id: string; certificateId: string; pending: string | null; mask: number }[] = [];
     let n = 0;
     for (const current of certs) {
-      for (const pending of [null, ...certs]) {
-        for (const mask of Object.values(MASKS)) {
-          const id = `dev-${String(++n).padStart(3, '0')}`;
-          combos.push({ id, certificateId: current.id, pending: pending?.id ?? null, mask });
-          await fresh.store.devices.insert({
-            id, unitId: unitId(), name: id, osFamily: 'IGEL OS', osVersion: '12', profile: null, declaredAlgorithms: null,
-            supportedMask: mask, certificateId: current.id, credentialHash: `hash-${id}`, registeredAt: new Date().toISOString(),
-          });
-        }
+      for (const mask of Object.values(MASKS)) {
+        const id = `dev-${String(++n).padStart(3, '0')}`;
+        await fresh.store.devices.insert({
+          id, unitId: unitId(), name: id, osFamily: 'IGEL OS', osVersion: '12', profile: null, declaredAlgorithms: null,
+          supportedMask: mask, certificateId: current.id, credentialHash: `hash-${id}`, registeredAt: new Date().toISOString(),
+        });
       }
     }
-    // Three passes: the default is tckey (SHA512withRSA), then ec (SHA256withECDSA), then legacy (SHA256withRSA).
-    for (const next of [null, 'ec', 'legacy'] as const) {
+    // The default is tckey (SHA512withRSA), then ec (SHA256withECDSA), then legacy (SHA256withRSA);
+    // before each pass the target an earlier pass left is no one's yet, or any certificate, so that
+    // every device meets the pass with no pending replacement, the new default pending, or another.
+    const steps = (['tckey', 'ec', 'legacy'] as const).flatMap((next, i) =>
+      [...(i === 0 ? [null] : []), ...certs].map((previous, j) => ({ next: i > 0 && j === 0 ? next : null, previous })),
+    );
+    for (const { next, previous } of steps) {
       if (next) await reorderCertificate(ctx, SYSTEM_ACTOR, next, 'default');
-      await setPending(fresh.database, new Map(combos.map((c) => [c.id, c.pending])));
+      if (previous) await planned(ctx, previous);
       const target = (await ctx.store.keystore.list())[0];
       assert.ok(target);
       const before = new Map((await allDevices(ctx)).map((d) => [d.id, d]));
@@ -109,7 +104,7 @@ forEachDatabase('rotation', (db) => {
         tally,
         `default ${target.alias}`,
       );
-      assert.equal(report.checked, combos.length);
+      assert.equal(report.checked, n);
       assert.equal(report.defaultAlias, target.alias);
       // A second pass finds nothing more to do.
       const again = await runRotation(ctx, SYSTEM_ACTOR);
@@ -171,9 +166,11 @@ forEachDatabase('rotation', (db) => {
     );
     await assert.rejects(setCompatibilityRules(ctx, operator, [{ profile: 'x', osFamily: 'X', maxVersion: 'latest', algorithms: ['SHA256withRSA'] }]), refusedWith('invalid_compatibility_rules'));
     const changesBefore = ctx.changes.length;
+    const triggersBefore = ctx.triggers.length;
     const saved = await setCompatibilityRules(ctx, operator, edited);
     assert.deepEqual(saved.find((r) => r.profile === 'igel-linux-4.01.650')?.algorithms, ALLOWED_SIGNATURE_ALGORITHMS);
-    assert.deepEqual(ctx.changes.slice(changesBefore).map((c) => c.defaultChanged), [true], 'the reconciler is woken');
+    assert.deepEqual(ctx.triggers.slice(triggersBefore), [RotationTrigger.compatibilityChanged], 'the reconciler is woken');
+    assert.equal(ctx.changes.length, changesBefore, 'the keystore did not change');
     assert.ok((await getOwnDevice(ctx, legacy)).supportedAlgorithms.includes('SHA512withRSA'));
     assert.deepEqual((await getOwnDevice(ctx, declared)).supportedAlgorithms, ['SHA256withRSA'], 'a declaration is kept');
     // The target (tckey) decides pending replacements: the device that can use it now has it pending at once.
@@ -194,12 +191,12 @@ forEachDatabase('rotation', (db) => {
     const profiles = ['igel-os-12', 'igel-os-12', 'igel-os-11', 'igel-linux-4.01.650', 'windows-7-embedded-3.08.100', 'windows-7-embedded-3.08.100'];
     const devices = [];
     for (const p of profiles) devices.push(await registerProfile(ctx, p));
-    // One modern device is on ec already; one has a stale pending replacement.
+    // One modern device is on ec already; the others that can use legacy have it pending from an earlier pass.
     const onEc = devices[1];
     const stale = devices[2];
     assert.ok(onEc && stale);
     await checkInDevice(ctx, { deviceId: onEc.deviceId }, pinning(ks.ec), {});
-    await setPending(fresh.database, new Map([[stale.deviceId, ks.legacy.id]]));
+    await planned(ctx, ks.legacy);
     const revision = await ctx.store.keystore.revision();
 
     const preview = await previewDefault(ctx, viewer, 'ec');
@@ -214,7 +211,7 @@ forEachDatabase('rotation', (db) => {
     await assert.rejects(previewDefault(ctx, viewer, 'nope'), refusedWith('certificate_not_found'));
 
     await reorderCertificate(ctx, SYSTEM_ACTOR, 'ec', 'default');
-    const report = await runRotation(ctx, operator);
+    const report = await requestRotation(ctx, operator); // `sync run`, through the context's runner
     assert.equal(report.scheduled + report.awaitingConfirmation, preview.switching.total);
     assert.equal(report.incompatible, preview.staying.total);
     assert.equal(report.alreadyCurrent, preview.alreadyCurrent);
@@ -278,6 +275,9 @@ forEachDatabase('rotation', (db) => {
     await runRotation(ctx, SYSTEM_ACTOR);
     assert.equal(await passes(), 2);
     await assert.rejects(runRotation(ctx, viewer), refusedWith('forbidden'));
+    await assert.rejects(requestRotation(ctx, viewer), refusedWith('forbidden'));
+    const refusal = (await ctx.store.audit.list({ limit: 1 }))[0];
+    assert.deepEqual([refusal?.action, refusal?.actor, refusal?.result, refusal?.code], ['rotation.run', 'vic', 'refused', 'forbidden']);
     assert.equal((await rotationStatus(ctx, viewer)).lastRun?.awaitingConfirmation, 1);
   });
 });

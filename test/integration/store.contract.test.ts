@@ -1,5 +1,5 @@
 /**
- * The Store contract (src/app/ports.ts), run against SQLite and PostgreSQL alike. Every repository
+ * The Store contract (src/app/store.ts), run against SQLite and PostgreSQL alike. Every repository
  * method, plus what the database itself must guarantee: the foreign keys that keep a used
  * certificate, rollback, idempotent migrations and the keystore lock across nodes.
  *
@@ -8,12 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import type { NewCertificate, NewDevice, NewUser, Store, TokenRecord } from '../../src/app/ports.js';
+import type { NewUser } from '../../src/app/accounts.js';
+import type { NewCertificate } from '../../src/app/certificates.js';
+import type { TokenRecord } from '../../src/app/records.js';
+import type { NewDevice } from '../../src/app/register-device.js';
+import type { Store } from '../../src/app/store.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
+import { algorithmBit, algorithmMask } from '../../src/domain/compatibility.js';
 import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
 import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.js';
 import { forEachDatabase, type TestDatabase } from '../support/databases.js';
@@ -83,10 +87,13 @@ function refusedWith(code: ErrorCode) {
   };
 }
 
-/** Sets `pending_certificate_id` behind the Store's back: no port writes it yet (rotation does, later). */
-async function setPending(db: TestDatabase, deviceId: string, certificateId: string | null): Promise<void> {
-  await rawQuery(db, 'update devices set pending_certificate_id = $1 where id = $2', [certificateId, deviceId]);
+/** Makes `certificate` the rotation target, as a pass would: devices that can use it and do not pin it have it pending. */
+async function target(store: Store, certificate: NewCertificate): Promise<void> {
+  await store.rotation.setTarget(certificate.id, algorithmBit(certificate.facts.signatureAlgorithm), T0);
 }
+
+/** A mask without SHA512withRSA (the algorithm of `certificate()`): such a device cannot use the target. */
+const LEGACY_MASK = algorithmMask(['SHA256withRSA']);
 
 /** Reads the database directly, bypassing the Store, to see what it really wrote. */
 async function rawQuery(db: TestDatabase, text: string, params: readonly unknown[]): Promise<Record<string, unknown>[]> {
@@ -262,20 +269,18 @@ forEachDatabase('Store contract', (ctx) => {
     const b = certificate('b', 2);
     const c = certificate('c', 3);
     for (const e of [a, b, c]) await store().keystore.insert(e);
-    for (let i = 0; i < 5; i++) await store().devices.insert(device(`dev-a${i}`, a.id));
+    for (let i = 0; i < 5; i++) await store().devices.insert(device(`dev-a${i}`, a.id, i < 2 ? {} : { supportedMask: LEGACY_MASK }));
     for (let i = 0; i < 2; i++) await store().devices.insert(device(`dev-b${i}`, b.id));
-    const db = await currentDatabase();
-    await setPending(db, 'dev-a0', b.id);
-    await setPending(db, 'dev-a1', b.id);
-    await setPending(db, 'dev-a2', c.id);
+    await store().devices.insert(device('dev-c0', c.id));
+    await target(store(), b);
 
     const usage = Object.fromEntries((await store().keystore.list()).map((e) => [e.alias, e.usage]));
     assert.deepEqual(usage, {
       a: { pinned: 5, pending: 0 },
-      b: { pinned: 2, pending: 2 },
-      c: { pinned: 0, pending: 1 },
+      b: { pinned: 2, pending: 3 },
+      c: { pinned: 1, pending: 0 },
     });
-    assert.deepEqual(await store().keystore.usage(b.id), { pinned: 2, pending: 2 });
+    assert.deepEqual(await store().keystore.usage(b.id), { pinned: 2, pending: 3 });
     assert.deepEqual(await store().keystore.usage('unknown'), { pinned: 0, pending: 0 });
   });
 
@@ -287,14 +292,18 @@ forEachDatabase('Store contract', (ctx) => {
     await store().devices.insert(device('dev-1', a.id));
     // remove() does not check usage itself: the refusal comes from the foreign key.
     await assert.rejects(store().keystore.remove(a.id), refusedWith('certificate_in_use'));
-    const db = await currentDatabase();
-    await setPending(db, 'dev-1', b.id);
+    await target(store(), b);
     await assert.rejects(store().keystore.remove(b.id), refusedWith('certificate_in_use'));
     assert.deepEqual((await store().keystore.list()).map((e) => e.alias), ['a', 'b']);
   });
 
   it('refuses a device whose certificate does not exist', async () => {
-    await assert.rejects(store().devices.insert(device('dev-1', 'no-such-certificate')));
+    await assert.rejects(store().devices.insert(device('dev-1', 'no-such-certificate')), (e: unknown) => {
+      // A foreign key violation, thrown as the database reports it (a bug, not a refusal).
+      assert.equal(isCertfleetError(e), false);
+      assert.match(String(e), /foreign key/i);
+      return true;
+    });
   });
 
   it('lists the devices of a certificate, pinned and pending, with aliases joined', async () => {
@@ -306,8 +315,8 @@ forEachDatabase('Store contract', (ctx) => {
       device('dev-1', a.id, { declaredAlgorithms: ['SHA256withRSA', 'SHA384withECDSA'], profile: 'igel-os-11' }),
     );
     await store().devices.insert(device('dev-2', b.id));
-    await store().devices.insert(device('dev-3', b.id));
-    await setPending(await currentDatabase(), 'dev-2', a.id);
+    await store().devices.insert(device('dev-3', b.id, { supportedMask: LEGACY_MASK }));
+    await target(store(), a);
 
     const page = await store().devices.listByCertificate(a.id, { offset: 0, limit: 10 });
     assert.equal(page.count, 2);
@@ -594,7 +603,7 @@ forEachDatabase('Store contract', (ctx) => {
     assert.deepEqual((await third.keystore.list()).map((e) => e.alias), ['a']);
     assert.deepEqual((await again.keystore.list()).map((e) => e.alias), ['a']);
     const ran = await rawQuery(db, 'select name from kysely_migration order by name', []);
-    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial', '0002-devices']);
+    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial', '0002-devices', '0003-drop-explicit-pending']);
     const state = await rawQuery(db, 'select count(*) as n from keystore_state', []);
     assert.equal(Number(state[0]?.['n']), 1);
   });
@@ -619,12 +628,17 @@ forEachDatabase('Store contract', (ctx) => {
     const events: string[] = [];
     let signalLocked: () => void = () => {};
     const firstLocked = new Promise<void>((resolve) => (signalLocked = resolve));
+    let signalSecondStarted: () => void = () => {};
+    const secondStarted = new Promise<void>((resolve) => (signalSecondStarted = resolve));
 
     const one = first.transaction(async (tx) => {
       await tx.keystore.lock();
       events.push('first locked');
       signalLocked();
-      await sleep(150);
+      // PostgreSQL runs both transactions at once: the first goes on only once the second has
+      // started, so that the second meets the lock. SQLite runs them one after the other (one
+      // connection, BEGIN IMMEDIATE): the second cannot start before the first ends.
+      if (ctx.dialect === 'postgres') await secondStarted;
       const n = Number((await tx.meta.get('counter')) ?? '0');
       await tx.meta.put('counter', String(n + 1));
       await tx.keystore.bumpRevision('2025-02-01T00:00:00.000Z');
@@ -633,6 +647,7 @@ forEachDatabase('Store contract', (ctx) => {
     await firstLocked;
     const two = second.transaction(async (tx) => {
       events.push('second started');
+      signalSecondStarted();
       const revision = await tx.keystore.lock();
       events.push('second locked');
       const n = Number((await tx.meta.get('counter')) ?? '0');

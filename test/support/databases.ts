@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import pg from 'pg';
-import type { Repos, Store } from '../../src/app/ports.js';
+import type { Repos, Store } from '../../src/app/store.js';
 import { openStore, type OpenStoreOptions } from '../../src/storage/open-store.js';
 
 export type TestDialect = Store['dialect'];

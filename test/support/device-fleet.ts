@@ -1,18 +1,18 @@
 /**
  * Helpers for the device integration tests: a keystore of real certificates (pool keys), devices
  * registered through the real use case, and direct SQL for states no use case produces on demand
- * (a pending replacement pointing anywhere, as after an interrupted rotation).
+ * (a supported mask that no firmware gives, a contact time long ago).
  *
  *   const ks = await deviceKeystore(ctx);          // tckey (SHA512withRSA, default), legacy (SHA256withRSA), ec (SHA256withECDSA)
  *   const dev = await registerProfile(ctx, 'igel-os-12');
- *   await rawSql(db, 'update devices set pending_certificate_id = $1 where id = $2', [ks.ec.id, dev.deviceId]);
+ *   await rawSql(db, 'update devices set supported_mask = $1 where id = $2', [0, dev.deviceId]);
  */
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { SYSTEM_ACTOR, type AppContext } from '../../src/app/context.js';
 import { ensureDefaultCertificate, generateCertificate } from '../../src/app/certificates.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
-import type { StoredCertificate } from '../../src/app/ports.js';
+import type { StoredCertificate } from '../../src/app/records.js';
 import { registerDevice, type RegisterRequest, type RegisterResult } from '../../src/app/register-device.js';
 import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
 import { pinServerName, parseServerName } from '../../src/domain/device-names.js';

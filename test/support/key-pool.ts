@@ -6,7 +6,8 @@
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { nodeKeyPairSource, type GeneratedKeyPair, type KeyPairSource, type KeySpec } from '../../src/crypto/key-generation.js';
+import type { KeyPairSource } from '../../src/app/certificates.js';
+import { nodeKeyPairSource, type GeneratedKeyPair, type KeySpec } from '../../src/crypto/key-generation.js';
 
 /** test/fixtures/out/keys/, seen from dist/test/support/. */
 export const FIXTURE_KEYS_DIR = new URL('../../../test/fixtures/out/keys/', import.meta.url);

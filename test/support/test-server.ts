@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { ensureAdminAccount } from '../../src/app/accounts.js';
 import { ensureDefaultCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
-import type { Store } from '../../src/app/ports.js';
+import type { Store } from '../../src/app/store.js';
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
 import { testAppContext, type TestAppContext } from './app-context.js';
 

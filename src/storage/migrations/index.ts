@@ -1,11 +1,12 @@
 /**
  * Every migration, listed by hand: a static provider works the same from src/ and dist/ and needs
- * no directory scan. Names sort in the order they run; add the next one as `'0003-…': step(m0003)`.
+ * no directory scan. Names sort in the order they run; add the next one as `'0004-…': step(m0004)`.
  */
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { SqlDialect } from '../dialect.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-devices.js';
+import * as m0003 from './0003-drop-explicit-pending.js';
 import * as m0004 from './0004-cluster.js';
 
 interface MigrationModule {
@@ -17,6 +18,7 @@ export function migrationProvider(dialect: SqlDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial': step(m0001),
     '0002-devices': step(m0002),
+    '0003-drop-explicit-pending': step(m0003),
     '0004-cluster': step(m0004),
   };
   return { getMigrations: () => Promise.resolve(migrations) };

@@ -17,7 +17,7 @@ import {
   type ImportRequest,
 } from '../../app/certificates.js';
 import type { Actor, AppContext } from '../../app/context.js';
-import type { StoredCertificate } from '../../app/ports.js';
+import type { StoredCertificate } from '../../app/records.js';
 import { GENERATION_ALGORITHMS, RSA_GENERATION_KEY_SIZES } from '../../domain/algorithms.js';
 import { MAX_KEYSTORE_FILE_BYTES } from '../../domain/certificate.js';
 import { ErrorCode } from '../../domain/errors.js';

@@ -8,7 +8,7 @@ import { Permission, roleAllows, type Role } from '../../domain/roles.js';
 import type { Actor } from '../../app/context.js';
 import type { IssuedToken } from '../../app/accounts.js';
 import type { CertificateContent } from '../../crypto/index.js';
-import type { AuditEvent, DeviceRecord, Page, StoredCertificate, TokenRecord, UserRecord } from '../../app/ports.js';
+import type { AuditEvent, DeviceRecord, Page, StoredCertificate, TokenRecord, UserRecord } from '../../app/records.js';
 import type { EnrollmentTokenRecord } from '../../app/enrollment.js';
 import type { DefaultPreview, RotationReport, RotationStatus } from '../../app/rotation.js';
 import type { CompatibilityRule } from '../../domain/compatibility.js';

@@ -7,7 +7,7 @@ import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../domain/algorithms.js';
 import { ALIAS_PATTERN } from '../../domain/keystore.js';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission, ROLES } from '../../domain/roles.js';
-import { AuditResult, CertificateSource } from '../../app/ports.js';
+import { AuditResult, CertificateSource } from '../../app/records.js';
 
 export const ERROR_RESPONSE_ID = 'ErrorResponse';
 export const CERTIFICATE_SUMMARY_ID = 'CertificateSummary';

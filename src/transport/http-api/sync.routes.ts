@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../app/context.js';
-import { previewDefault, rotationStatus, runRotation } from '../../app/rotation.js';
+import { previewDefault, requestRotation, rotationStatus } from '../../app/rotation.js';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission } from '../../domain/roles.js';
 import { actorOf } from './auth.js';
@@ -36,7 +36,7 @@ export function registerSyncRoutes(app: FastifyInstance, ctx: AppContext): void 
       auditAction: 'rotation.run',
       responses: { 200: ref(ROTATION_REPORT_ID, 'The report of this run.') },
     }),
-    handler: async (request) => presentRotationReport(await runRotation(ctx, actorOf(request))),
+    handler: async (request) => presentRotationReport(await requestRotation(ctx, actorOf(request))),
   });
 
   app.get(`${BASE}/status`, {
