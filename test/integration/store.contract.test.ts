@@ -603,7 +603,7 @@ forEachDatabase('Store contract', (ctx) => {
     assert.deepEqual((await third.keystore.list()).map((e) => e.alias), ['a']);
     assert.deepEqual((await again.keystore.list()).map((e) => e.alias), ['a']);
     const ran = await rawQuery(db, 'select name from kysely_migration order by name', []);
-    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial', '0002-devices', '0003-drop-explicit-pending']);
+    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial', '0002-devices', '0003-drop-explicit-pending', '0004-cluster']);
     const state = await rawQuery(db, 'select count(*) as n from keystore_state', []);
     assert.equal(Number(state[0]?.['n']), 1);
   });
