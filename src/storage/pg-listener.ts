@@ -14,12 +14,7 @@
  * listened is lost, so the caller catches up there (reloads what it serves).
  */
 import pg from 'pg';
-
-/** The timer the listener retries with; tests give a fake one. */
-export interface ListenerTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import type { Scheduler, Timer } from '../jobs/scheduler.js';
 
 export interface PgListenerOptions {
   readonly connectionString: string;
@@ -31,16 +26,12 @@ export interface PgListenerOptions {
   /** Called after each successful LISTEN, the first one included: catch up on what was missed. */
   onListening(): void;
   onError(error: Error, retryInMs: number): void;
-  readonly timers?: ListenerTimers;
+  /** The timer retries wait on; tests give a fake one. */
+  readonly scheduler: Scheduler;
   /** First retry after a lost connection; doubles up to `maxRetryMs`. Default 200 ms. */
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
 }
-
-const nodeTimers: ListenerTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout), // only our own handles come back
-};
 
 /** The channel name PostgreSQL sees for a certfleet channel in a schema. */
 export function channelName(schema: string, channel: string): string {
@@ -53,14 +44,12 @@ function quoteIdentifier(name: string): string {
 
 export class PgListener {
   private client: pg.Client | null = null;
-  private retryHandle: unknown = null;
+  private retryTimer: Timer | null = null;
   private failures = 0;
   private closed = false;
-  private readonly timers: ListenerTimers;
   private readonly byFullName: ReadonlyMap<string, string>;
 
   constructor(private readonly options: PgListenerOptions) {
-    this.timers = options.timers ?? nodeTimers;
     this.byFullName = new Map(options.channels.map((c) => [channelName(options.schema, c), c]));
   }
 
@@ -71,8 +60,8 @@ export class PgListener {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retryHandle !== null) this.timers.clearTimeout(this.retryHandle);
-    this.retryHandle = null;
+    this.retryTimer?.cancel();
+    this.retryTimer = null;
     const client = this.client;
     this.client = null;
     if (client) await client.end().catch(() => undefined);
@@ -123,9 +112,9 @@ export class PgListener {
     this.failures += 1;
     const retryMs = Math.min(this.options.maxRetryMs ?? 5000, (this.options.retryMs ?? 200) * 2 ** (this.failures - 1));
     this.options.onError(error, retryMs);
-    this.retryHandle = this.timers.setTimeout(() => {
-      this.retryHandle = null;
+    this.retryTimer = this.options.scheduler.schedule(retryMs, () => {
+      this.retryTimer = null;
       void this.connect();
-    }, retryMs);
+    });
   }
 }

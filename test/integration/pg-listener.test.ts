@@ -1,35 +1,16 @@
 /**
  * The notification connection of a cluster node (H2) against the real PostgreSQL: it hears its own
  * schema's channels only, a notification arrives when the sending transaction commits (not
- * before), and a killed connection is re-established — after a retry the test releases by hand,
+ * before), and a killed connection is re-established — after a retry that the test's fake clock releases,
  * so nothing here waits on a wall-clock timer.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { channelName, PgListener, type ListenerTimers } from '../../src/storage/pg-listener.js';
+import { channelName, PgListener } from '../../src/storage/pg-listener.js';
 import { databaseUnavailable, TEST_PG_URL } from '../support/databases.js';
-
-/** Timers that fire only when the test says so. */
-class ManualTimers implements ListenerTimers {
-  private readonly due = new Map<number, () => void>();
-  private next = 1;
-  setTimeout(fn: () => void): unknown {
-    const id = this.next++;
-    this.due.set(id, fn);
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.due.delete(handle as number); // only our own ids come back
-  }
-  fireAll(): number {
-    const fns = [...this.due.values()];
-    this.due.clear();
-    for (const fn of fns) fn();
-    return fns.length;
-  }
-}
+import { FakeTime } from '../support/fake-time.js';
 
 /** A queue of events that a test awaits one by one. */
 class Events<T> {
@@ -61,7 +42,7 @@ describe('PostgreSQL notification listener (H2)', { skip }, () => {
   const notifications = new Events<string>();
   const listening = new Events<'listening'>();
   const errors = new Events<Error>();
-  const timers = new ManualTimers();
+  const time = new FakeTime('2030-01-01T00:00:00Z');
   let listener: PgListener;
 
   before(async () => {
@@ -73,7 +54,7 @@ describe('PostgreSQL notification listener (H2)', { skip }, () => {
       onNotification: (channel, payload) => notifications.push(`${channel}:${payload}`),
       onListening: () => listening.push('listening'),
       onError: (e) => errors.push(e),
-      timers,
+      scheduler: time,
     });
     await listener.start();
     assert.equal(await listening.next(), 'listening');
@@ -116,7 +97,8 @@ describe('PostgreSQL notification listener (H2)', { skip }, () => {
     const error = await errors.next();
     assert.match(error.message, /terminat|ended|Connection/i);
     assert.equal(listener.listening, false);
-    assert.equal(timers.fireAll(), 1, 'one retry was scheduled');
+    assert.deepEqual(time.timers, [{ inMs: 200 }], 'one retry, after the first back-off');
+    await time.advance(200);
     assert.equal(await listening.next(), 'listening');
     await sender.query('SELECT pg_notify($1, $2)', [channelName(schema, 'keystore'), 'after']);
     assert.equal(await notifications.next(), 'keystore:after');
