@@ -25,6 +25,7 @@ import {
   validateAlias,
 } from '../domain/keystore.js';
 import { Permission } from '../domain/roles.js';
+import { issueNetworkToken } from './cluster.js';
 import { certificateContent, type CertificateContent } from '../crypto/certificate-content.js';
 import { certificateFacts } from '../crypto/certificate-facts.js';
 import type { GeneratedKeyPair, KeySpec } from '../crypto/key-generation.js';
@@ -151,6 +152,16 @@ interface NewEntryMaterial {
 }
 
 /**
+ * Every keystore change ends here, inside its transaction and under the keystore lock: a new
+ * revision, which every node's device channel learns of (H2), and a new network token (H3).
+ */
+async function recordKeystoreChange(ctx: AppContext, tx: Repos, at: string): Promise<number> {
+  const revision = await tx.keystore.bumpRevision(at);
+  await issueNetworkToken(ctx, tx);
+  return revision;
+}
+
+/**
  * Adds an entry at the bottom of the list, active. Alias and duplicate are checked again under the
  * lock, because another node may have added the same one since the caller looked.
  */
@@ -180,7 +191,7 @@ async function insertEntry(ctx: AppContext, tx: Repos, m: NewEntryMaterial): Pro
     certDer: m.certDer,
     sealedKey: ctx.sealer.seal(pkcs8, id),
   });
-  await tx.keystore.bumpRevision(createdAt);
+  await recordKeystoreChange(ctx, tx, createdAt);
   const stored = await tx.keystore.findByAlias(m.alias);
   if (!stored) throw new Error('inserted certificate not found in the same transaction');
   return stored;
@@ -363,7 +374,7 @@ async function changeSlots(
       let revision = await tx.keystore.revision();
       if (changed.length > 0) {
         await tx.keystore.updateSlots(changed);
-        revision = await tx.keystore.bumpRevision(ctx.clock.now().toISOString());
+        revision = await recordKeystoreChange(ctx, tx, ctx.clock.now().toISOString());
         await audit.ok(tx, { default: after[0]?.alias, ...(defaultChanged ? { previousDefault: before[0]?.alias } : {}) });
       }
       return { list: changed.length > 0 ? await tx.keystore.list() : before, changed: changed.length > 0, defaultChanged, revision };
@@ -397,7 +408,7 @@ export async function deleteCertificate(ctx: AppContext, actor: Actor, alias: st
       const after = removeSlot(before, alias, entry.usage);
       await tx.keystore.remove(entry.id);
       await tx.keystore.updateSlots(changedSlots(before, after));
-      const revision = await tx.keystore.bumpRevision(ctx.clock.now().toISOString());
+      const revision = await recordKeystoreChange(ctx, tx, ctx.clock.now().toISOString());
       await audit.ok(tx, { sha256Fingerprint: entry.facts.sha256Fingerprint, position: entry.position });
       return { revision, defaultChanged: before[0]?.id !== after[0]?.id };
     });

@@ -4,6 +4,7 @@
  * case reads only the part it declared.
  */
 import type { UserRepo, TokenRepo } from './accounts.js';
+import type { ClusterRepo, LeaseRepo } from './cluster.js';
 import type { CertificateDevicesRepo, KeystoreAdminRepo } from './certificates.js';
 import type { CompatibilityRepo, FirmwareMaskRepo } from './compatibility.js';
 import type { AuditRepo } from './context.js';
@@ -31,6 +32,8 @@ export interface Repos {
   readonly tokens: TokenRepo;
   readonly audit: AuditRepo;
   readonly meta: MetaRepo;
+  readonly cluster: ClusterRepo;
+  readonly leases: LeaseRepo;
 }
 
 export interface Store extends Repos {

@@ -59,8 +59,12 @@ export const ErrorCode = {
   device_not_found: 'device_not_found',
   pin_mismatch: 'pin_mismatch',
   invalid_compatibility_rules: 'invalid_compatibility_rules',
+  // cluster
+  lease_lost: 'lease_lost',
   // start-up
   master_key_mismatch: 'master_key_mismatch',
+  join_token_required: 'join_token_required',
+  join_token_refused: 'join_token_refused',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

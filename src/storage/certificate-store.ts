@@ -98,6 +98,8 @@ export class CertificateStore implements KeystoreRepo {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: SqlDialect,
+    /** PostgreSQL: the channel every revision is announced on (H2); null on SQLite, a cluster of one. */
+    private readonly revisionChannel: string | null = null,
   ) {}
 
   async lock(): Promise<number> {
@@ -302,7 +304,11 @@ export class CertificateStore implements KeystoreRepo {
       .where('id', '=', 1)
       .returning('revision')
       .executeTakeFirstOrThrow();
-    return toInt(row.revision);
+    const revision = toInt(row.revision);
+    // Delivered when this transaction commits, and only then: every node's listener hears of a
+    // change that it can already read.
+    if (this.revisionChannel !== null) await sql`select pg_notify(${this.revisionChannel}, ${String(revision)})`.execute(this.db);
+    return revision;
   }
 
   async revision(): Promise<number> {

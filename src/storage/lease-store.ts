@@ -7,6 +7,7 @@
  * on them alone — a write is accepted only under the current holder *and* epoch.
  */
 import type { Kysely } from 'kysely';
+import type { HeldLease, LeaseRepo } from '../app/cluster.js';
 import { toInt } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import type { Database } from './schema.js';
@@ -17,13 +18,7 @@ export interface LeaseState {
   readonly expiresAt: string | null;
 }
 
-export interface HeldLease {
-  readonly name: string;
-  readonly holder: string;
-  readonly epoch: number;
-}
-
-export class LeaseStore {
+export class LeaseStore implements LeaseRepo {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: SqlDialect,

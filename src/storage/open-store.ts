@@ -24,12 +24,15 @@ import pg from 'pg';
 import type { Repos, Store } from '../app/store.js';
 import { AuditStore } from './audit-store.js';
 import { CertificateStore } from './certificate-store.js';
+import { ClusterStore } from './cluster-store.js';
 import { CompatibilityStore } from './compatibility-store.js';
 import { postgresDialect, sqliteDialect, type DialectName, type SqlDialect } from './dialect.js';
 import { DeviceStore } from './device-store.js';
 import { EnrollmentStore } from './enrollment-store.js';
+import { LeaseStore } from './lease-store.js';
 import { MetaStore } from './meta-store.js';
 import { migrateToLatest } from './migrate.js';
+import { channelName, KEYSTORE_CHANNEL } from './pg-listener.js';
 import { RotationStore } from './rotation-store.js';
 import type { Database } from './schema.js';
 import { TokenStore } from './token-store.js';
@@ -72,7 +75,21 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export async function openStore(options: OpenStoreOptions): Promise<Store> {
+/**
+ * Where a node listens for the changes other nodes announce (H2): PostgreSQL's connection and the
+ * schema that names the channels; null on SQLite, which is a cluster of one.
+ */
+export interface NotificationTarget {
+  readonly connectionString: string;
+  readonly schema: string;
+}
+
+/** A Store as the composition root opens it: with what its notification listener needs. */
+export interface OpenedStore extends Store {
+  readonly notifications: NotificationTarget | null;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const target = parseDatabaseUrl(options.url);
   if (target.dialect === 'sqlite') {
     const database = new BetterSqlite3(target.path);
@@ -86,7 +103,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       throw error;
     }
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    return migrated(db, sqliteDialect, undefined);
+    return migrated(db, sqliteDialect, null);
   }
 
   const schema = options.schema;
@@ -100,7 +117,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
     const resolved = schema ?? current.rows[0]?.schema ?? undefined;
     if (resolved === undefined) throw new Error('The PostgreSQL search_path names no existing schema; pass a schema.');
-    return await migrated(db, postgresDialect, resolved);
+    return await migrated(db, postgresDialect, { connectionString: postgresConnection(target.connectionString, undefined).connectionString, schema: resolved });
   } catch (error) {
     await db.destroy();
     throw error;
@@ -128,19 +145,19 @@ function postgresConnection(connectionString: string, schema: string | undefined
   return { connectionString, options: options.filter((o) => o !== null && o !== '').join(' ') };
 }
 
-async function migrated(db: Kysely<Database>, dialect: SqlDialect, schema: string | undefined): Promise<Store> {
+async function migrated(db: Kysely<Database>, dialect: SqlDialect, notifications: NotificationTarget | null): Promise<OpenedStore> {
   try {
-    await migrateToLatest(db, dialect, schema);
+    await migrateToLatest(db, dialect, notifications?.schema);
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return new SqlStore(db, dialect);
+  return new SqlStore(db, dialect, notifications);
 }
 
-function reposOn(db: Kysely<Database>, dialect: SqlDialect): Repos {
+function reposOn(db: Kysely<Database>, dialect: SqlDialect, notifications: NotificationTarget | null): Repos {
   return {
-    keystore: new CertificateStore(db, dialect),
+    keystore: new CertificateStore(db, dialect, notifications && channelName(notifications.schema, KEYSTORE_CHANNEL)),
     devices: new DeviceStore(db, dialect),
     enrollment: new EnrollmentStore(db),
     compatibility: new CompatibilityStore(db),
@@ -149,10 +166,12 @@ function reposOn(db: Kysely<Database>, dialect: SqlDialect): Repos {
     tokens: new TokenStore(db),
     audit: new AuditStore(db),
     meta: new MetaStore(db),
+    cluster: new ClusterStore(db),
+    leases: new LeaseStore(db, dialect),
   };
 }
 
-class SqlStore implements Store {
+class SqlStore implements OpenedStore {
   readonly dialect: DialectName;
   readonly keystore: Repos['keystore'];
   readonly devices: Repos['devices'];
@@ -163,14 +182,17 @@ class SqlStore implements Store {
   readonly tokens: Repos['tokens'];
   readonly audit: Repos['audit'];
   readonly meta: Repos['meta'];
+  readonly cluster: Repos['cluster'];
+  readonly leases: Repos['leases'];
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly sqlDialect: SqlDialect,
+    readonly notifications: NotificationTarget | null,
   ) {
     this.dialect = sqlDialect.name;
-    const repos = reposOn(db, sqlDialect);
+    const repos = reposOn(db, sqlDialect, notifications);
     this.keystore = repos.keystore;
     this.devices = repos.devices;
     this.enrollment = repos.enrollment;
@@ -180,10 +202,12 @@ class SqlStore implements Store {
     this.tokens = repos.tokens;
     this.audit = repos.audit;
     this.meta = repos.meta;
+    this.cluster = repos.cluster;
+    this.leases = repos.leases;
   }
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
-    return this.sqlDialect.transaction(this.db, (trx) => fn(reposOn(trx, this.sqlDialect)));
+    return this.sqlDialect.transaction(this.db, (trx) => fn(reposOn(trx, this.sqlDialect, this.notifications)));
   }
 
   /** Closes the connections; calling it again waits for the first close. */

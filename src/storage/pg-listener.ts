@@ -33,6 +33,9 @@ export interface PgListenerOptions {
   readonly maxRetryMs?: number;
 }
 
+/** Keystore revisions: the payload is the new revision (CertificateStore.bumpRevision). */
+export const KEYSTORE_CHANNEL = 'keystore';
+
 /** The channel name PostgreSQL sees for a certfleet channel in a schema. */
 export function channelName(schema: string, channel: string): string {
   return `certfleet.${schema}.${channel}`;

@@ -45,17 +45,10 @@ function breakingStore(store: Store, cause: string): Store {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
+  // The repositories are the store's own fields; the methods live on its prototype and are bound here.
   return {
-    dialect: store.dialect,
+    ...store,
     keystore,
-    devices: store.devices,
-    enrollment: store.enrollment,
-    compatibility: store.compatibility,
-    rotation: store.rotation,
-    users: store.users,
-    tokens: store.tokens,
-    audit: store.audit,
-    meta: store.meta,
     transaction: (fn) => store.transaction(fn),
     close: () => store.close(),
   };

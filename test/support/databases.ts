@@ -257,6 +257,12 @@ class DroppingStore implements Store {
   get audit(): Repos['audit'] {
     return this.store.audit;
   }
+  get cluster(): Repos['cluster'] {
+    return this.store.cluster;
+  }
+  get leases(): Repos['leases'] {
+    return this.store.leases;
+  }
   get meta(): Repos['meta'] {
     return this.store.meta;
   }

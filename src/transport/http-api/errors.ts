@@ -58,7 +58,10 @@ export const HTTP_STATUS = {
   device_not_found: 404,
   pin_mismatch: 409,
   invalid_compatibility_rules: 400,
+  lease_lost: 409,
   master_key_mismatch: 500,
+  join_token_required: 500,
+  join_token_refused: 500,
   internal: 500,
 } as const satisfies Record<ErrorCode, number>;
 
