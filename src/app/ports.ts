@@ -3,7 +3,7 @@
  * `storage/` implements the Store for SQLite and PostgreSQL; `main/` wires concrete classes.
  */
 import type { CertificateFacts } from '../domain/certificate.js';
-import type { CompatibilityRule } from '../domain/compatibility.js';
+import type { CompatibilityRule, FirmwareCohort } from '../domain/compatibility.js';
 import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import type { Role } from '../domain/roles.js';
 
@@ -189,6 +189,11 @@ export interface DeviceRepo {
    * set-based (one statement per chunk of firmware); returns how many devices changed.
    */
   setMaskOfFirmware(mask: number, firmware: readonly Firmware[]): Promise<number>;
+  /**
+   * The fleet counted by firmware (OS family, version, profile, declared or not, mask) and pinned
+   * certificate: one grouped read, for previewing a compatibility table edit.
+   */
+  firmwareCohorts(): Promise<FirmwareCohort[]>;
 }
 
 /** An enrollment token as stored: never its text, only the SHA-256 of it. */
