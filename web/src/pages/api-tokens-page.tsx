@@ -33,8 +33,8 @@ export function ApiTokensPage() {
     <>
       <h1 tabIndex={-1}>API tokens</h1>
       <p class="intro">
-        Tokens let scripts and the <code>certfleet</code> CLI call the REST API as you ({session.me.username}, {ROLE_NAMES[session.me.role]}), with
-        the rights of your account: send one as <code>Authorization: Bearer …</code>. A token is shown once, when it is created. Your log-ins (this
+        Tokens let scripts and the <code>certfleet</code> CLI call the REST API as {session.me.username}, with the rights of
+        your account ({ROLE_NAMES[session.me.role]}): send one as <code>Authorization: Bearer …</code>. A token is shown once, when it is created. Your log-ins (this
         console, <code>certfleet login</code>) are listed too, under the name "{LOGIN_NAME}".
       </p>
       <CreateTokenForm

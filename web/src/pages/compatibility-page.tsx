@@ -187,77 +187,79 @@ function TableEditor(props: {
         void run(async () => props.onSaved((await api<CompatibilityTable>('PUT', '/compatibility', { rules: proposed })).rules));
       }}
     >
-      <table class="grid compatibility editing">
-        <caption class="sr-only">Draft of the firmware compatibility table, in match order</caption>
-        <thead>
-          <tr>
-            <th scope="col" class="num">
-              #
-            </th>
-            <th scope="col">Profile</th>
-            <th scope="col">OS family</th>
-            <th scope="col">Up to version</th>
-            <th scope="col">Supported algorithms</th>
-            <th scope="col">
-              <span class="sr-only">Order and removal</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {draft.map((r, i) => {
-            const row = `row ${i + 1}`;
-            return (
-              <tr key={r.key} data-row={i + 1}>
-                <td class="num">{i + 1}</td>
-                <td>
-                  <input type="text" required maxLength={64} size={22} aria-label={`Profile, ${row}`} value={r.profile} onInput={(e) => update(r.key, { profile: e.currentTarget.value })} />
-                </td>
-                <td>
-                  <input type="text" required maxLength={64} size={16} aria-label={`OS family, ${row}`} value={r.osFamily} onInput={(e) => update(r.key, { osFamily: e.currentTarget.value })} />
-                </td>
-                <td>
-                  <input
-                    type="text"
-                    maxLength={64}
-                    size={10}
-                    placeholder="every version"
-                    aria-label={`Up to version, ${row}`}
-                    value={r.maxVersion}
-                    onInput={(e) => update(r.key, { maxVersion: e.currentTarget.value })}
-                  />
-                </td>
-                <td>
-                  <fieldset class="algorithm-choice">
-                    <legend class="sr-only">Supported algorithms, {row}</legend>
-                    {SIGNATURE_ALLOW_LIST.map((a) => (
-                      <label class="inline" key={a}>
-                        <input
-                          type="checkbox"
-                          checked={r.algorithms.includes(a)}
-                          aria-label={`${a}, ${row}`}
-                          onChange={(e) => update(r.key, { algorithms: e.currentTarget.checked ? [...r.algorithms, a] : r.algorithms.filter((x) => x !== a) })}
-                        />
-                        {a}
-                      </label>
-                    ))}
-                  </fieldset>
-                </td>
-                <td class="row-actions">
-                  <button type="button" class="small" aria-label={`Move ${row} up`} disabled={i === 0} onClick={() => move(i, -1)}>
-                    ↑
-                  </button>{' '}
-                  <button type="button" class="small" aria-label={`Move ${row} down`} disabled={i === draft.length - 1} onClick={() => move(i, 1)}>
-                    ↓
-                  </button>{' '}
-                  <button type="button" class="small danger-outline" aria-label={`Remove ${row}`} disabled={draft.length === 1} onClick={() => onDraft(draft.filter((x) => x.key !== r.key))}>
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <div class="table-scroll">
+        <table class="grid compatibility editing">
+          <caption class="sr-only">Draft of the firmware compatibility table, in match order</caption>
+          <thead>
+            <tr>
+              <th scope="col" class="num">
+                #
+              </th>
+              <th scope="col">Profile</th>
+              <th scope="col">OS family</th>
+              <th scope="col">Up to version</th>
+              <th scope="col">Supported algorithms</th>
+              <th scope="col">
+                <span class="sr-only">Order and removal</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {draft.map((r, i) => {
+              const row = `row ${i + 1}`;
+              return (
+                <tr key={r.key} data-row={i + 1}>
+                  <td class="num">{i + 1}</td>
+                  <td>
+                    <input type="text" class="profile" required maxLength={64} aria-label={`Profile, ${row}`} value={r.profile} onInput={(e) => update(r.key, { profile: e.currentTarget.value })} />
+                  </td>
+                  <td>
+                    <input type="text" class="family" required maxLength={64} aria-label={`OS family, ${row}`} value={r.osFamily} onInput={(e) => update(r.key, { osFamily: e.currentTarget.value })} />
+                  </td>
+                  <td>
+                    <input
+                      type="text"
+                      class="version"
+                      maxLength={64}
+                      placeholder="every version"
+                      aria-label={`Up to version, ${row}`}
+                      value={r.maxVersion}
+                      onInput={(e) => update(r.key, { maxVersion: e.currentTarget.value })}
+                    />
+                  </td>
+                  <td>
+                    <fieldset class="algorithm-choice">
+                      <legend class="sr-only">Supported algorithms, {row}</legend>
+                      {SIGNATURE_ALLOW_LIST.map((a) => (
+                        <label class="inline" key={a}>
+                          <input
+                            type="checkbox"
+                            checked={r.algorithms.includes(a)}
+                            aria-label={`${a}, ${row}`}
+                            onChange={(e) => update(r.key, { algorithms: e.currentTarget.checked ? [...r.algorithms, a] : r.algorithms.filter((x) => x !== a) })}
+                          />
+                          {a}
+                        </label>
+                      ))}
+                    </fieldset>
+                  </td>
+                  <td class="row-actions">
+                    <button type="button" class="small" aria-label={`Move ${row} up`} disabled={i === 0} onClick={() => move(i, -1)}>
+                      ↑
+                    </button>
+                    <button type="button" class="small" aria-label={`Move ${row} down`} disabled={i === draft.length - 1} onClick={() => move(i, 1)}>
+                      ↓
+                    </button>
+                    <button type="button" class="small danger-outline" aria-label={`Remove ${row}`} disabled={draft.length === 1} onClick={() => onDraft(draft.filter((x) => x.key !== r.key))}>
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
       <div class="toolbar" role="group" aria-label="Draft actions">
         <button type="button" onClick={() => onDraft([...draft, { key: ++nextKey, profile: '', osFamily: '', maxVersion: '', algorithms: [] }])}>
           Add a row
