@@ -221,7 +221,7 @@ function TableEditor(props: {
                       type="text"
                       class="version"
                       maxLength={64}
-                      placeholder="every version"
+                      placeholder="(all)"
                       aria-label={`Up to version, ${row}`}
                       value={r.maxVersion}
                       onInput={(e) => update(r.key, { maxVersion: e.currentTarget.value })}
