@@ -92,7 +92,8 @@ export async function recomputeSupportedMasks(tx: Repos, rules: readonly Compati
   return changed;
 }
 
-function checkRules(rules: readonly CompatibilityRule[]): CompatibilityRule[] {
+/** Trims the rules and refuses a table that cannot be saved (`invalid_compatibility_rules`). */
+export function checkRules(rules: readonly CompatibilityRule[]): CompatibilityRule[] {
   const refuse = (message: string): never => {
     throw new CertfleetError(ErrorCode.invalid_compatibility_rules, message, { reason: message });
   };

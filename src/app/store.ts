@@ -7,6 +7,7 @@ import type { UserRepo, TokenRepo } from './accounts.js';
 import type { ClusterRepo, LeaseRepo } from './cluster.js';
 import type { CertificateDevicesRepo, KeystoreAdminRepo } from './certificates.js';
 import type { CompatibilityRepo, FirmwareMaskRepo } from './compatibility.js';
+import type { FirmwareCohortRepo } from './compatibility-preview.js';
 import type { AuditRepo } from './context.js';
 import type { DeviceCheckInRepo } from './device-check-in.js';
 import type { DeviceKeystoreRepo } from './device-keystore.js';
@@ -18,7 +19,7 @@ import type { RotationRepo } from './rotation.js';
 
 export interface KeystoreRepo extends KeystoreAdminRepo, DeviceKeystoreRepo {}
 
-export interface DeviceRepo extends DeviceAdminRepo, DeviceCheckInRepo, DeviceRegistrationRepo, CertificateDevicesRepo, FirmwareMaskRepo {}
+export interface DeviceRepo extends DeviceAdminRepo, DeviceCheckInRepo, DeviceRegistrationRepo, CertificateDevicesRepo, FirmwareMaskRepo, FirmwareCohortRepo {}
 
 export interface EnrollmentTokenRepo extends EnrollmentAdminRepo, EnrollmentUseRepo {}
 

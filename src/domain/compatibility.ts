@@ -5,6 +5,7 @@
  * "which devices support the default" for a million rows in one set-based statement.
  */
 import { ALLOWED_SIGNATURE_ALGORITHMS } from './algorithms.js';
+import { decideRotation, RotationDecision } from './rotation.js';
 
 export interface CompatibilityRule {
   /** The firmware profile this rule describes (`igel-os-12` …); agents emulate profiles by name. */
@@ -99,4 +100,111 @@ export function validateRules(rules: readonly CompatibilityRule[]): string | nul
     if (r.algorithms.length === 0) return `rule ${i + 1}: a rule must allow at least one algorithm`;
   }
   return null;
+}
+
+/**
+ * Devices of one firmware that pin one certificate, counted: what a compatibility table edit is
+ * previewed over (a handful of rows for a whole fleet, like the rotation's cohorts).
+ */
+export interface FirmwareCohort {
+  readonly osFamily: string;
+  readonly osVersion: string;
+  /** The firmware profile the devices reported; null when they reported none. */
+  readonly profile: string | null;
+  /** They declared their own algorithms (R2): the table does not apply to them. */
+  readonly declared: boolean;
+  /** What they support now (the mask the rotation uses). */
+  readonly supportedMask: number;
+  readonly certificateId: string;
+  readonly count: number;
+}
+
+export interface TableChangeInput {
+  readonly proposed: readonly CompatibilityRule[];
+  /** The default the rotation moves the fleet to. */
+  readonly target: { readonly id: string; readonly signatureAlgorithm: string };
+  /** The signature algorithm of each keystore entry, by id. */
+  readonly algorithmOf: ReadonlyMap<string, string>;
+  readonly cohorts: readonly FirmwareCohort[];
+}
+
+export interface ProfileChange {
+  readonly profile: string | null;
+  readonly newlySwitching: number;
+  readonly noLongerSwitching: number;
+  readonly unsupportedPin: number;
+}
+
+/**
+ * What replacing the table with `proposed` would do to the fleet against the current default.
+ * `switching`: devices not on the default whose firmware supports it (they get or keep it pending);
+ * `staying`: devices not on the default whose firmware lacks it (they keep their certificate).
+ */
+export interface TableChange {
+  readonly total: number;
+  /** Devices with their own declaration: counted in switching/staying, never changed by the table. */
+  readonly declared: number;
+  readonly switching: { readonly before: number; readonly after: number };
+  readonly staying: { readonly before: number; readonly after: number };
+  /** Staying before, switching after: the default would be scheduled for them. */
+  readonly newlySwitching: number;
+  /** Switching before, staying after: their pending replacement would be dropped. */
+  readonly noLongerSwitching: number;
+  /**
+   * Devices the table governs whose pinned certificate's algorithm the proposed table says their
+   * firmware does not support: if the table were right, those devices could not talk to the server.
+   */
+  readonly unsupportedPin: number;
+  /** Only the profiles with a change or an unsupported pin. */
+  readonly byProfile: readonly ProfileChange[];
+}
+
+type Side = 'current' | 'switching' | 'staying';
+
+/** The rotation's decision (domain/rotation.ts) for a device that pins `certificateId`, as a side. */
+function sideOf(target: TableChangeInput['target'], certificateId: string, mask: number): Side {
+  const decision = decideRotation({
+    defaultId: target.id,
+    defaultAlgorithm: target.signatureAlgorithm,
+    device: { certificateId, pendingCertificateId: null, supportedAlgorithms: algorithmsOfMask(mask) },
+  });
+  if (decision === RotationDecision.alreadyCurrent) return 'current';
+  return decision === RotationDecision.incompatible ? 'staying' : 'switching';
+}
+
+export function previewTableChange(input: TableChangeInput): TableChange {
+  const totals = { total: 0, declared: 0, switchingBefore: 0, switchingAfter: 0, stayingBefore: 0, stayingAfter: 0 };
+  const byProfile = new Map<string | null, { newlySwitching: number; noLongerSwitching: number; unsupportedPin: number }>();
+  const change = (profile: string | null) => {
+    const seen = byProfile.get(profile) ?? { newlySwitching: 0, noLongerSwitching: 0, unsupportedPin: 0 };
+    byProfile.set(profile, seen);
+    return seen;
+  };
+  for (const c of input.cohorts) {
+    const after = c.declared ? c.supportedMask : algorithmMask(supportedAlgorithms(input.proposed, { ...c, declaredAlgorithms: null }));
+    const was = sideOf(input.target, c.certificateId, c.supportedMask);
+    const will = sideOf(input.target, c.certificateId, after);
+    totals.total += c.count;
+    if (c.declared) totals.declared += c.count;
+    if (was === 'switching') totals.switchingBefore += c.count;
+    if (was === 'staying') totals.stayingBefore += c.count;
+    if (will === 'switching') totals.switchingAfter += c.count;
+    if (will === 'staying') totals.stayingAfter += c.count;
+    if (was === 'staying' && will === 'switching') change(c.profile).newlySwitching += c.count;
+    if (was === 'switching' && will === 'staying') change(c.profile).noLongerSwitching += c.count;
+    const pinned = input.algorithmOf.get(c.certificateId);
+    if (!c.declared && pinned !== undefined && (after & algorithmBit(pinned)) === 0) change(c.profile).unsupportedPin += c.count;
+  }
+  const profiles = [...byProfile].map(([profile, counts]) => ({ profile, ...counts }));
+  const sum = (field: 'newlySwitching' | 'noLongerSwitching' | 'unsupportedPin') => profiles.reduce((n, p) => n + p[field], 0);
+  return {
+    total: totals.total,
+    declared: totals.declared,
+    switching: { before: totals.switchingBefore, after: totals.switchingAfter },
+    staying: { before: totals.stayingBefore, after: totals.stayingAfter },
+    newlySwitching: sum('newlySwitching'),
+    noLongerSwitching: sum('noLongerSwitching'),
+    unsupportedPin: sum('unsupportedPin'),
+    byProfile: profiles.filter((p) => p.newlySwitching + p.noLongerSwitching + p.unsupportedPin > 0),
+  };
 }

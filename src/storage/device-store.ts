@@ -6,7 +6,7 @@
  * credential hash, so check-ins cost the same at a hundred devices and at a million.
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
-import { algorithmMask, algorithmsOfMask } from '../domain/compatibility.js';
+import { algorithmMask, algorithmsOfMask, type FirmwareCohort } from '../domain/compatibility.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../domain/algorithms.js';
 import type { DeviceCertificateState, DeviceContact } from '../app/device-check-in.js';
 import type { DeviceListQuery, DeviceQuery, DeviceRecord, Firmware, Page } from '../app/records.js';
@@ -255,5 +255,25 @@ export class DeviceStore implements DeviceRepo {
       }
     }
     return changed;
+  }
+
+  async firmwareCohorts(): Promise<FirmwareCohort[]> {
+    // One pass over the devices, grouped: a row per firmware and pinned certificate, whatever the
+    // fleet's size. The declaration itself is not read, only whether there is one.
+    const declared = sql<number>`case when declared_algorithms is null then 0 else 1 end`;
+    const rows = await this.db
+      .selectFrom('devices')
+      .select(['os_family', 'os_version', 'profile', declared.as('declared'), 'supported_mask', 'certificate_id', (eb) => eb.fn.countAll().as('n')])
+      .groupBy(['os_family', 'os_version', 'profile', declared, 'supported_mask', 'certificate_id'])
+      .execute();
+    return rows.map((r) => ({
+      osFamily: r.os_family,
+      osVersion: r.os_version,
+      profile: r.profile,
+      declared: toInt(r.declared) === 1,
+      supportedMask: toInt(r.supported_mask),
+      certificateId: r.certificate_id,
+      count: toInt(r.n),
+    }));
   }
 }

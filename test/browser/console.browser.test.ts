@@ -17,6 +17,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
+import { createUser } from '../../src/app/accounts.js';
+import { generateCertificate } from '../../src/app/certificates.js';
+import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
+import { DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
 import { runCli } from '../support/cli.js';
 import { databaseUnavailable, openTestStore } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
@@ -440,6 +444,178 @@ browserSuite('web console', () => {
     } finally {
       await context.close();
     }
+  });
+
+  // The firmware compatibility table and API tokens, on a server of their own so that the edit moves a known fleet.
+  describe('firmware compatibility and API tokens', () => {
+    let own: TestServer;
+    let ownChannel: DeviceChannel;
+    let ownToken = '';
+    /** Profile of each device the agents registered, by what it pins. */
+    const fleet: AgentResult[] = [];
+    const PEOPLE = { operator: 'operator-password-2', viewer: 'viewer-password-2' } as const;
+
+    before(async () => {
+      own = await startTestServer(await openTestStore('sqlite'));
+      ownChannel = await startDeviceChannel({ ctx: own.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
+      // An RSA entry with SHA-256 for the legacy firmware (which cannot verify tckey's SHA512withRSA).
+      await generateCertificate(own.ctx, SYSTEM_ACTOR, { alias: 'rsa-sha256', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
+      await createUser(own.ctx, SYSTEM_ACTOR, { username: 'operator', role: 'operator', password: PEOPLE.operator });
+      await createUser(own.ctx, SYSTEM_ACTOR, { username: 'viewer', role: 'viewer', password: PEOPLE.viewer });
+      const file = join(work, 'own-token');
+      writeFileSync(file, (await createEnrollmentToken(own.ctx, SYSTEM_ACTOR, { uses: 10 })).token, { mode: 0o600 });
+      ownToken = file;
+      const profiles = ['igel-os-12', 'igel-os-12', 'igel-linux-4.01.650', 'windows-7-embedded-3.08.100'];
+      const results = await Promise.all(
+        profiles.map(async (profile, i) => {
+          const r = await runCli(['agent', '--server', `127.0.0.1:${ownChannel.address.port}`, '--state', join(work, `own-agent-${i}`), '--token-file', ownToken, '--profile', profile, '--once', '--json']);
+          assert.equal(r.code, 0, `agent ${profile}: ${r.stderr}`);
+          return JSON.parse(r.stdout) as AgentResult; // agent --once --json prints one object
+        }),
+      );
+      fleet.push(...results);
+    });
+    after(async () => {
+      await ownChannel?.close();
+      await own?.close();
+      await own?.ctx.store.close();
+    });
+
+    const devicesOf = (profile: string) => fleet.filter((d) => d.profile === profile).length;
+
+    it('lets an operator edit the table, showing before saving how many devices the edit moves or strands', async () => {
+      assert.deepEqual(fleet.map((d) => d.pinnedAlias), ['tckey', 'tckey', 'rsa-sha256', 'rsa-sha256'], 'R1: the legacy firmware pins the SHA-256 entry');
+      const { context, page: p, errors } = await newConsolePage(browser);
+      try {
+        await logIn(p, own.url, 'operator', PEOPLE.operator);
+        await goTo(p, 'Firmware compatibility', 'Firmware compatibility');
+        const saved = p.getByRole('table', { name: 'Firmware compatibility table, in match order' });
+        await saved.waitFor();
+        assert.equal(await saved.getByRole('row').count(), 1 + DEFAULT_COMPATIBILITY_RULES.length);
+        assert.match((await saved.getByRole('row').nth(1).textContent()) ?? '', /^1igel-linux-4\.01\.650IGEL Linux4\.01\.650SHA1withRSASHA224withRSASHA256withRSASHA384withRSA$/);
+        await p.getByRole('button', { name: 'Edit the table' }).click();
+
+        const preview = (stat: string) => p.locator(`[data-stat="${stat}"] dd`);
+        const waitFor = async (stat: string, text: string) => p.locator(`[data-stat="${stat}"] dd`, { hasText: new RegExp(`^${text}$`) }).waitFor();
+        await waitFor('newlySwitching', '0');
+        assert.equal(await p.getByRole('button', { name: 'Save the table' }).isDisabled(), true, 'nothing to save yet');
+        // The checkboxes are the allow-list, in its order.
+        const row1 = p.locator('tr[data-row="1"]');
+        assert.deepEqual(await row1.getByRole('checkbox').evaluateAll((boxes) => boxes.map((b) => b.parentElement?.textContent ?? '')), [...ALLOWED_SIGNATURE_ALGORITHMS]);
+
+        // The legacy IGEL Linux row gains SHA512withRSA: its device would now get the default (tckey).
+        await p.getByRole('checkbox', { name: 'SHA512withRSA, row 1' }).check();
+        // The old Windows 7 Embedded row goes: that device falls through to the newer row, which supports everything.
+        assert.equal(await p.getByLabel('Profile, row 2').inputValue(), 'windows-7-embedded-3.08.100');
+        await p.getByRole('button', { name: 'Remove row 2' }).click();
+        // A stricter IGEL OS 12 row, moved above the catch-all: the devices on tckey would pin what it says they cannot verify.
+        await p.getByRole('button', { name: 'Add a row' }).click();
+        const last = DEFAULT_COMPATIBILITY_RULES.length; // one removed, one added
+        await p.getByLabel(`Profile, row ${last}`).fill('igel-os-12-strict');
+        await p.getByLabel(`OS family, row ${last}`).fill('IGEL OS');
+        await p.getByLabel(`Up to version, row ${last}`).fill('12.99.999');
+        await p.getByRole('checkbox', { name: `SHA256withRSA, row ${last}` }).check();
+        for (let row = last; row > 3; row--) await p.getByRole('button', { name: `Move row ${row} up` }).click();
+        assert.equal(await p.getByLabel('Profile, row 3').inputValue(), 'igel-os-12-strict');
+        assert.equal(await p.getByLabel('Profile, row 4').inputValue(), 'igel-os-12');
+
+        const legacy = devicesOf('igel-linux-4.01.650') + devicesOf('windows-7-embedded-3.08.100');
+        await waitFor('unsupportedPin', String(devicesOf('igel-os-12')));
+        assert.equal(await preview('newlySwitching').textContent(), String(legacy));
+        assert.equal(await preview('noLongerSwitching').textContent(), '0');
+        assert.equal(await preview('switching').textContent(), `0 → ${legacy}`);
+        assert.equal(await preview('staying').textContent(), `${legacy} → 0`);
+        const perProfile = p.getByRole('table', { name: 'Changes per profile' });
+        assert.deepEqual(await perProfile.getByRole('cell').allTextContents(), [
+          'igel-linux-4.01.650', '1', '0', '0',
+          'igel-os-12', '0', '0', '2',
+          'windows-7-embedded-3.08.100', '1', '0', '0',
+        ]);
+        await p.getByRole('alert').getByText('If this table were right, 2 devices could not verify the certificate they pin.').waitFor();
+        // The edited rows and the whole preview in one picture.
+        await p.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+        await screenshot(p, 'compatibility');
+
+        // That row was wrong: removed again, nothing is stranded, and the table is saved.
+        await p.getByRole('button', { name: 'Remove row 3' }).click();
+        await waitFor('unsupportedPin', '0');
+        assert.equal(await preview('newlySwitching').textContent(), String(legacy));
+        await p.getByRole('button', { name: 'Save the table' }).click();
+        await p.getByRole('status').getByText(`Saved the compatibility table (${DEFAULT_COMPATIBILITY_RULES.length - 1} rows)`).waitFor();
+        assert.match((await saved.getByRole('row').nth(1).textContent()) ?? '', /SHA384withRSASHA512withRSA$/);
+
+        // The rotation does what the preview said.
+        await goTo(p, 'Rotation', 'Rotation');
+        await p.getByRole('button', { name: 'Run now' }).click();
+        await p.getByRole('status').getByText(`Rotation ran: 4 devices checked, ${legacy} given the default`).waitFor();
+        await p.locator('[data-stat="staying"]', { hasText: '0' }).waitFor();
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('shows a viewer the table without any way to change it', async () => {
+      const { context, page: p, errors } = await newConsolePage(browser);
+      try {
+        await logIn(p, own.url, 'viewer', PEOPLE.viewer);
+        await goTo(p, 'Firmware compatibility', 'Firmware compatibility');
+        const table = p.getByRole('table', { name: 'Firmware compatibility table, in match order' });
+        await table.waitFor();
+        assert.equal(await table.getByRole('row').count(), DEFAULT_COMPATIBILITY_RULES.length, 'the saved table: one row fewer, plus the header');
+        assert.equal(await p.getByRole('button').filter({ hasNotText: 'Log out' }).count(), 0);
+        assert.equal(await p.getByRole('checkbox').count(), 0);
+        assert.equal(await p.getByRole('textbox').count(), 0);
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('creates an API token shown once, which works against the API until it is revoked', async () => {
+      const { context, page: p, errors } = await newConsolePage(browser);
+      const me = (token: string) => fetch(`${own.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+      try {
+        await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: own.url });
+        await logIn(p, own.url, 'operator', PEOPLE.operator);
+        await goTo(p, 'API tokens', 'API tokens');
+        await p.getByRole('cell', { name: 'login (log-in)' }).first().waitFor(); // this console's session, and earlier ones
+        await p.getByLabel('Name').fill('nightly-report');
+        assert.equal(await p.getByLabel('Lifetime (days)').getAttribute('max'), '365');
+        await p.getByLabel('Lifetime (days)').fill('7');
+        await p.getByRole('button', { name: 'Create token' }).click();
+        const token = await p.getByRole('textbox', { name: 'API token', exact: true }).inputValue();
+        assert.match(token, /^cft_[A-Za-z0-9_-]{40,}$/);
+        await p.getByRole('button', { name: 'Copy' }).click();
+        await p.getByText('Copied to the clipboard.').waitFor();
+        assert.equal(await p.evaluate('navigator.clipboard.readText()'), token);
+        const row = p.locator('tbody tr', { hasText: 'nightly-report' });
+        await row.waitFor();
+        assert.match((await row.textContent()) ?? '', /never/);
+        await screenshot(p, 'api-tokens');
+
+        // It works, with the operator's rights, and its use is listed.
+        const answer = await me(token);
+        assert.equal(answer.status, 200);
+        assert.deepEqual(await answer.json(), { username: 'operator', role: 'operator', permissions: ['read', 'manageCertificates'] });
+        await p.getByRole('button', { name: 'Done' }).click();
+        assert.equal(await p.getByRole('textbox', { name: 'API token', exact: true }).count(), 0, 'the token is not shown again');
+        await goTo(p, 'Devices', 'Devices');
+        await goTo(p, 'API tokens', 'API tokens');
+        assert.doesNotMatch((await row.locator('td').nth(3).textContent()) ?? '', /never/);
+
+        await row.getByRole('button', { name: 'Revoke token nightly-report' }).click();
+        await p.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+        await p.getByRole('status').getByText('Revoked the token "nightly-report".').waitFor();
+        assert.equal(await row.count(), 0);
+        const refused = await me(token);
+        assert.equal(refused.status, 401);
+        assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'unauthenticated'); // the API's error shape
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    });
   });
 
   // The main flow once more on PostgreSQL, the database of a cluster: the console talks to the same API either way.

@@ -219,6 +219,11 @@ const MATRIX: Readonly<Record<string, Row>> = {
     success: 200,
     request: async () => ({ method: 'PUT', url: '/api/v1/compatibility', payload: { rules: DEFAULT_COMPATIBILITY_RULES } }),
   },
+  'POST /api/v1/compatibility/preview': {
+    allowed: ALL,
+    success: 200,
+    request: async () => ({ method: 'POST', url: '/api/v1/compatibility/preview', payload: { rules: DEFAULT_COMPATIBILITY_RULES } }),
+  },
   'POST /api/v1/sync/run': { allowed: CHANGERS, success: 200, request: async () => ({ method: 'POST', url: '/api/v1/sync/run' }) },
   'GET /api/v1/sync/status': { allowed: ALL, success: 200, request: get('/api/v1/sync/status') },
   'GET /api/v1/certificates/{alias}/default-preview': {

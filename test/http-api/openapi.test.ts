@@ -64,7 +64,7 @@ describe('OpenAPI document', () => {
       'GET /api/v1/tokens', 'POST /api/v1/tokens', 'DELETE /api/v1/tokens/{id}',
       'POST /api/v1/enrollment-tokens', 'GET /api/v1/enrollment-tokens', 'DELETE /api/v1/enrollment-tokens/{id}',
       'GET /api/v1/devices', 'GET /api/v1/devices/{id}', 'DELETE /api/v1/devices/{id}',
-      'GET /api/v1/compatibility', 'PUT /api/v1/compatibility',
+      'GET /api/v1/compatibility', 'PUT /api/v1/compatibility', 'POST /api/v1/compatibility/preview',
       'POST /api/v1/sync/run', 'GET /api/v1/sync/status', 'GET /api/v1/certificates/{alias}/default-preview',
     ];
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));

@@ -11,8 +11,10 @@ import { api, ApiError, get, onSessionEnded, setCsrfToken } from './api';
 import { ErrorMessage } from './components/error-message';
 import { ROLE_NAMES } from './format';
 import { AccountsPage } from './pages/accounts-page';
+import { ApiTokensPage } from './pages/api-tokens-page';
 import { AuditPage } from './pages/audit-page';
 import { CertificatesPage } from './pages/certificates/certificates-page';
+import { CompatibilityPage } from './pages/compatibility-page';
 import { DevicesPage } from './pages/devices-page';
 import { EnrollmentPage } from './pages/enrollment-page';
 import { LoginPage } from './pages/login-page';
@@ -31,8 +33,10 @@ const PAGES: readonly PageDef[] = [
   { path: 'certificates', title: 'Certificate Management', component: CertificatesPage, permission: Permission.read },
   { path: 'devices', title: 'Devices', component: DevicesPage, permission: Permission.read },
   { path: 'enrollment', title: 'Enrollment tokens', component: EnrollmentPage, permission: Permission.read },
+  { path: 'compatibility', title: 'Firmware compatibility', component: CompatibilityPage, permission: Permission.read },
   { path: 'rotation', title: 'Rotation', component: RotationPage, permission: Permission.read },
   { path: 'audit', title: 'Audit log', component: AuditPage, permission: Permission.read },
+  { path: 'tokens', title: 'API tokens', component: ApiTokensPage, permission: Permission.read },
   { path: 'accounts', title: 'Accounts', component: AccountsPage, permission: Permission.manageAccounts },
 ];
 

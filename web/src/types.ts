@@ -154,3 +154,67 @@ export interface SessionStart {
   readonly expiresAt: string;
   readonly user: { readonly username: string; readonly role: Role };
 }
+
+// ─── Added for the firmware compatibility and API token pages (issue 7, item 7). ──────────────
+// Shapes of GET/PUT /compatibility, POST /compatibility/preview and /tokens, to be converted
+// with the other API shapes.
+
+/** K6's allow-list (src/domain/algorithms.ts ALLOWED_SIGNATURE_ALGORITHMS), in its order. */
+export const SIGNATURE_ALLOW_LIST = [
+  'SHA1withRSA',
+  'SHA224withRSA',
+  'SHA256withRSA',
+  'SHA384withRSA',
+  'SHA512withRSA',
+  'SHA256withECDSA',
+  'SHA384withECDSA',
+  'SHA512withECDSA',
+] as const;
+
+export interface CompatibilityRule {
+  readonly profile: string;
+  readonly osFamily: string;
+  /** Versions up to and including this one; null: every version. */
+  readonly maxVersion: string | null;
+  readonly algorithms: readonly string[];
+}
+
+export interface CompatibilityTable {
+  readonly rules: readonly CompatibilityRule[];
+}
+
+export interface BeforeAfter {
+  readonly before: number;
+  readonly after: number;
+}
+
+export interface CompatibilityChangeCounts {
+  readonly newlySwitching: number;
+  readonly noLongerSwitching: number;
+  readonly unsupportedPin: number;
+}
+
+export interface CompatibilityPreview extends CompatibilityChangeCounts {
+  readonly defaultAlias: string;
+  readonly defaultAlgorithm: string;
+  readonly total: number;
+  readonly declared: number;
+  readonly switching: BeforeAfter;
+  readonly staying: BeforeAfter;
+  readonly byProfile: Readonly<Record<string, CompatibilityChangeCounts>>;
+}
+
+export interface ApiToken {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+export interface IssuedApiToken {
+  readonly id: string;
+  readonly token: string;
+  readonly name: string;
+  readonly expiresAt: string;
+}
