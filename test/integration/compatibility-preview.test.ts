@@ -13,21 +13,14 @@ import { SYSTEM_ACTOR, type Actor } from '../../src/app/context.js';
 import type { DeviceRecord } from '../../src/app/records.js';
 import { rotationStatus, runRotation, UNKNOWN_PROFILE } from '../../src/app/rotation.js';
 import { DEFAULT_COMPATIBILITY_RULES, type CompatibilityRule } from '../../src/domain/compatibility.js';
-import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, registerProfile, type TestKeystore } from '../support/device-fleet.js';
 
 const operator: Actor = { userId: 'u-op', username: 'otto', role: 'operator', tokenId: null };
 const viewer: Actor = { userId: 'u-v', username: 'vic', role: 'viewer', tokenId: null };
 
-function refusedWith(code: ErrorCode) {
-  return (e: unknown): boolean => {
-    assert.ok(isCertfleetError(e), `expected a CertfleetError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  };
-}
 
 /**
  * The shipped table edited four ways at once: legacy IGEL Linux gains SHA512withRSA (its devices

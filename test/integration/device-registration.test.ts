@@ -22,8 +22,9 @@ import { runRotation } from '../../src/app/rotation.js';
 import { readKeystore, toPem } from '../../src/crypto/index.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
-import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
+import { isCertfleetError } from '../../src/domain/errors.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, pinning, registerProfile, unitId, type TestKeystore } from '../support/device-fleet.js';
 import { fixture, FIXTURE_PASSWORDS } from '../fixtures/fixtures.js';
@@ -34,13 +35,6 @@ function pick(r: { scheduled: number; awaitingConfirmation: number; alreadyCurre
   return { scheduled: r.scheduled, awaitingConfirmation: r.awaitingConfirmation, alreadyCurrent: r.alreadyCurrent };
 }
 
-function refusedWith(code: ErrorCode) {
-  return (e: unknown): boolean => {
-    assert.ok(isCertfleetError(e), `expected a CertfleetError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  };
-}
 
 forEachDatabase('device registration and check-in', (db) => {
   const fresh = db.storePerTest();

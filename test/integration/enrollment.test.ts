@@ -14,21 +14,14 @@ import {
 } from '../../src/app/enrollment.js';
 import { registerDevice } from '../../src/app/register-device.js';
 import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
-import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
 import { testAppContext, fixedClock, laterClock, type TestAppContext } from '../support/app-context.js';
+import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, unitId } from '../support/device-fleet.js';
 
 const viewer: Actor = { userId: 'u-viewer', username: 'vera', role: 'viewer', tokenId: null };
 const operator: Actor = { userId: 'u-op', username: 'otto', role: 'operator', tokenId: null };
 
-function refusedWith(code: ErrorCode) {
-  return (e: unknown): boolean => {
-    assert.ok(isCertfleetError(e), `expected a CertfleetError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  };
-}
 
 function register(ctx: TestAppContext, token: string, unit = unitId()) {
   return registerDevice(ctx, { enrollmentToken: token, unitId: unit, name: `tc-${unit}`, ...(PROFILE_IDENTITY['igel-os-12'] ?? { osFamily: '', osVersion: '' }) });

@@ -15,9 +15,10 @@ import type { DeviceRecord, StoredCertificate } from '../../src/app/records.js';
 import { previewDefault, REPORT_FIELD_OF_DECISION, requestRotation, RotationTrigger, rotationStatus, runRotation } from '../../src/app/rotation.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { algorithmBit, algorithmMask, algorithmsOfMask, DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
-import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
+import { isCertfleetError } from '../../src/domain/errors.js';
 import { decideRotation, RotationDecision } from '../../src/domain/rotation.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, pinning, registerProfile, unitId, type TestKeystore } from '../support/device-fleet.js';
 
@@ -31,13 +32,6 @@ const MASKS = {
   sha512Only: algorithmMask(['SHA512withRSA']),
 } as const;
 
-function refusedWith(code: ErrorCode) {
-  return (e: unknown): boolean => {
-    assert.ok(isCertfleetError(e), `expected a CertfleetError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    return true;
-  };
-}
 
 async function allDevices(ctx: TestAppContext): Promise<DeviceRecord[]> {
   return [...(await ctx.store.devices.list({ offset: 0, limit: 1000 })).items];

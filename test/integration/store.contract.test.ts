@@ -18,8 +18,9 @@ import type { NewDevice } from '../../src/app/register-device.js';
 import type { Store } from '../../src/app/store.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { algorithmBit, algorithmMask } from '../../src/domain/compatibility.js';
-import { isCertfleetError, type ErrorCode } from '../../src/domain/errors.js';
+import { isCertfleetError } from '../../src/domain/errors.js';
 import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.js';
+import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase, type TestDatabase } from '../support/databases.js';
 
 const T0 = '2025-01-01T00:00:00.000Z';
@@ -79,13 +80,6 @@ function token(id: string, userId: string, expiresAt: string): TokenRecord & { t
   return { id, userId, name: `token ${id}`, createdAt: T0, expiresAt, lastUsedAt: null, tokenHash: `sha256-${id}` };
 }
 
-function refusedWith(code: ErrorCode) {
-  return (error: unknown): boolean => {
-    assert.ok(isCertfleetError(error), `expected a CertfleetError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
 
 /** Makes `certificate` the rotation target, as a pass would: devices that can use it and do not pin it have it pending. */
 async function target(store: Store, certificate: NewCertificate): Promise<void> {
