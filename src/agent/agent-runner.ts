@@ -4,7 +4,8 @@
  * spreads out) until SIGINT/SIGTERM. A failed cycle is retried sooner (5 s, doubling, at most the
  * interval); the device never gives up.
  */
-import { DeviceAgent, describeAgentError, type AgentEvent, type CycleResult } from './agent.js';
+import { describeAgentError } from './agent-errors.js';
+import { DeviceAgent, type AgentEvent, type CycleResult } from './agent.js';
 import { FileStateStore, initialState, readStateFile, type AgentState } from './agent-state.js';
 import { firmwareProfile } from './profiles.js';
 import { formatServer, parseServerList, type ServerAddress } from './servers.js';

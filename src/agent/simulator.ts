@@ -9,7 +9,8 @@
  * pin (a full handshake every few seconds: the default of SPEC K2).
  */
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../domain/algorithms.js';
-import { DeviceAgent, describeAgentError, type AgentEvent } from './agent.js';
+import { describeAgentError } from './agent-errors.js';
+import { DeviceAgent, type AgentEvent } from './agent.js';
 import { initialState, memoryStateStore, type PinnedCertificate } from './agent-state.js';
 import { firmwareProfile, type FirmwareProfile } from './profiles.js';
 import { formatServer, type ServerAddress } from './servers.js';
