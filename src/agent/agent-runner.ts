@@ -4,9 +4,11 @@
  * spreads out) until SIGINT/SIGTERM. A failed cycle is retried sooner (5 s, doubling, at most the
  * interval); the device never gives up.
  */
-import { DeviceAgent, describeAgentError, type AgentEvent, type CycleResult } from './agent.js';
+import { describeAgentError } from './agent-errors.js';
+import { DeviceAgent, type AgentEvent, type CycleResult } from './agent.js';
 import { FileStateStore, initialState, readStateFile, type AgentState } from './agent-state.js';
 import { firmwareProfile } from './profiles.js';
+import { realScheduler, sleep, type Scheduler } from './scheduler.js';
 import { formatServer, parseServerList, type ServerAddress } from './servers.js';
 
 export interface AgentCommandOptions {
@@ -30,6 +32,8 @@ export interface AgentIo {
   err(line: string): void;
   /** Ends the loop (signals). */
   readonly signal?: AbortSignal;
+  /** Waits between cycles; the real clock by default. */
+  readonly scheduler?: Scheduler;
 }
 
 /** Why the command could not start: the caller turns it into a usage error (exit 2). */
@@ -127,13 +131,14 @@ export async function runAgentCommand(o: AgentCommandOptions, io: AgentIo): Prom
   }
 
   io.err(`agent: ${state.deviceId ? `device ${state.deviceId}` : 'not registered yet'}, profile ${state.profile}, servers ${state.servers.join(', ')}, every ${o.intervalSeconds} s`);
+  const scheduler = io.scheduler ?? realScheduler;
   let failures = 0;
   while (!io.signal?.aborted) {
     let waitMs: number;
     try {
       const result = await agent.cycle(o.token);
       failures = 0;
-      if (o.json) io.out(JSON.stringify({ at: new Date().toISOString(), ...summary(agent.state, result), replaced: result.replaced?.alias ?? null }));
+      if (o.json) io.out(JSON.stringify({ at: new Date(scheduler.now()).toISOString(), ...summary(agent.state, result), replaced: result.replaced?.alias ?? null }));
       else io.err(`agent: checked in, pinning "${result.pinned.alias}"`);
       waitMs = o.intervalSeconds * 1000 * (0.9 + Math.random() * 0.2);
     } catch (e) {
@@ -142,23 +147,7 @@ export async function runAgentCommand(o: AgentCommandOptions, io: AgentIo): Prom
       io.err(`agent: error: ${code}: ${message}`);
       waitMs = Math.min(o.intervalSeconds * 1000, 5000 * 2 ** Math.min(failures - 1, 10));
     }
-    await sleep(waitMs, io.signal);
+    await sleep(scheduler, waitMs, io.signal);
   }
   return 0;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

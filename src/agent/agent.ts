@@ -17,15 +17,8 @@
 import { helloServerName, pinServerName, fingerprintHex } from '../domain/device-names.js';
 import type { AgentState, PinnedCertificate, StateStore } from './agent-state.js';
 import type { FirmwareProfile } from './profiles.js';
-import {
-  CertificateNotSupportedError,
-  ConnectionFailure,
-  DeviceConnection,
-  describeCertificatePem,
-  PinMismatchError,
-  type CertificateCheck,
-} from './tls-client.js';
-import { ServerRefusal } from '../transport/cli/cli-errors.js';
+import { AgentError, CertificateNotSupportedError, ConnectionFailure } from './agent-errors.js';
+import { DeviceConnection, describeCertificatePem, type CertificateCheck } from './tls-client.js';
 import { formatServer, type ServerAddress } from './servers.js';
 
 export const DEVICE_PATHS = {
@@ -62,17 +55,6 @@ export interface CycleResult {
   readonly pinned: PinnedCertificate;
   /** How often the server asks the device to check in. */
   readonly checkInSeconds: number | null;
-}
-
-/** The agent cannot go on: a refusal or an answer that breaks the protocol. */
-export class AgentError extends Error {
-  override readonly name = 'AgentError';
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 interface CertificateAnswer {
@@ -325,14 +307,4 @@ export class DeviceAgent {
     this.opts.onEvent?.({ kind: 'checked-in', certificate: pinned });
     return { deviceId: answer.deviceId, registered, replaced, pinned, checkInSeconds: answer.checkInSeconds || null };
   }
-}
-
-/** How a failed cycle reads in one line, for logs and the simulator's error list. */
-export function describeAgentError(e: unknown): { readonly code: string; readonly message: string } {
-  if (e instanceof ServerRefusal) return { code: e.code, message: e.message };
-  if (e instanceof AgentError) return { code: e.code, message: e.message };
-  if (e instanceof ConnectionFailure) return { code: 'connection_failed', message: e.message };
-  if (e instanceof CertificateNotSupportedError) return { code: 'certificate_not_supported', message: e.message };
-  if (e instanceof PinMismatchError) return { code: 'pin_mismatch', message: e.message };
-  return { code: 'agent_failed', message: e instanceof Error ? e.message : String(e) };
 }

@@ -6,14 +6,14 @@ import { assignProfiles, limiter, parseMix, SimulationStopped } from './simulato
 describe('simulator fleet', () => {
   it('parses a mix and refuses unknown profiles and malformed parts', () => {
     assert.deepEqual(parseMix(DEFAULT_MIX), { 'igel-os-12': 70, 'igel-os-11': 20, 'igel-linux-4.01.650': 5, 'windows-7-embedded-3.08.100': 5 });
-    assert.ok('error' in parseMix('igel-os-13=5'));
-    assert.ok('error' in parseMix('igel-os-12'));
-    assert.ok('error' in parseMix('igel-os-12=0'));
+    assert.deepEqual(parseMix('igel-os-13=5'), { error: 'unknown profile "igel-os-13"' });
+    assert.deepEqual(parseMix('igel-os-12'), { error: '"igel-os-12" is not PROFILE=WEIGHT' });
+    assert.deepEqual(parseMix('igel-os-12=0'), { error: 'the weights add up to nothing' });
   });
 
   it('splits the fleet by weight, exactly, and mixes every stretch of it', () => {
     const mix = parseMix(DEFAULT_MIX);
-    assert.ok(!('error' in mix));
+    if ('error' in mix) assert.fail(`the default mix is refused: ${String(mix.error)}`);
     const fleet = assignProfiles(1000, mix);
     const count = (p: string, list: readonly string[]) => list.filter((x) => x === p).length;
     assert.deepEqual(
@@ -26,24 +26,37 @@ describe('simulator fleet', () => {
     assert.equal(assignProfiles(7, { 'igel-os-12': 1 }).length, 7);
   });
 
-  it('runs at most n tasks at a time and refuses the waiting ones when stopped', async () => {
+  it('runs at most n tasks at a time, the others in order, and refuses the waiting ones when stopped', async () => {
     const limit = limiter(2);
-    let running = 0;
-    let peak = 0;
-    const task = async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, 5));
-      running--;
-    };
-    await Promise.all(Array.from({ length: 10 }, () => limit(task)));
-    assert.equal(peak, 2);
-    const slow = limit(() => new Promise((r) => setTimeout(r, 30)));
-    const slow2 = limit(() => new Promise((r) => setTimeout(r, 30)));
-    const waiting = limit(task);
+    const started: number[] = [];
+    const gates = [0, 1, 2, 3, 4].map(() => deferred());
+    const startedSignal = [0, 1, 2, 3, 4].map(() => deferred());
+    const runs = gates.map((gate, i) =>
+      limit(async () => {
+        started.push(i);
+        startedSignal[i]?.resolve();
+        await gate.promise;
+        return i;
+      }),
+    );
+    assert.deepEqual(started, [0, 1], 'two start at once; the others wait');
+    gates[1]?.resolve();
+    await startedSignal[2]?.promise;
+    assert.deepEqual(started, [0, 1, 2], 'a finished task lets the first waiting one in');
+    assert.equal(await runs[1], 1);
     limit.stop();
-    await assert.rejects(waiting, SimulationStopped);
-    await assert.rejects(limit(task), SimulationStopped);
-    await Promise.all([slow, slow2]);
+    await assert.rejects(runs[3] as Promise<number>, SimulationStopped); // five runs were made above
+    await assert.rejects(runs[4] as Promise<number>, SimulationStopped);
+    await assert.rejects(limit(async () => 0), SimulationStopped);
+    gates[0]?.resolve();
+    gates[2]?.resolve();
+    assert.deepEqual(await Promise.all([runs[0], runs[2]]), [0, 2], 'the tasks under way finish');
+    assert.deepEqual(started, [0, 1, 2], 'no task started after the stop');
   });
 });
+
+function deferred(): { readonly promise: Promise<void>; readonly resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

@@ -9,9 +9,11 @@
  * pin (a full handshake every few seconds: the default of SPEC K2).
  */
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../domain/algorithms.js';
-import { DeviceAgent, describeAgentError, type AgentEvent } from './agent.js';
+import { describeAgentError } from './agent-errors.js';
+import { DeviceAgent, type AgentEvent } from './agent.js';
 import { initialState, memoryStateStore, type PinnedCertificate } from './agent-state.js';
 import { firmwareProfile, type FirmwareProfile } from './profiles.js';
+import { realScheduler, every, type Scheduler } from './scheduler.js';
 import { formatServer, type ServerAddress } from './servers.js';
 import { DeviceConnection } from './tls-client.js';
 
@@ -29,6 +31,8 @@ export interface SimulateOptions {
   /** Called at most once per second with the live counts. */
   readonly onProgress?: (p: SimulationProgress) => void;
   readonly signal?: AbortSignal;
+  /** The clock and the timers of the run (check-in moments, probes, progress, the end); the real ones by default. */
+  readonly scheduler?: Scheduler;
 }
 
 export interface SimulationProgress {
@@ -167,12 +171,14 @@ interface SimulatedDevice {
   /** 'refused' until a registration succeeds. */
   status: 'new' | 'refused';
   errors: number;
-  timer: NodeJS.Timeout | null;
+  /** Cancels the device's next cycle. */
+  timer: (() => void) | null;
   busy: boolean;
 }
 
 export async function runSimulation(o: SimulateOptions): Promise<SimulationSummary> {
-  const started = Date.now();
+  const scheduler = o.scheduler ?? realScheduler;
+  const started = scheduler.now();
   const limit = limiter(o.concurrency);
   const interned = new Map<string, PinnedCertificate>();
   const intern = (c: PinnedCertificate): PinnedCertificate => {
@@ -212,12 +218,12 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
 
   const schedule = (d: SimulatedDevice, delayMs: number) => {
     if (stopping) return;
-    d.timer = setTimeout(() => {
+    d.timer = scheduler.after(Math.max(0, delayMs), () => {
       d.timer = null;
       const run = cycle(d);
       inFlight.add(run);
       void run.finally(() => inFlight.delete(run));
-    }, Math.max(0, delayMs));
+    });
   };
 
   const cycle = async (d: SimulatedDevice): Promise<void> => {
@@ -302,18 +308,18 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
 
   await probe();
   let probing = false;
-  const probeTimer = setInterval(() => {
+  const stopProbing = every(scheduler, 3000, () => {
     if (probing) return;
     probing = true;
     void probe().finally(() => {
       probing = false;
     });
-  }, 3000);
-  const progressTimer = o.onProgress
-    ? setInterval(() => {
+  });
+  const stopProgress = o.onProgress
+    ? every(scheduler, 1000, () => {
         const t = tally();
         o.onProgress?.({
-          elapsedSeconds: Math.round((Date.now() - started) / 1000),
+          elapsedSeconds: Math.round((scheduler.now() - started) / 1000),
           devices: o.devices,
           registered: t.registered,
           onDefault: t.onDefault,
@@ -321,24 +327,24 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
           errors: t.errors,
           checkIns: counters.checkIns,
         });
-      }, 1000)
+      })
     : null;
 
   // Every device starts now; the limiter lets `concurrency` of them connect at a time.
   for (const d of fleet) schedule(d, 0);
 
   await new Promise<void>((resolve) => {
-    const end = setTimeout(resolve, o.durationMs);
+    const cancelEnd = scheduler.after(o.durationMs, resolve);
     o.signal?.addEventListener('abort', () => {
-      clearTimeout(end);
+      cancelEnd();
       resolve();
     }, { once: true });
   });
   stopping = true;
   limit.stop();
-  for (const d of fleet) if (d.timer) clearTimeout(d.timer);
-  clearInterval(probeTimer);
-  if (progressTimer) clearInterval(progressTimer);
+  for (const d of fleet) d.timer?.();
+  stopProbing();
+  stopProgress?.();
   // Cycles under way finish (bounded by the connection timeout), so the summary is consistent.
   await Promise.allSettled([...inFlight]);
   await probe();
@@ -358,7 +364,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
     handshakes: { full: counters.full, resumed: counters.resumed },
     byProfile: t.byProfile,
     default: { alias: defaultAlias, sha256: defaultSha },
-    duration: Math.round((Date.now() - started) / 100) / 10,
+    duration: Math.round((scheduler.now() - started) / 100) / 10,
     memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
   };
 }

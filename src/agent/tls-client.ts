@@ -1,7 +1,7 @@
 /**
  * The device side of the channel: a TLS connection that checks the server's certificate the way a
- * firmware does — right after the handshake, before a single byte of the request is sent — and a
- * minimal HTTP/1.1 client for the JSON requests of docs/device-protocol.md.
+ * firmware does — right after the handshake, before a single byte of the request is sent — and
+ * Node's own HTTP/1.1 client on top of it for the JSON requests of docs/device-protocol.md.
  *
  * The check, on a full handshake:
  *   1. the certificate's signature algorithm (from its OID) must be one the firmware can verify
@@ -12,12 +12,20 @@
  * A resumed handshake carries no certificate. It can only resume a session the caller handed in,
  * and callers keep sessions only from connections that passed the check under the same pin, so a
  * resumed connection proves the same server (it knows that session's secret).
+ *
+ * HTTP: each DeviceConnection has its own keep-alive `http.Agent` whose only socket is the verified
+ * one (`createConnection` hands it out once, after the check). Node's client then does the framing
+ * (Content-Length or chunked answers) and keeps the connection for the next request
+ * (register → confirm and check-in on one pinned connection); a request never opens a socket of
+ * its own, so nothing reaches a server whose certificate was not checked.
  */
 import { X509Certificate } from 'node:crypto';
+import { Agent, request as httpRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { connect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { certificateSignatureAlgorithm } from '../crypto/signature-algorithm.js';
 import { colonFingerprint, fingerprintHex } from '../domain/device-names.js';
-import { ServerRefusal } from '../transport/cli/cli-errors.js';
+import { CertificateNotSupportedError, ConnectionFailure, PinMismatchError, ServerRefusal } from './agent-errors.js';
 import { formatServer, type ServerAddress } from './servers.js';
 
 /** What the device accepts on this connection. */
@@ -33,51 +41,6 @@ export interface PeerCertificate {
   /** Upper-case hex with colons, as the API spells fingerprints. */
   readonly sha256Fingerprint: string;
   readonly signatureAlgorithm: string;
-}
-
-/** The server could not be reached or the connection broke: the agent may try the next server. */
-export class ConnectionFailure extends Error {
-  override readonly name = 'ConnectionFailure';
-  constructor(
-    message: string,
-    readonly server: string,
-    /** True when the request had not been sent yet, so no server can have acted on it. */
-    readonly beforeRequest: boolean,
-    /** The TLS alert or socket error code, when there is one. */
-    readonly code: string | null,
-  ) {
-    super(message);
-  }
-}
-
-/** The server presented another certificate than the pinned one. Never a reason to try elsewhere. */
-export class PinMismatchError extends Error {
-  override readonly name = 'PinMismatchError';
-  constructor(
-    readonly server: string,
-    readonly expectedSha256Hex: string,
-    readonly presentedSha256Hex: string,
-  ) {
-    super(
-      `${server} presented the certificate with SHA-256 ${colonFingerprint(presentedSha256Hex)}, but this device pins ` +
-        `${colonFingerprint(expectedSha256Hex)}. The connection was closed before anything was sent.`,
-    );
-  }
-}
-
-/** The firmware cannot verify the certificate's signature algorithm (a wrong assignment). */
-export class CertificateNotSupportedError extends Error {
-  override readonly name = 'CertificateNotSupportedError';
-  constructor(
-    readonly server: string,
-    readonly signatureAlgorithm: string,
-    readonly acceptedAlgorithms: readonly string[],
-  ) {
-    super(
-      `${server} presented a ${signatureAlgorithm} certificate, which this firmware cannot verify ` +
-        `(it supports ${acceptedAlgorithms.join(', ')}). The handshake was refused.`,
-    );
-  }
 }
 
 export interface HttpAnswer {
@@ -143,24 +106,51 @@ function clientContext(maxVersion: 'TLSv1.2' | 'TLSv1.3'): SecureContext {
   return context;
 }
 
+/**
+ * The HTTP agent of one verified connection: its only socket is that connection's, kept alive
+ * between requests (one request at a time). Once that socket is gone there is no other: a request
+ * then fails before anything is sent, and the caller opens (and checks) a new connection.
+ */
+class PinnedSocketAgent extends Agent {
+  private handedOut = false;
+
+  constructor(
+    private readonly socket: TLSSocket,
+    private readonly label: string,
+  ) {
+    super({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+  }
+
+  override createConnection(_options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | undefined {
+    if (!this.handedOut && !this.socket.destroyed) {
+      this.handedOut = true;
+      return this.socket;
+    }
+    // The stream argument is never read when there is an error (http's Agent checks err first).
+    callback?.(new ConnectionFailure(`${this.label}: the connection is closed`, this.label, true, null), this.socket);
+    return undefined;
+  }
+}
+
 export class DeviceConnection {
   private latestSession: Buffer | undefined;
-  private reusable = true;
+  private closed = false;
+  private readonly http: PinnedSocketAgent;
 
   private constructor(
     private readonly socket: TLSSocket,
+    private readonly address: ServerAddress,
     readonly server: string,
     /** The certificate presented; null on a resumed handshake (none is sent). */
     readonly peer: PeerCertificate | null,
     private readonly timeoutMs: number,
   ) {
+    this.http = new PinnedSocketAgent(socket, server);
     socket.on('session', (s: Buffer) => {
       this.latestSession = s;
     });
-    // Between requests nobody else listens: a reset of an idle connection only makes it unusable.
-    socket.on('error', () => {
-      this.reusable = false;
-    });
+    // Between requests nobody else may listen: a reset of an idle connection only ends it.
+    socket.on('error', () => undefined);
   }
 
   get resumed(): boolean {
@@ -225,7 +215,7 @@ export class DeviceConnection {
         socket.off('error', onError);
         socket.off('session', onSession);
         socket.setTimeout(0);
-        const conn = new DeviceConnection(socket, label, peer, o.timeoutMs);
+        const conn = new DeviceConnection(socket, o.server, label, peer, o.timeoutMs);
         if (early.length > 0) conn.latestSession = early[early.length - 1];
         resolve(conn);
       });
@@ -233,104 +223,80 @@ export class DeviceConnection {
   }
 
   /**
-   * One request, one answer (no pipelining). A 2xx answer's JSON body is returned; an error
-   * document becomes a ServerRefusal; a broken connection a ConnectionFailure.
+   * One request, one answer; a second request waits for the first answer (no pipelining). A 2xx
+   * answer's JSON body is returned; an error document becomes a ServerRefusal; a broken
+   * connection, a silence longer than the timeout or an answer over MAX_RESPONSE_BYTES a
+   * ConnectionFailure (the connection is then closed).
    */
   request(method: 'GET' | 'POST', path: string, body?: unknown, credential?: string): Promise<HttpAnswer> {
-    const socket = this.socket;
     const label = this.server;
-    if (!this.reusable || socket.destroyed) {
+    if (this.closed || this.socket.destroyed || !this.socket.writable) {
       return Promise.reject(new ConnectionFailure(`${label}: the connection is closed`, label, true, null));
     }
-    const payload = body === undefined ? '' : JSON.stringify(body);
-    const head =
-      `${method} ${path} HTTP/1.1\r\nHost: certfleet\r\nAccept: application/json\r\n` +
-      (credential ? `Authorization: Bearer ${credential}\r\n` : '') +
-      (body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`) +
-      '\r\n';
+    const payload = body === undefined ? null : Buffer.from(JSON.stringify(body), 'utf8');
     return new Promise((resolve, reject) => {
-      let buffered: Buffer = Buffer.alloc(0);
-      let headerEnd = -1;
-      let status = 0;
-      let length = -1;
-      let closeAfter = false;
-      const cleanup = () => {
-        socket.off('data', onData);
-        socket.off('error', onError);
-        socket.off('close', onClose);
-        socket.setTimeout(0);
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        outcome();
       };
       const fail = (e: Error) => {
-        cleanup();
-        this.reusable = false;
-        socket.destroy();
-        reject(e);
+        if (e instanceof ConnectionFailure) settle(() => reject(e));
+        else {
+          const cause = e as NodeJS.ErrnoException; // http's 'error' events carry socket and parser errors
+          settle(() => reject(new ConnectionFailure(`${label}: ${cause.message}`, label, false, cause.code ?? null)));
+        }
       };
-      const onError = (e: NodeJS.ErrnoException) => fail(new ConnectionFailure(`${label}: ${e.message}`, label, false, e.code ?? null));
-      const onClose = () => fail(new ConnectionFailure(`${label}: the connection closed before the answer`, label, false, null));
-      const onData = (chunk: Buffer) => {
-        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-        if (buffered.length > MAX_RESPONSE_BYTES) {
-          fail(new ConnectionFailure(`${label}: the answer is too large`, label, false, null));
+      const req = httpRequest({
+        agent: this.http,
+        host: this.address.host,
+        port: this.address.port,
+        method,
+        path,
+        timeout: this.timeoutMs,
+        headers: {
+          accept: 'application/json',
+          ...(credential ? { authorization: `Bearer ${credential}` } : {}),
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        },
+      });
+      const tooLarge = () => new ConnectionFailure(`${label}: the answer is larger than ${MAX_RESPONSE_BYTES} bytes`, label, false, null);
+      req.on('timeout', () => req.destroy(new ConnectionFailure(`${label}: no answer within ${this.timeoutMs} ms`, label, false, 'ETIMEDOUT')));
+      req.on('error', fail);
+      req.on('response', (res: IncomingMessage) => {
+        res.on('error', fail);
+        if (Number(res.headers['content-length'] ?? 0) > MAX_RESPONSE_BYTES) {
+          req.destroy(tooLarge());
           return;
         }
-        if (headerEnd < 0) {
-          headerEnd = buffered.indexOf('\r\n\r\n');
-          if (headerEnd < 0) return;
-          const lines = buffered.subarray(0, headerEnd).toString('latin1').split('\r\n');
-          const statusLine = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-          if (!statusLine) {
-            fail(new ConnectionFailure(`${label}: the answer is not HTTP`, label, false, null));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) req.destroy(tooLarge());
+          else chunks.push(chunk);
+        });
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks, size).toString('utf8');
+          let parsed: unknown = null;
+          try {
+            parsed = text.length > 0 ? JSON.parse(text) : null;
+          } catch {
+            settle(() => reject(new ServerRefusal(status, 'invalid_answer', `${label} answered ${status} with a body that is not JSON.`, {})));
             return;
           }
-          status = Number(statusLine[1]);
-          for (const line of lines.slice(1)) {
-            const i = line.indexOf(':');
-            const name = line.slice(0, i).trim().toLowerCase();
-            const value = line.slice(i + 1).trim();
-            if (name === 'content-length') length = Number(value);
-            else if (name === 'connection' && value.toLowerCase() === 'close') closeAfter = true;
-            else if (name === 'transfer-encoding') {
-              fail(new ConnectionFailure(`${label}: unexpected transfer encoding ${value}`, label, false, null));
-              return;
-            }
-          }
-          if (!Number.isSafeInteger(length) || length < 0) {
-            fail(new ConnectionFailure(`${label}: the answer has no Content-Length`, label, false, null));
-            return;
-          }
-        }
-        const start = headerEnd + 4;
-        if (buffered.length < start + length) return;
-        cleanup();
-        if (closeAfter) {
-          this.reusable = false;
-          socket.end();
-        }
-        const text = buffered.subarray(start, start + length).toString('utf8');
-        let parsed: unknown = null;
-        try {
-          parsed = text.length > 0 ? JSON.parse(text) : null;
-        } catch {
-          reject(new ServerRefusal(status, 'invalid_answer', `${label} answered ${status} with a body that is not JSON.`, {}));
-          return;
-        }
-        if (status >= 200 && status < 300) {
-          resolve({ status, body: parsed });
-          return;
-        }
-        reject(errorOf(status, parsed, label));
-      };
-      socket.on('data', onData);
-      socket.once('error', onError);
-      socket.once('close', onClose);
-      socket.setTimeout(this.timeoutMs, () => fail(new ConnectionFailure(`${label}: no answer within ${this.timeoutMs} ms`, label, false, 'ETIMEDOUT')));
-      socket.write(head + payload);
+          if (status >= 200 && status < 300) settle(() => resolve({ status, body: parsed }));
+          else settle(() => reject(errorOf(status, parsed, label)));
+        });
+      });
+      req.end(payload ?? undefined);
     });
   }
 
   close(): void {
-    this.reusable = false;
+    this.closed = true;
     if (!this.socket.destroyed) this.socket.end();
   }
 }

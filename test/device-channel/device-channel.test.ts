@@ -12,20 +12,20 @@ import { after, before, it } from 'node:test';
 import { generateCertificate, reorderCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
-import { AgentError } from '../../src/agent/agent.js';
+import { AgentError, CertificateNotSupportedError, PinMismatchError, ServerRefusal } from '../../src/agent/agent-errors.js';
 import { runAgentCommand } from '../../src/agent/agent-runner.js';
 import { firmwareProfile } from '../../src/agent/profiles.js';
-import { CertificateNotSupportedError, DeviceConnection, PinMismatchError } from '../../src/agent/tls-client.js';
+import { DeviceConnection } from '../../src/agent/tls-client.js';
 import { readKeystore } from '../../src/crypto/keystore-reader.js';
 import { toPem } from '../../src/crypto/pem.js';
 import { fingerprintHex, helloServerName, pinServerName } from '../../src/domain/device-names.js';
-import { ServerRefusal } from '../../src/transport/cli/cli-errors.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { fixture, FIXTURE_PASSWORDS } from '../fixtures/fixtures.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, type TestKeystore } from '../support/device-fleet.js';
-import { eventually, impostorServer, makeEntry, memoryAgent, presentedFor, silentLog } from './channel-fixtures.js';
+import { impostorServer, makeEntry, memoryAgent, presentedFor, signallingLog, silentLog } from './channel-fixtures.js';
+import { ManualScheduler } from './manual-scheduler.js';
 
 const hex = (c: { facts: { sha256Fingerprint: string } }) => fingerprintHex(c.facts.sha256Fingerprint);
 
@@ -58,7 +58,7 @@ forEachDatabase('device channel', (db) => {
     await assert.rejects(presentedFor(server.port, pinServerName('0f'.repeat(32))), /unrecognized name|ECONNRESET|socket disconnected/i);
     const legacy = firmwareProfile('windows-7-embedded-3.08.100');
     const modern = firmwareProfile('igel-os-11');
-    assert.ok(legacy && modern);
+    assert.ok(legacy && modern, 'both profiles exist');
     assert.equal((await presentedFor(server.port, helloServerName(legacy.mask))).sha256Hex, hex(ks.legacy), 'legacy firmware: the SHA256withRSA entry');
     assert.equal((await presentedFor(server.port, helloServerName(modern.mask))).sha256Hex, hex(ks.tckey), 'modern firmware: the default');
     assert.equal((await presentedFor(server.port, undefined)).sha256Hex, hex(ks.tckey), 'no SNI: the default');
@@ -88,12 +88,12 @@ forEachDatabase('device channel', (db) => {
     const r = await agent.cycle(token);
     assert.equal(r.pinned.alias, 'tckey');
     const events = await ctx.store.audit.list({ limit: 20 });
-    assert.ok(events.some((e) => e.action === 'device.md5-certificate-replaced' && e.target === r.deviceId));
+    assert.ok(events.some((e) => e.action === 'device.md5-certificate-replaced' && e.target === r.deviceId), 'the replacement of the MD5 certificate is audited');
   });
 
   it('a legacy profile refuses an SHA512withRSA certificate in the handshake', async () => {
     const legacy = firmwareProfile('igel-linux-4.01.650');
-    assert.ok(legacy);
+    assert.ok(legacy, 'the profile exists');
     await assert.rejects(
       DeviceConnection.open({ server, servername: pinServerName(ks.tckey.facts.sha256Fingerprint), check: { pinSha256Hex: hex(ks.tckey), acceptedAlgorithms: legacy.algorithms }, timeoutMs: 5000 }),
       (e: unknown) => e instanceof CertificateNotSupportedError && e.signatureAlgorithm === 'SHA512withRSA',
@@ -109,7 +109,7 @@ forEachDatabase('device channel', (db) => {
     const idB = b.state.deviceId as string; // registered above
     const pin = (agent: typeof a) => {
       const p = agent.state.pinned;
-      assert.ok(p);
+      assert.ok(p, 'the agent pins a certificate');
       return { servername: pinServerName(p.sha256), check: { pinSha256Hex: fingerprintHex(p.sha256), acceptedAlgorithms: firmwareProfile('igel-os-12')?.algorithms ?? [] } };
     };
     const conn = await DeviceConnection.open({ server, ...pin(a), timeoutMs: 5000 });
@@ -143,6 +143,7 @@ forEachDatabase('device channel', (db) => {
       // The same device, its first server an impostor: the cycle fails there and does not move on.
       const misled = memoryAgent([{ host: '127.0.0.1', port: impostor.port }, server], 'igel-os-12', { state: agent.state });
       await assert.rejects(misled.cycle(), PinMismatchError);
+      await impostor.closed();
       assert.equal(impostor.received(), 0, 'not a byte of the request reached the impostor');
     } finally {
       await impostor.close();
@@ -155,32 +156,45 @@ forEachDatabase('device channel', (db) => {
   it('the agent without --once checks in every interval until it is stopped', async () => {
     const lines: string[] = [];
     const stop = new AbortController();
+    const start = Date.UTC(2030, 0, 1);
+    const clock = new ManualScheduler(start);
     const stateDir = await mkdtemp(join(tmpdir(), 'certfleet-agent-loop-'));
     const running = runAgentCommand(
-      { servers: [server], stateDir, token, profile: 'igel-os-11', intervalSeconds: 1, once: false, json: true, unitId: undefined, name: undefined },
-      { out: (l) => lines.push(l), err: () => undefined, signal: stop.signal },
+      { servers: [server], stateDir, token, profile: 'igel-os-11', intervalSeconds: 60, once: false, json: true, unitId: undefined, name: undefined },
+      { out: (l) => lines.push(l), err: () => undefined, signal: stop.signal, scheduler: clock },
     );
-    await eventually('two check-ins', 5000, async () => lines.length >= 2);
+    // After each cycle the agent waits one interval (±10 %) on its scheduler, and nothing else.
+    for (let cycle = 1; cycle <= 2; cycle++) {
+      await clock.whenPending(1);
+      assert.equal(lines.length, cycle, `cycle ${cycle} printed its line before waiting`);
+      const [wait = -1] = clock.pending();
+      assert.ok(wait >= 54_000 && wait <= 66_000, `waits ${wait} ms, one interval of 60 s ±10 %`);
+      if (cycle < 2) clock.runNext();
+    }
     stop.abort();
     assert.equal(await running, 0);
-    const [first, second] = lines.map((l) => JSON.parse(l) as { deviceId: string; pinnedAlias: string }); // the agent's --json line
+    assert.deepEqual(clock.pending(), [], 'the abort cancelled the wait');
+    const [first, second] = lines.map((l) => JSON.parse(l) as { at: string; deviceId: string; pinnedAlias: string }); // the agent's --json line
     assert.equal(first?.deviceId, second?.deviceId);
     assert.equal(second?.pinnedAlias, 'tckey');
+    assert.equal(first?.at, new Date(start).toISOString(), 'the line carries the scheduler\'s time');
   });
 
-  it('serves a certificate made on another node, and its new default, within the poll interval (H2)', async () => {
+  it('serves a certificate made on another node, and its new default, by polling the revision (H2)', { timeout: 20_000 }, async () => {
     const shared = await db.database();
     const nodeA = testAppContext(await shared.open());
     await deviceKeystore(nodeA);
-    const channelA = await startDeviceChannel({ ctx: nodeA, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 200 });
+    const logsA = signallingLog();
+    const channelA = await startDeviceChannel({ ctx: nodeA, host: '127.0.0.1', port: 0, log: logsA.log, pollIntervalMs: 200 });
     try {
       // Node B: its own Store (and connections) on the same database. Node A's channel is told
       // nothing (its context's onKeystoreChanged only records): it learns by polling the revision.
       const nodeB = testAppContext(await shared.open(), { sealer: nodeA.sealer });
       const made = await generateCertificate(nodeB, SYSTEM_ACTOR, { alias: 'from-b', signatureAlgorithm: 'SHA384withECDSA' });
       await reorderCertificate(nodeB, SYSTEM_ACTOR, 'from-b', 'default');
-      const ms = await eventually('node A serves the new default', 3000, async () => (await presentedFor(channelA.address.port, undefined)).sha256Hex === hex(made));
-      assert.ok(ms < 2000, `took ${ms} ms`);
+      // Nobody calls channelA.reload(): a load that changes the default can only come from its poll.
+      await logsA.waitFor('device channel keystore loaded', (l) => l.defaultChanged === true);
+      assert.equal((await presentedFor(channelA.address.port, undefined)).sha256Hex, hex(made), 'the new default');
       assert.equal((await presentedFor(channelA.address.port, pinServerName(made.facts.sha256Fingerprint))).sha256Hex, hex(made));
     } finally {
       await channelA.close();

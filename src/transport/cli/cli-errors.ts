@@ -5,17 +5,11 @@
 export const ExitCode = { ok: 0, refused: 1, usage: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** The server answered with an error document. */
-export class ServerRefusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Readonly<Record<string, unknown>>,
-  ) {
-    super(message);
-  }
-}
+/**
+ * The server answered with an error document. The class belongs to the device agent (which reads
+ * the same error shape from the device channel); the CLI's API client and its exit-code mapping use it too.
+ */
+export { ServerRefusal } from '../../agent/agent-errors.js';
 
 /** The command cannot be run as given. */
 export class UsageError extends Error {}
