@@ -1,39 +1,33 @@
 /** The firmware compatibility table (R2): which signature algorithms each OS family and version supports. */
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { getCompatibilityRules, MAX_COMPATIBILITY_RULES, setCompatibilityRules } from '../../app/compatibility.js';
 import type { AppContext } from '../../app/context.js';
-import type { CompatibilityRule } from '../../domain/compatibility.js';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission } from '../../domain/roles.js';
 import { actorOf } from './auth.js';
-import { spec, type JsonSchema } from './operation.js';
+import { CompatibilityTableSchema, setCompatibilityBodySchema } from './contract/index.js';
+import { spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentCompatibilityRules } from './presenters.js';
-import { arrayOf, COMPATIBILITY_RULE_ID } from './schemas.js';
 
 const BASE = `${API_PREFIX}/compatibility`;
 const TAGS = ['devices'];
 
-const table: JsonSchema = {
-  type: 'object',
-  description: 'The table, in match order.',
-  required: ['rules'],
-  properties: { rules: arrayOf(COMPATIBILITY_RULE_ID, 'The rules; the first that matches a device decides.') },
-};
-
-export function registerCompatibilityRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function registerCompatibilityRoutes(server: FastifyInstance, ctx: AppContext): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   app.get(BASE, {
     ...spec({
       operationId: 'getCompatibilityRules',
       summary: 'The firmware compatibility table',
       tags: TAGS,
       access: Permission.read,
-      responses: { 200: table },
+      responses: { 200: CompatibilityTableSchema },
     }),
     handler: async (request) => presentCompatibilityRules(await getCompatibilityRules(ctx, actorOf(request))),
   });
 
-  app.put<{ Body: { readonly rules: readonly CompatibilityRule[] } }>(BASE, {
+  app.put(BASE, {
     ...spec({
       operationId: 'setCompatibilityRules',
       summary: 'Replace the firmware compatibility table',
@@ -44,13 +38,8 @@ export function registerCompatibilityRoutes(app: FastifyInstance, ctx: AppContex
       access: Permission.manageCertificates,
       auditAction: 'compatibility.set',
       errors: [ErrorCode.invalid_compatibility_rules],
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['rules'],
-        properties: { rules: { ...arrayOf(COMPATIBILITY_RULE_ID, 'The new table, in match order.'), maxItems: MAX_COMPATIBILITY_RULES } },
-      },
-      responses: { 200: table },
+      body: setCompatibilityBodySchema(MAX_COMPATIBILITY_RULES),
+      responses: { 200: CompatibilityTableSchema },
     }),
     handler: async (request) => presentCompatibilityRules(await setCompatibilityRules(ctx, actorOf(request), [...request.body.rules])),
   });
