@@ -4,7 +4,7 @@ import { api, ApiError, download, enc, get, getText } from '../../api';
 import { ConfirmDialog, Dialog, DialogButtons, useAction } from '../../components/dialog';
 import { ErrorMessage } from '../../components/error-message';
 import { formatDateTime, plural } from '../../format';
-import type { CertificateContent, CertificateSummary, DefaultPreview } from '../../types';
+import type { CertificateContent, CertificateSummary, DefaultPreview, ExportKeyPairBody, GenerateCertificateBody, ImportCertificateBody } from '../../types';
 
 /** Devices per firmware profile, as the preview counts them. */
 type CountsByProfile = DefaultPreview['switching']['byProfile'];
@@ -55,7 +55,7 @@ export function ImportDialog(props: Closeable & { readonly onDone: (c: Certifica
           password,
           ...(keyPassword ? { keyPassword } : {}),
           ...(entries && entry ? { entry } : {}),
-        });
+        } satisfies ImportCertificateBody);
         props.onDone(created);
       } catch (err) {
         if (err instanceof ApiError && (err.code === 'entry_required' || err.code === 'entry_not_found')) {
@@ -152,7 +152,7 @@ export function GenerateDialog(props: Closeable & { readonly onDone: (c: Certifi
           signatureAlgorithm: algorithm,
           ...(ecdsa ? {} : { keySize }),
           days,
-        }),
+        } satisfies GenerateCertificateBody),
       );
     });
   };
@@ -359,7 +359,7 @@ export function ExportKeyPairDialog(props: Closeable & { readonly certificate: C
           if (password.length < MIN_EXPORT_PASSWORD) return setError(new Error(`The password must be at least ${MIN_EXPORT_PASSWORD} characters long.`));
           if (password !== repeat) return setError(new Error('The two passwords differ.'));
           void run(async () => {
-            await download('POST', `/certificates/${enc(c.alias)}/export-keypair`, { password });
+            await download('POST', `/certificates/${enc(c.alias)}/export-keypair`, { password } satisfies ExportKeyPairBody);
             props.onClose();
           });
         }}
