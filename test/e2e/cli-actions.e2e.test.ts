@@ -11,32 +11,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, it } from 'node:test';
-import { CliSession, type CliResult } from '../support/cli.js';
+import { assertRefused, CliSession, type CliResult } from '../support/cli.js';
+import type { AuditEvent, CertificateSummary, DevicePage, User } from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
 
 const exec = promisify(execFile);
 
-interface Summary {
-  alias: string;
-  position: number;
-  isDefault: boolean;
-  active: boolean;
-  signatureAlgorithm: string;
-  keyAlgorithm: string;
-  keySize: number;
-  curve: string | null;
-  sha256Fingerprint: string;
-  deviceCount: number;
-  pendingDeviceCount: number;
-}
-
-const order = (list: readonly Summary[]) => list.map((c) => `${c.alias}${c.active ? '' : '-'}`).join(' ');
-
-function refused(r: CliResult, code: string): void {
-  assert.equal(r.code, 1, `expected exit 1, got ${r.code}: ${r.stdout}${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`error: ${code}: `));
-}
+const order = (list: readonly CertificateSummary[]) => list.map((c) => `${c.alias}${c.active ? '' : '-'}`).join(' ');
 
 function ok(r: CliResult): CliResult {
   assert.equal(r.code, 0, r.stderr);
@@ -46,7 +28,7 @@ function ok(r: CliResult): CliResult {
 forEachDatabase('certificate actions through the CLI', (db) => {
   let server: TestServer;
   let admin: CliSession;
-  const list = () => admin.json<Summary[]>(['cert', 'list']);
+  const list = () => admin.json<CertificateSummary[]>(['cert', 'list']);
 
   before(async () => {
     server = await startTestServer(await db.open());
@@ -74,15 +56,15 @@ forEachDatabase('certificate actions through the CLI', (db) => {
       ['gen-ec384', ['--sig-alg', 'SHA384withECDSA', '--days', '30', '--cn', 'fleet.example.com'], 'EC', 384],
     ];
     for (const [alias, args, key, size] of cases) {
-      const s = JSON.parse(ok(await admin.run(['cert', 'generate', '--alias', alias, ...args, '--json'])).stdout) as Summary;
+      const s = JSON.parse(ok(await admin.run(['cert', 'generate', '--alias', alias, ...args, '--json'])).stdout) as CertificateSummary;
       assert.equal(s.keyAlgorithm, key);
       assert.equal(s.keySize, size);
       assert.equal(s.signatureAlgorithm, args[1]);
     }
     assert.equal(order(await list()), 'tckey gen-rsa2048 gen-rsa3072 gen-ec256 gen-ec384');
-    refused(await admin.run(['cert', 'generate', '--alias', 'bad', '--key-size', '1024']), 'invalid_key_size');
-    refused(await admin.run(['cert', 'generate', '--alias', 'bad', '--sig-alg', 'MD5withRSA']), 'unsupported_generation_algorithm');
-    refused(await admin.run(['cert', 'generate', '--alias', 'gen-ec256', '--sig-alg', 'SHA256withECDSA']), 'alias_taken');
+    assertRefused(await admin.run(['cert', 'generate', '--alias', 'bad', '--key-size', '1024']), 'invalid_key_size');
+    assertRefused(await admin.run(['cert', 'generate', '--alias', 'bad', '--sig-alg', 'MD5withRSA']), 'unsupported_generation_algorithm');
+    assertRefused(await admin.run(['cert', 'generate', '--alias', 'gen-ec256', '--sig-alg', 'SHA256withECDSA']), 'alias_taken');
   });
 
   it('moves entries up and down, makes one the default, and keeps the default active (K2, K3, K4)', async () => {
@@ -91,11 +73,11 @@ forEachDatabase('certificate actions through the CLI', (db) => {
     ok(await admin.run(['cert', 'down', 'gen-rsa2048']));
     assert.equal(order(await list()), 'tckey gen-rsa3072 gen-rsa2048 gen-ec384 gen-ec256');
     ok(await admin.run(['cert', 'deactivate', 'gen-rsa3072']));
-    refused(await admin.run(['cert', 'default', 'gen-rsa3072']), 'default_must_be_active');
-    refused(await admin.run(['cert', 'up', 'gen-rsa3072']), 'default_must_be_active');
-    refused(await admin.run(['cert', 'deactivate', 'tckey']), 'cannot_deactivate_default');
-    refused(await admin.run(['cert', 'up', 'tckey']), 'already_at_top');
-    refused(await admin.run(['cert', 'down', 'gen-ec256']), 'already_at_bottom');
+    assertRefused(await admin.run(['cert', 'default', 'gen-rsa3072']), 'default_must_be_active');
+    assertRefused(await admin.run(['cert', 'up', 'gen-rsa3072']), 'default_must_be_active');
+    assertRefused(await admin.run(['cert', 'deactivate', 'tckey']), 'cannot_deactivate_default');
+    assertRefused(await admin.run(['cert', 'up', 'tckey']), 'already_at_top');
+    assertRefused(await admin.run(['cert', 'down', 'gen-ec256']), 'already_at_bottom');
     const changes = server.ctx.changes.length;
     ok(await admin.run(['cert', 'default', 'gen-rsa2048']));
     const now = await list();
@@ -105,7 +87,7 @@ forEachDatabase('certificate actions through the CLI', (db) => {
     ok(await admin.run(['cert', 'activate', 'gen-rsa3072']));
     ok(await admin.run(['cert', 'default', 'tckey']));
     assert.equal(order(await list()), 'tckey gen-rsa2048 gen-rsa3072 gen-ec384 gen-ec256');
-    refused(await admin.run(['cert', 'up', 'no-such-alias']), 'certificate_not_found');
+    assertRefused(await admin.run(['cert', 'up', 'no-such-alias']), 'certificate_not_found');
   });
 
   it('exports the certificate as PEM and DER with the listed fingerprint (K8)', async () => {
@@ -138,8 +120,8 @@ forEachDatabase('certificate actions through the CLI', (db) => {
       assert.match(listing, new RegExp(`${alias}, .*PrivateKeyEntry`));
       await assert.rejects(exec('openssl', ['pkcs12', '-in', out, '-passin', 'pass:wrong-password', '-nodes']));
     }
-    refused(await admin.run(['cert', 'export-keypair', 'gen-rsa2048', '--out', join(admin.dir, 'x.p12'), '--password-stdin'], { stdin: 'short' }), 'password_too_short');
-    const audit = await admin.json<{ action: string; target: string; result: string; actor: string }[]>(['audit', 'list']);
+    assertRefused(await admin.run(['cert', 'export-keypair', 'gen-rsa2048', '--out', join(admin.dir, 'x.p12'), '--password-stdin'], { stdin: 'short' }), 'password_too_short');
+    const audit = await admin.json<AuditEvent[]>(['audit', 'list']);
     assert.ok(audit.some((e) => e.action === 'certificate.export-keypair' && e.target === 'gen-ec384' && e.result === 'ok' && e.actor === 'admin'));
   });
 
@@ -153,47 +135,47 @@ forEachDatabase('certificate actions through the CLI', (db) => {
         ...({ supportedMask: 255 } as object), // the devices issue adds the mask; harmless before
       });
     }
-    const devices = await admin.json<{ count: number; devices: { name: string }[] }>(['cert', 'devices', 'gen-ec256']);
+    const devices = await admin.json<DevicePage>(['cert', 'devices', 'gen-ec256']);
     assert.equal(devices.count, 3);
     assert.deepEqual(devices.devices.map((d) => d.name).sort(), ['tc-0', 'tc-1', 'tc-2']);
-    const one = await admin.json<{ count: number; devices: unknown[] }>(['cert', 'devices', 'gen-ec256', '--search', 'tc-1']);
+    const one = await admin.json<DevicePage>(['cert', 'devices', 'gen-ec256', '--search', 'tc-1']);
     assert.equal(one.count, 1);
     assert.equal((await list()).find((c) => c.alias === 'gen-ec256')?.deviceCount, 3);
     const before = order(await list());
     const r = await admin.run(['cert', 'delete', 'gen-ec256']);
-    refused(r, 'certificate_in_use');
+    assertRefused(r, 'certificate_in_use');
     assert.match(r.stderr, /3 devices/);
     assert.match(r.stderr, /certfleet cert devices gen-ec256/);
     assert.equal(order(await list()), before);
     ok(await admin.run(['cert', 'delete', 'gen-ec384']));
     assert.equal(order(await list()), 'tckey gen-rsa2048 gen-rsa3072 gen-ec256');
-    refused(await admin.run(['cert', 'delete', 'gen-ec384']), 'certificate_not_found');
+    assertRefused(await admin.run(['cert', 'delete', 'gen-ec384']), 'certificate_not_found');
   });
 
   it('enforces roles: a viewer reads, an operator changes but cannot export keys or manage accounts', async () => {
     ok(await admin.run(['user', 'create', 'olga', '--role', 'operator', '--password-stdin'], { stdin: 'operator-pass-1' }));
     ok(await admin.run(['user', 'create', 'victor', '--role', 'viewer', '--password-file', admin.secretFile('viewer-pass-1')]));
-    refused(await admin.run(['user', 'create', 'olga', '--role', 'viewer', '--password-stdin'], { stdin: 'whatever-pass' }), 'user_exists');
-    const users = await admin.json<{ username: string; role: string }[]>(['user', 'list']);
+    assertRefused(await admin.run(['user', 'create', 'olga', '--role', 'viewer', '--password-stdin'], { stdin: 'whatever-pass' }), 'user_exists');
+    const users = await admin.json<User[]>(['user', 'list']);
     assert.deepEqual(users.map((u) => `${u.username}:${u.role}`).sort(), ['admin:admin', 'olga:operator', 'victor:viewer']);
 
     const viewer = new CliSession(server.url);
     await viewer.login('victor', 'viewer-pass-1');
-    assert.equal((await viewer.json<Summary[]>(['cert', 'list'])).length, 4);
-    refused(await viewer.run(['cert', 'generate', '--alias', 'v', '--sig-alg', 'SHA256withECDSA']), 'forbidden');
-    refused(await viewer.run(['cert', 'down', 'tckey']), 'forbidden');
+    assert.equal((await viewer.json<CertificateSummary[]>(['cert', 'list'])).length, 4);
+    assertRefused(await viewer.run(['cert', 'generate', '--alias', 'v', '--sig-alg', 'SHA256withECDSA']), 'forbidden');
+    assertRefused(await viewer.run(['cert', 'down', 'tckey']), 'forbidden');
 
     const operator = new CliSession(server.url);
     await operator.login('olga', 'operator-pass-1');
     ok(await operator.run(['cert', 'generate', '--alias', 'op-made', '--sig-alg', 'SHA256withECDSA']));
-    refused(await operator.run(['cert', 'export-keypair', 'op-made', '--out', join(operator.dir, 'k.p12'), '--password-stdin'], { stdin: 'long-enough-1' }), 'forbidden');
-    refused(await operator.run(['user', 'list']), 'forbidden');
+    assertRefused(await operator.run(['cert', 'export-keypair', 'op-made', '--out', join(operator.dir, 'k.p12'), '--password-stdin'], { stdin: 'long-enough-1' }), 'forbidden');
+    assertRefused(await operator.run(['user', 'list']), 'forbidden');
     ok(await operator.run(['cert', 'delete', 'op-made']));
 
-    refused(await admin.run(['user', 'delete', 'admin']), 'cannot_delete_self');
+    assertRefused(await admin.run(['user', 'delete', 'admin']), 'cannot_delete_self');
     ok(await admin.run(['user', 'delete', 'victor']));
-    refused(await viewer.run(['cert', 'list']), 'unauthenticated');
-    const audit = await admin.json<{ action: string; actor: string; result: string; code: string | null }[]>(['audit', 'list', '--limit', '200']);
+    assertRefused(await viewer.run(['cert', 'list']), 'unauthenticated');
+    const audit = await admin.json<AuditEvent[]>(['audit', 'list', '--limit', '200']);
     assert.ok(audit.some((e) => e.actor === 'olga' && e.action === 'certificate.export-keypair' && e.result === 'refused' && e.code === 'forbidden'));
     assert.ok(audit.some((e) => e.actor === 'olga' && e.action === 'certificate.generate' && e.result === 'ok'));
   });

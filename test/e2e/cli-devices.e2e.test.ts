@@ -11,46 +11,21 @@ import { after, before, it } from 'node:test';
 import { generateCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import type { RegisterResult } from '../../src/app/register-device.js';
-import { CliSession, type CliResult } from '../support/cli.js';
+import { assertRefused, CliSession, type CliResult } from '../support/cli.js';
+import type {
+  CompatibilityTable,
+  CompatibilityRule as Rule,
+  DefaultPreview as Preview,
+  DevicePage,
+  DeviceSummary as Device,
+  EnrollmentToken,
+  IssuedEnrollmentToken,
+  RotationReport as Report,
+  RotationStatus,
+} from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { registerProfile } from '../support/device-fleet.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
-
-interface Device {
-  readonly id: string;
-  readonly unitId: string;
-  readonly name: string;
-  readonly profile: string | null;
-  readonly supportedAlgorithms: string[];
-  readonly certificateAlias: string;
-  readonly pendingCertificateAlias: string | null;
-}
-interface Rule {
-  readonly profile: string;
-  readonly osFamily: string;
-  readonly maxVersion: string | null;
-  readonly algorithms: string[];
-}
-interface Preview {
-  readonly alias: string;
-  readonly switching: { total: number; byProfile: Record<string, number> };
-  readonly staying: { total: number; byProfile: Record<string, number>; lacking: string };
-  readonly alreadyCurrent: number;
-}
-interface Report {
-  readonly defaultAlias: string;
-  readonly checked: number;
-  readonly scheduled: number;
-  readonly incompatible: number;
-  readonly alreadyCurrent: number;
-  readonly awaitingConfirmation: number;
-}
-
-function assertRefused(r: CliResult, code: string): void {
-  assert.equal(r.code, 1, `expected exit 1 (refused), got ${r.code}: ${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`error: ${code}: `), r.stderr);
-  assert.equal(r.stdout, '');
-}
 
 function assertUsage(r: CliResult): void {
   assert.equal(r.code, 2, `expected exit 2 (usage), got ${r.code}: ${r.stderr}`);
@@ -82,7 +57,7 @@ forEachDatabase('device administration through the CLI', (db) => {
     assert.match(human.stdout, /shown only now/);
     assert.match(human.stdout, /5 uses/);
 
-    const created = await cli.json<{ id: string; token: string; usesAllowed: number; expiresAt: string; unitId: string | null }>(['enroll', 'create', '--expires', '7d']);
+    const created = await cli.json<IssuedEnrollmentToken>(['enroll', 'create', '--expires', '7d']);
     assert.match(created.token, /^cfe_/);
     assert.equal(created.usesAllowed, 1);
     assert.equal(created.unitId, null);
@@ -98,7 +73,7 @@ forEachDatabase('device administration through the CLI', (db) => {
 
     const revoke = await cli.run(['enroll', 'revoke', created.id]);
     assert.equal(revoke.code, 0, revoke.stderr);
-    const after = await cli.json<{ id: string; state: string }[]>(['enroll', 'list']);
+    const after = await cli.json<EnrollmentToken[]>(['enroll', 'list']);
     assert.equal(after.find((t) => t.id === created.id)?.state, 'revoked');
 
     assertRefused(await cli.run(['enroll', 'revoke', 'no-such-token']), 'enrollment_token_not_found');
@@ -107,7 +82,7 @@ forEachDatabase('device administration through the CLI', (db) => {
   });
 
   it('compat list shows the table; compat set replaces it from a file and prints the new one', async () => {
-    const { rules } = await cli.json<{ rules: Rule[] }>(['compat', 'list']);
+    const { rules } = await cli.json<CompatibilityTable>(['compat', 'list']);
     assert.ok(rules.some((r) => r.profile === 'windows-7-embedded-3.08.100'));
     const human = await cli.run(['compat', 'list']);
     assert.match(human.stdout, /igel-linux-4\.01\.650\s+IGEL Linux\s+4\.01\.650/);
@@ -118,7 +93,7 @@ forEachDatabase('device administration through the CLI', (db) => {
     const set = await cli.run(['compat', 'set', file]);
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /thinos-9\s+ThinOS\s+9\.1\s+SHA256withRSA/);
-    assert.deepEqual((await cli.json<{ rules: Rule[] }>(['compat', 'list'])).rules, edited);
+    assert.deepEqual((await cli.json<CompatibilityTable>(['compat', 'list'])).rules, edited);
 
     writeFileSync(file, JSON.stringify({ rules: [{ ...edited[0], algorithms: ['MD5withRSA'] }] }));
     assertRefused(await cli.run(['compat', 'set', file]), 'invalid_compatibility_rules');
@@ -127,20 +102,20 @@ forEachDatabase('device administration through the CLI', (db) => {
     assertUsage(await cli.run(['compat', 'set', join(cli.dir, 'missing.json')]));
 
     writeFileSync(file, JSON.stringify({ rules }));
-    assert.deepEqual((await cli.json<{ rules: Rule[] }>(['compat', 'set', file])).rules, rules);
+    assert.deepEqual((await cli.json<CompatibilityTable>(['compat', 'set', file])).rules, rules);
   });
 
   it('device list, show and delete', async () => {
-    const all = await cli.json<{ count: number; devices: Device[] }>(['device', 'list']);
+    const all = await cli.json<DevicePage>(['device', 'list']);
     assert.equal(all.count, FLEET.length);
     assert.equal(all.devices.length, FLEET.length);
     const text = JSON.stringify(all);
     for (const f of fleet) assert.ok(!text.includes(f.credential), 'never a credential');
 
-    const legacy = await cli.json<{ count: number; devices: Device[] }>(['device', 'list', '--cert', 'legacy256']);
+    const legacy = await cli.json<DevicePage>(['device', 'list', '--cert', 'legacy256']);
     assert.equal(legacy.count, 2);
     assert.ok(legacy.devices.every((d) => d.certificateAlias === 'legacy256'));
-    const limited = await cli.json<{ count: number; devices: Device[] }>(['device', 'list', '--limit', '2']);
+    const limited = await cli.json<DevicePage>(['device', 'list', '--limit', '2']);
     assert.equal(limited.count, FLEET.length);
     assert.equal(limited.devices.length, 2);
 
@@ -149,7 +124,7 @@ forEachDatabase('device administration through the CLI', (db) => {
     const show = await cli.json<Device>(['device', 'show', first.deviceId]);
     assert.equal(show.id, first.deviceId);
     assert.equal(show.profile, 'igel-os-12');
-    const searched = await cli.json<{ count: number; devices: Device[] }>(['device', 'list', '--search', show.unitId]);
+    const searched = await cli.json<DevicePage>(['device', 'list', '--search', show.unitId]);
     assert.deepEqual(searched.devices.map((d) => d.id), [first.deviceId]);
     const human = await cli.run(['device', 'show', first.deviceId]);
     assert.match(human.stdout, /certificate:\s+tckey/);
@@ -193,7 +168,7 @@ forEachDatabase('device administration through the CLI', (db) => {
     const again = await cli.run(['sync', 'run']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /Rotation to "ec384"/);
-    const status = await cli.json<{ defaultAlias: string; pending: number; lastRun: Report | null }>(['sync', 'status']);
+    const status = await cli.json<RotationStatus>(['sync', 'status']);
     assert.equal(status.defaultAlias, 'ec384');
     assert.equal(status.pending, preview.switching.total);
     assert.equal(status.lastRun?.awaitingConfirmation, preview.switching.total);

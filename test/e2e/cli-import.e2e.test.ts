@@ -6,22 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { ACCEPTED, FIXTURE_PASSWORDS, fixturePath, REFUSED, type FixtureRead } from '../fixtures/fixtures.js';
-import { CliSession, type CliResult } from '../support/cli.js';
+import { assertRefused, CliSession } from '../support/cli.js';
+import type { CertificateSummary } from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
-
-interface Summary {
-  alias: string;
-  position: number;
-  isDefault: boolean;
-  active: boolean;
-  signatureAlgorithm: string;
-  keyAlgorithm: string;
-  keySize: number;
-  curve: string | null;
-  subject: string;
-  sha256Fingerprint: string;
-}
 
 function importArgs(cli: CliSession, f: FixtureRead, alias: string, password = f.password): string[] {
   return [
@@ -37,16 +25,10 @@ function aliasOf(f: FixtureRead): string {
   return `${f.file.replace(/\.[a-z0-9]+$/, '')}${f.entry ? `-${f.entry}` : ''}`.slice(0, 64);
 }
 
-function assertRefused(r: CliResult, code: string): void {
-  assert.equal(r.code, 1, `expected exit 1 (refused), got ${r.code}: ${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`error: ${code}: `), r.stderr);
-  assert.equal(r.stdout, '');
-}
-
 forEachDatabase('import through the CLI (K6)', (db) => {
   let server: TestServer;
   let cli: CliSession;
-  const list = () => cli.json<Summary[]>(['cert', 'list']);
+  const list = () => cli.json<CertificateSummary[]>(['cert', 'list']);
 
   before(async () => {
     server = await startTestServer(await db.open());
@@ -60,7 +42,7 @@ forEachDatabase('import through the CLI (K6)', (db) => {
       const alias = aliasOf(f);
       const r = await cli.run(importArgs(cli, f, alias));
       assert.equal(r.code, 0, `${f.file}: ${r.stderr}`);
-      const s = JSON.parse(r.stdout) as Summary;
+      const s = JSON.parse(r.stdout) as CertificateSummary;
       assert.equal(s.alias, alias);
       assert.equal(s.signatureAlgorithm, f.signatureAlgorithm, f.file);
       assert.equal(s.keyAlgorithm, f.keyAlgorithm, f.file);

@@ -22,6 +22,7 @@ import { startDeviceChannel, type DeviceChannel } from '../../src/transport/devi
 import { silentLog } from '../device-channel/channel-fixtures.js';
 import { faultProxy } from '../device-channel/fault-proxy.js';
 import { CliSession, runCli, type CliResult } from '../support/cli.js';
+import type { DevicePage } from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -53,7 +54,7 @@ forEachDatabase('certfleet agent', (db) => {
   const readState = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as AgentState; // the agent's own file
   /** K10 in process (the CLI's `cert devices` is checked where the counts move). */
   const count = async (alias: string) => (await devicesOfCertificate(server.ctx, SYSTEM_ACTOR, alias, { offset: 0, limit: 1 })).count;
-  const cliCount = async (alias: string) => (await cli.json<{ count: number }>(['cert', 'devices', alias])).count;
+  const cliCount = async (alias: string) => (await cli.json<DevicePage>(['cert', 'devices', alias])).count;
   const device = async (id: string) => {
     const d = await server.ctx.store.devices.findById(id);
     assert.ok(d, `device ${id}`);

@@ -14,6 +14,7 @@ import { after, it } from 'node:test';
 import pg from 'pg';
 import { fixture, fixturePath } from '../fixtures/fixtures.js';
 import { CLI_BIN, CliSession } from '../support/cli.js';
+import type { CertificateSummary } from '../../src/transport/http-api/contract/index.js';
 import { createTestDatabase, forEachDatabase, TEST_PG_URL, type TestDatabase } from '../support/databases.js';
 
 interface Serving {
@@ -103,7 +104,7 @@ forEachDatabase('first start of the real server', (suite) => {
 
     const cli = new CliSession(first.url);
     await cli.login('admin', password);
-    const [tckey, ...others] = await cli.json<{ alias: string; signatureAlgorithm: string; keyAlgorithm: string; keySize: number; isDefault: boolean; active: boolean; sha256Fingerprint: string }[]>(['cert', 'list']);
+    const [tckey, ...others] = await cli.json<CertificateSummary[]>(['cert', 'list']);
     assert.equal(others.length, 0);
     assert.deepEqual([tckey?.alias, tckey?.signatureAlgorithm, tckey?.keyAlgorithm, tckey?.keySize, tckey?.isDefault, tckey?.active], ['tckey', 'SHA512withRSA', 'RSA', 4096, true, true]);
 
@@ -133,7 +134,7 @@ forEachDatabase('first start of the real server', (suite) => {
     assert.doesNotMatch(second.output(), /with the password/);
     const cliAgain = new CliSession(second.url);
     await cliAgain.login('admin', password);
-    const again = await cliAgain.json<{ alias: string; sha256Fingerprint: string }[]>(['cert', 'list']);
+    const again = await cliAgain.json<CertificateSummary[]>(['cert', 'list']);
     assert.deepEqual(again.map((c) => c.alias), ['tckey', 'plain']);
     assert.equal(again[0]?.sha256Fingerprint, tckey?.sha256Fingerprint);
     assert.equal(await second.stop(), 0);

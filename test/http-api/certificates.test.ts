@@ -4,28 +4,13 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { forEachDatabase } from '../support/databases.js';
 import { FIXTURE_PASSWORDS, fixture, startApi, type ApiHarness } from './support.js';
+import type { ApiToken, CertificateContent, CertificateSummary, DevicePage, ErrorResponse, IssuedApiToken, User } from '../../src/transport/http-api/contract/index.js';
 
 const SUMMARY_FIELDS = [
   'alias', 'position', 'isDefault', 'active', 'signatureAlgorithm', 'keyAlgorithm', 'keySize', 'curve', 'subject', 'issuer',
   'serialNumber', 'notBefore', 'notAfter', 'sha1Fingerprint', 'sha256Fingerprint', 'deviceCount', 'pendingDeviceCount',
   'daysUntilExpiry', 'source', 'createdAt',
 ].sort();
-
-interface Summary {
-  readonly alias: string;
-  readonly position: number;
-  readonly isDefault: boolean;
-  readonly active: boolean;
-  readonly signatureAlgorithm: string;
-  readonly keyAlgorithm: string;
-  readonly keySize: number;
-  readonly curve: string | null;
-  readonly sha256Fingerprint: string;
-  readonly deviceCount: number;
-  readonly pendingDeviceCount: number;
-  readonly daysUntilExpiry: number;
-  readonly source: string;
-}
 
 forEachDatabase('REST API certificates', (db) => {
   let h: ApiHarness;
@@ -36,10 +21,10 @@ forEachDatabase('REST API certificates', (db) => {
     await h.close();
   });
 
-  const list = async (): Promise<Summary[]> => {
+  const list = async (): Promise<CertificateSummary[]> => {
     const res = await h.call('viewer', { method: 'GET', url: '/api/v1/certificates' });
     assert.equal(res.statusCode, 200);
-    return res.json<Summary[]>();
+    return res.json<CertificateSummary[]>();
   };
 
   it('lists the first-start certificate with exactly the fields of the SPEC, and security headers', async () => {
@@ -69,7 +54,7 @@ forEachDatabase('REST API certificates', (db) => {
       payload: { alias: 'ec1', signatureAlgorithm: 'SHA256withECDSA', commonName: 'ec1.certfleet.test', days: 30 },
     });
     assert.equal(gen.statusCode, 201, gen.body);
-    const ec1 = gen.json<Summary>();
+    const ec1 = gen.json<CertificateSummary>();
     assert.equal(ec1.position, 2);
     assert.equal(ec1.isDefault, false);
     assert.equal(ec1.curve, 'P-256');
@@ -81,8 +66,8 @@ forEachDatabase('REST API certificates', (db) => {
       payload: { alias: 'imported', file: fixture('keytool-rsa2048-sha256.p12').toString('base64'), password: FIXTURE_PASSWORDS.storePassword },
     });
     assert.equal(imp.statusCode, 201, imp.body);
-    assert.equal(imp.json<Summary>().source, 'imported');
-    assert.equal(imp.json<Summary>().position, 3);
+    assert.equal(imp.json<CertificateSummary>().source, 'imported');
+    assert.equal(imp.json<CertificateSummary>().position, 3);
     const get = await h.call('viewer', { method: 'GET', url: '/api/v1/certificates/imported' });
     assert.deepEqual(get.json(), imp.json());
   });
@@ -90,20 +75,20 @@ forEachDatabase('REST API certificates', (db) => {
   it('reorders and (de)activates, answering with the whole new list', async () => {
     const up = await h.call('operator', { method: 'POST', url: '/api/v1/certificates/imported/move-up' });
     assert.equal(up.statusCode, 200);
-    assert.deepEqual(up.json<Summary[]>().map((c) => c.alias), ['tckey', 'imported', 'ec1']);
+    assert.deepEqual(up.json<CertificateSummary[]>().map((c) => c.alias), ['tckey', 'imported', 'ec1']);
     const top = await h.call('operator', { method: 'POST', url: '/api/v1/certificates/ec1/make-default' });
-    assert.deepEqual(top.json<Summary[]>().map((c) => [c.alias, c.position, c.isDefault]), [
+    assert.deepEqual(top.json<CertificateSummary[]>().map((c) => [c.alias, c.position, c.isDefault]), [
       ['ec1', 1, true],
       ['tckey', 2, false],
       ['imported', 3, false],
     ]);
     const off = await h.call('operator', { method: 'POST', url: '/api/v1/certificates/imported/deactivate' });
-    assert.equal(off.json<Summary[]>().find((c) => c.alias === 'imported')?.active, false);
+    assert.equal(off.json<CertificateSummary[]>().find((c) => c.alias === 'imported')?.active, false);
     const down = await h.call('operator', { method: 'POST', url: '/api/v1/certificates/ec1/move-down', headers: { 'content-type': 'application/json' } });
     assert.equal(down.statusCode, 200, down.body);
-    assert.deepEqual(down.json<Summary[]>().map((c) => c.alias), ['tckey', 'ec1', 'imported']);
+    assert.deepEqual(down.json<CertificateSummary[]>().map((c) => c.alias), ['tckey', 'ec1', 'imported']);
     const on = await h.call('operator', { method: 'POST', url: '/api/v1/certificates/imported/activate' });
-    assert.equal(on.json<Summary[]>().find((c) => c.alias === 'imported')?.active, true);
+    assert.equal(on.json<CertificateSummary[]>().find((c) => c.alias === 'imported')?.active, true);
     assert.deepEqual(await list(), on.json());
   });
 
@@ -111,7 +96,7 @@ forEachDatabase('REST API certificates', (db) => {
     const json = await h.call('viewer', { method: 'GET', url: '/api/v1/certificates/tckey/content' });
     assert.equal(json.statusCode, 200);
     assert.match(String(json.headers['content-type']), /^application\/json/);
-    const content = json.json<{ version: number; signatureAlgorithm: { name: string }; publicKey: { size: number }; fingerprints: { sha256: string }; extensions: unknown[]; pem: string }>();
+    const content = json.json<CertificateContent>();
     assert.equal(content.version, 3);
     assert.equal(content.signatureAlgorithm.name, 'SHA512withRSA');
     assert.equal(content.publicKey.size, 4096);
@@ -156,7 +141,7 @@ forEachDatabase('REST API certificates', (db) => {
     }
     const page = await h.call('viewer', { method: 'GET', url: '/api/v1/certificates/ec1/devices?offset=2&limit=3' });
     assert.equal(page.statusCode, 200);
-    const body = page.json<{ count: number; devices: Record<string, unknown>[] }>();
+    const body = page.json<DevicePage>();
     assert.equal(body.count, 7);
     assert.equal(body.devices.length, 3);
     assert.deepEqual(Object.keys(body.devices[0] ?? {}).sort(), [
@@ -165,12 +150,12 @@ forEachDatabase('REST API certificates', (db) => {
     ]);
     assert.ok(!page.body.includes('secret-credential-hash'));
     const search = await h.call('viewer', { method: 'GET', url: '/api/v1/certificates/ec1/devices?search=LAB' });
-    assert.equal(search.json<{ count: number }>().count, 3);
+    assert.equal(search.json<DevicePage>().count, 3);
     assert.equal((await list()).find((c) => c.alias === 'ec1')?.deviceCount, 7);
 
     const refused = await h.call('operator', { method: 'DELETE', url: '/api/v1/certificates/ec1' });
     assert.equal(refused.statusCode, 409);
-    assert.equal(refused.json<{ error: { code: string; details: Record<string, unknown> } }>().error.details['devices'], 7);
+    assert.equal(refused.json<ErrorResponse>().error.details['devices'], 7);
   });
 
   it('deletes an unused certificate (204) and the list closes up', async () => {
@@ -189,14 +174,14 @@ forEachDatabase('REST API certificates', (db) => {
 
     const made = await h.call('viewer', { method: 'POST', url: '/api/v1/tokens', payload: { name: 'ci', days: 10 } });
     assert.equal(made.statusCode, 201);
-    const token = made.json<{ id: string; token: string; name: string; expiresAt: string }>();
+    const token = made.json<IssuedApiToken>();
     assert.deepEqual(Object.keys(token).sort(), ['expiresAt', 'id', 'name', 'token']);
     const listed = await h.call('viewer', { method: 'GET', url: '/api/v1/tokens' });
     assert.ok(!listed.body.includes(token.token), 'a token is shown once only');
-    assert.ok(listed.json<{ id: string }[]>().some((t) => t.id === token.id));
+    assert.ok(listed.json<ApiToken[]>().some((t) => t.id === token.id));
 
     const users = await h.call('admin', { method: 'GET', url: '/api/v1/users' });
-    assert.deepEqual(users.json<{ username: string }[]>().map((u) => u.username).sort(), ['admin', 'operator', 'viewer']);
+    assert.deepEqual(users.json<User[]>().map((u) => u.username).sort(), ['admin', 'operator', 'viewer']);
     assert.ok(!users.body.includes('scrypt'), 'no password hash leaves the server');
     for (const u of users.json<Record<string, unknown>[]>()) assert.deepEqual(Object.keys(u).sort(), ['createdAt', 'role', 'username']);
 

@@ -13,6 +13,7 @@ import { CONSOLE_CSP, registerConsole } from '../../src/transport/http-api/conso
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
 import { openTestStore } from '../support/databases.js';
 import { assertError, auditSince, keystoreState, lastAuditId, PASSWORDS, startApi, type ApiHarness } from './support.js';
+import type { Me, SessionStart } from '../../src/transport/http-api/contract/index.js';
 
 interface Session {
   readonly cookie: string;
@@ -32,7 +33,7 @@ describe('console session cookie and CSRF', () => {
   const start = async (username: 'admin' | 'operator' | 'viewer', headers: Record<string, string> = {}): Promise<Session> => {
     const res = await h.app.inject({ method: 'POST', url: '/api/v1/auth/session', headers, payload: { username, password: PASSWORDS[username] } });
     assert.equal(res.statusCode, 200, res.body);
-    const body = res.json<{ csrfToken: string; expiresAt: string; user: { username: string; role: string } }>();
+    const body = res.json<SessionStart>();
     const setCookie = setCookieOf(res);
     const cookie = /^(certfleet_session=[^;]+)/.exec(setCookie)?.[1];
     assert.ok(cookie, setCookie);
@@ -65,7 +66,7 @@ describe('console session cookie and CSRF', () => {
     const s = await start('operator');
     const me = await withCookie(s, 'GET', '/api/v1/auth/me');
     assert.equal(me.statusCode, 200, me.body);
-    assert.equal(me.json<{ role: string }>().role, 'operator');
+    assert.equal(me.json<Me>().role, 'operator');
     const session = await withCookie(s, 'GET', '/api/v1/auth/session');
     assert.deepEqual(session.json(), { csrfToken: s.csrf });
   });

@@ -12,6 +12,16 @@ import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { forEachDatabase } from '../support/databases.js';
 import { registerProfile } from '../support/device-fleet.js';
 import { assertError, auditSince, keystoreState, lastAuditId, startApi, type ApiHarness } from './support.js';
+import type {
+  CompatibilityRule as Rule,
+  CompatibilityTable,
+  DefaultPreview as Preview,
+  DevicePage,
+  DeviceSummary as Device,
+  EnrollmentToken,
+  IssuedEnrollmentToken,
+  RotationStatus,
+} from '../../src/transport/http-api/contract/index.js';
 
 const DEVICE_KEYS = [
   'certificateAlias', 'id', 'lastContactAt', 'name', 'osFamily', 'osVersion', 'pendingCertificateAlias', 'profile',
@@ -21,30 +31,6 @@ const TOKEN_KEYS = ['createdAt', 'createdBy', 'expiresAt', 'id', 'revokedAt', 's
 const REPORT_KEYS = ['alreadyCurrent', 'awaitingConfirmation', 'checked', 'defaultAlias', 'finishedAt', 'incompatible', 'scheduled', 'startedAt'];
 const LEGACY_ALGORITHMS = ['SHA1withRSA', 'SHA224withRSA', 'SHA256withRSA', 'SHA384withRSA'];
 
-interface Device {
-  readonly id: string;
-  readonly unitId: string;
-  readonly profile: string | null;
-  readonly supportedAlgorithms: string[];
-  readonly certificateAlias: string;
-  readonly pendingCertificateAlias: string | null;
-}
-interface DevicesPage {
-  readonly count: number;
-  readonly devices: Device[];
-}
-interface Rule {
-  readonly profile: string;
-  readonly osFamily: string;
-  readonly maxVersion: string | null;
-  readonly algorithms: string[];
-}
-interface Preview {
-  readonly alias: string;
-  readonly switching: { total: number; byProfile: Record<string, number> };
-  readonly staying: { total: number; byProfile: Record<string, number>; lacking: string };
-  readonly alreadyCurrent: number;
-}
 
 const keys = (o: object): string[] => Object.keys(o).sort();
 const near = (iso: string, expectedMs: number, label: string) =>
@@ -59,10 +45,10 @@ const FLEET = [
 forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db) => {
   let h: ApiHarness;
   let fleet: RegisterResult[];
-  const devices = async (query = ''): Promise<DevicesPage> => {
+  const devices = async (query = ''): Promise<DevicePage> => {
     const res = await h.call('viewer', { method: 'GET', url: `/api/v1/devices${query}` });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json<DevicesPage>();
+    return res.json<DevicePage>();
   };
 
   before(async () => {
@@ -86,19 +72,19 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
       payload: { uses: 3, expiresIn: 3600, unitId: '00:11:22:aa:bb:cc' },
     });
     assert.equal(res.statusCode, 201, res.body);
-    const created = res.json<{ id: string; token: string; usesAllowed: number; usesLeft: number; expiresAt: string; unitId: string; state: string }>();
+    const created = res.json<IssuedEnrollmentToken>();
     assert.deepEqual(keys(created), [...TOKEN_KEYS, 'token'].sort());
     assert.match(created.token, /^cfe_[A-Za-z0-9_-]{43}$/);
     assert.equal(created.usesAllowed, 3);
     assert.equal(created.usesLeft, 3);
     assert.equal(created.state, 'active');
-    assert.equal(created.unitId.toLowerCase(), '00:11:22:aa:bb:cc');
+    assert.equal(created.unitId?.toLowerCase(), '00:11:22:aa:bb:cc');
     near(created.expiresAt, Date.now() + 3600_000, 'expiresAt');
 
     // No body at all: every default, as `curl -X POST` would ask.
     const defaults = await h.call('admin', { method: 'POST', url: '/api/v1/enrollment-tokens' });
     assert.equal(defaults.statusCode, 201, defaults.body);
-    const d = defaults.json<{ id: string; token: string; usesAllowed: number; unitId: string | null; expiresAt: string }>();
+    const d = defaults.json<IssuedEnrollmentToken>();
     assert.equal(d.usesAllowed, 1);
     assert.equal(d.unitId, null);
     near(d.expiresAt, Date.now() + 86_400_000, 'default expiry');
@@ -106,7 +92,7 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
     const listed = await h.call('viewer', { method: 'GET', url: '/api/v1/enrollment-tokens' });
     assert.equal(listed.statusCode, 200);
     assert.ok(!listed.body.includes(created.token) && !listed.body.includes(d.token), 'the list never holds a token');
-    const list = listed.json<{ id: string; state: string }[]>();
+    const list = listed.json<EnrollmentToken[]>();
     for (const t of list) assert.deepEqual(keys(t), TOKEN_KEYS);
     assert.ok(list.some((t) => t.id === created.id) && list.some((t) => t.id === d.id));
     const audit = JSON.stringify(await auditSince(h.ctx, since));
@@ -114,7 +100,7 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
 
     const revoked = await h.call('operator', { method: 'DELETE', url: `/api/v1/enrollment-tokens/${created.id}` });
     assert.equal(revoked.statusCode, 204, revoked.body);
-    const after = (await h.call('viewer', { method: 'GET', url: '/api/v1/enrollment-tokens' })).json<{ id: string; state: string; revokedAt: string | null }[]>();
+    const after = (await h.call('viewer', { method: 'GET', url: '/api/v1/enrollment-tokens' })).json<EnrollmentToken[]>();
     const row = after.find((t) => t.id === created.id);
     assert.equal(row?.state, 'revoked');
     assert.ok(row?.revokedAt);
@@ -136,7 +122,7 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
   it('reads and replaces the compatibility table, and devices follow it', async () => {
     const res = await h.call('viewer', { method: 'GET', url: '/api/v1/compatibility' });
     assert.equal(res.statusCode, 200);
-    const shipped = res.json<{ rules: Rule[] }>();
+    const shipped = res.json<CompatibilityTable>();
     assert.deepEqual(keys(shipped), ['rules']);
     for (const r of shipped.rules) assert.deepEqual(keys(r), ['algorithms', 'maxVersion', 'osFamily', 'profile']);
     const profiles = shipped.rules.map((r) => r.profile);
@@ -240,7 +226,7 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
   it('previews a default change without changing anything, and sync run then does what the preview said', async () => {
     const status0 = await h.call('viewer', { method: 'GET', url: '/api/v1/sync/status' });
     assert.equal(status0.statusCode, 200, status0.body);
-    const s0 = status0.json<{ lastRun: unknown; defaultAlias: string; total: number }>();
+    const s0 = status0.json<RotationStatus>();
     assert.deepEqual(keys(s0), ['defaultAlias', 'lastRun', 'onDefault', 'pending', 'staying', 'total']);
     assert.equal(s0.lastRun, null);
     assert.equal(s0.defaultAlias, 'tckey');

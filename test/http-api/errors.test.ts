@@ -25,6 +25,7 @@ import {
   startApi,
   type ApiHarness,
 } from './support.js';
+import type { IssuedApiToken } from '../../src/transport/http-api/contract/index.js';
 
 describe('HTTP_STATUS', () => {
   it('uses only the statuses the SPEC names, plus 500 for faults', () => {
@@ -222,7 +223,7 @@ forEachDatabase('REST API errors', (db) => {
 
     const created = await h.call('operator', { method: 'POST', url: '/api/v1/tokens', payload: { name: 'short-lived', days: 1 } });
     assert.equal(created.statusCode, 201);
-    const shortLived = created.json<{ token: string }>().token;
+    const shortLived = created.json<IssuedApiToken>().token;
     const withToken = { authorization: `Bearer ${shortLived}` };
     assert.equal((await h.call('anonymous', { method: 'GET', url: '/api/v1/auth/me', headers: withToken })).statusCode, 200);
 

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { after, before, it } from 'node:test';
 import { forEachDatabase } from '../support/databases.js';
 import { auditSince, lastAuditId, startApi, type ApiHarness } from './support.js';
+import type { ErrorResponse } from '../../src/transport/http-api/contract/index.js';
 
 const run = promisify(execFile);
 const EXPORT_PASSWORD = 'Export-Pass-2024!';
@@ -62,7 +63,7 @@ forEachDatabase('REST API export-keypair', (db) => {
     const since = await lastAuditId(h.ctx);
     const res = await h.call('admin', { method: 'POST', url: '/api/v1/certificates/tckey/export-keypair', payload: { password: 'short' } });
     assert.equal(res.statusCode, 400);
-    assert.equal(res.json<{ error: { code: string } }>().error.code, 'password_too_short');
+    assert.equal(res.json<ErrorResponse>().error.code, 'password_too_short');
     const events = await auditSince(h.ctx, since);
     assert.deepEqual(events.map((e) => [e.action, e.result, e.code]), [['certificate.export-keypair', 'refused', 'password_too_short']]);
   });

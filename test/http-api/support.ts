@@ -16,6 +16,7 @@ import type { Store } from '../../src/app/store.js';
 import type { Role } from '../../src/domain/roles.js';
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
 import { testAppContext } from '../support/app-context.js';
+import type { ErrorResponse, LoginAnswer } from '../../src/transport/http-api/contract/index.js';
 
 export type Caller = Role | 'anonymous';
 export const CALLERS: readonly Caller[] = ['anonymous', 'viewer', 'operator', 'admin'];
@@ -79,7 +80,7 @@ export async function startApi(store: Store, options: StartOptions = {}): Promis
   const loginAs = async (username: string, password: string): Promise<string> => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json<{ token: string }>().token;
+    return res.json<LoginAnswer>().token;
   };
   const admin = await loginAs('admin', PASSWORDS.admin);
   for (const role of ['operator', 'viewer'] as const) {
@@ -113,7 +114,7 @@ export async function startApi(store: Store, options: StartOptions = {}): Promis
 export function assertError(res: LightMyRequestResponse, status: number, code: string): { message: string; details: Record<string, unknown> } {
   assert.equal(res.statusCode, status, `expected ${status} ${code}, got ${res.statusCode}: ${res.body}`);
   assert.match(String(res.headers['content-type']), /^application\/json/);
-  const body = res.json<{ error: { code: string; message: string; details: Record<string, unknown> } }>();
+  const body = res.json<ErrorResponse>();
   assert.deepEqual(Object.keys(body), ['error']);
   assert.deepEqual(Object.keys(body.error).sort(), ['code', 'details', 'message']);
   assert.equal(body.error.code, code, body.error.message);

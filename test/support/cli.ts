@@ -3,6 +3,7 @@
  * would: secrets on stdin or in files, never on argv. Each CliSession has its own config file,
  * so parallel tests never share a log-in.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,4 +66,11 @@ export class CliSession {
     if (r.code !== 0) throw new Error(`certfleet ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
     return JSON.parse(r.stdout) as T; // the CLI prints the API's JSON document
   }
+}
+
+/** A command the server refused: exit 1, `error: CODE: …` on stderr, nothing on stdout. */
+export function assertRefused(r: CliResult, code: string): void {
+  assert.equal(r.code, 1, `expected exit 1 (refused), got ${r.code}: ${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, new RegExp(`error: ${code}: `), r.stderr);
+  assert.equal(r.stdout, '');
 }

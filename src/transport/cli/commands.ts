@@ -13,9 +13,19 @@ import { printJson, readPassword, readSecretFile, table, wholeNumber as integer 
 import { addCompatCommands } from './compat.commands.js';
 import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
 import { addEnrollCommands } from './enroll.commands.js';
-import { addSyncCommands, printDefaultPreview, type DefaultPreview } from './sync.commands.js';
-import type { CertificateSummary } from '../http-api/presenters.js';
-
+import { addSyncCommands, printDefaultPreview } from './sync.commands.js';
+import type {
+  AuditEvent,
+  CertificateSummary,
+  CreateUserBody,
+  DefaultPreview,
+  ExportKeyPairBody,
+  GenerateCertificateBody,
+  ImportCertificateBody,
+  LoginAnswer,
+  LoginBody,
+  User,
+} from '../http-api/contract/index.js';
 
 const enc = encodeURIComponent;
 
@@ -52,9 +62,7 @@ function addLogin(program: Command): void {
     .action(async (opts: { server: string; user: string; passwordStdin?: boolean; passwordFile?: string; caFile?: string }) => {
       const password = await readPassword(opts);
       const api = new ApiClient(opts.server, undefined, opts.caFile);
-      const res = await api.json<{ token: string; expiresAt: string; user: { username: string; role: string } }>(
-        'POST', '/api/v1/auth/login', { username: opts.user, password },
-      );
+      const res = await api.json<LoginAnswer>('POST', '/api/v1/auth/login', { username: opts.user, password } satisfies LoginBody);
       const path = writeConfig({ server: opts.server, token: res.token, ...(opts.caFile ? { caFile: opts.caFile } : {}) });
       process.stdout.write(`Logged in to ${opts.server} as ${res.user.username} (${res.user.role}) until ${res.expiresAt}.\nSaved in ${path}.\n`);
     });
@@ -109,7 +117,7 @@ function addCert(program: Command): void {
         ...(opts.cn !== undefined ? { commonName: opts.cn } : {}),
         ...(opts.keySize !== undefined ? { keySize: opts.keySize } : {}),
         ...(opts.days !== undefined ? { days: opts.days } : {}),
-      });
+      } satisfies GenerateCertificateBody);
       if (opts.json) printJson(created);
       else process.stdout.write('Generated ' + describe(created));
     });
@@ -137,7 +145,7 @@ function addCert(program: Command): void {
         password,
         ...(keyPassword !== undefined ? { keyPassword } : {}),
         ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
-      });
+      } satisfies ImportCertificateBody);
       if (opts.json) printJson(created);
       else process.stdout.write(`Imported ${basename(file)} as ` + describe(created));
     });
@@ -192,7 +200,7 @@ function addCert(program: Command): void {
     .option('--password-file <file>', 'read the export password from a file')
     .action(async (alias: string, opts: { out: string; passwordStdin?: boolean; passwordFile?: string }) => {
       const password = await readPassword(opts, 'export password');
-      const res = await client().call('POST', `/api/v1/certificates/${enc(alias)}/export-keypair`, { password });
+      const res = await client().call('POST', `/api/v1/certificates/${enc(alias)}/export-keypair`, { password } satisfies ExportKeyPairBody);
       writeFileSync(opts.out, res.body, { mode: 0o600 });
       process.stdout.write(`Wrote the key pair of "${alias}" to ${opts.out} (PKCS#12).\n`);
     });
@@ -213,9 +221,7 @@ function addAudit(program: Command): void {
     .option('--limit <n>', 'how many (default 100, at most 500)', integer('--limit'))
     .option('--json', 'print JSON')
     .action(async (opts: { limit?: number; json?: boolean }) => {
-      const events = await client().json<{ id: number; at: string; actor: string; action: string; target: string | null; result: string; code: string | null }[]>(
-        'GET', `/api/v1/audit?limit=${opts.limit ?? 100}`,
-      );
+      const events = await client().json<AuditEvent[]>('GET', `/api/v1/audit?limit=${opts.limit ?? 100}`);
       if (opts.json) printJson(events);
       else process.stdout.write(table(['TIME', 'WHO', 'ACTION', 'TARGET', 'RESULT'], events.map((e) => [
         e.at, e.actor, e.action, e.target ?? '', e.code ? `${e.result} (${e.code})` : e.result,
@@ -231,12 +237,12 @@ function addUser(program: Command): void {
     .option('--password-file <file>', 'read the password from a file')
     .action(async (name: string, opts: { role: string; passwordStdin?: boolean; passwordFile?: string }) => {
       const password = await readPassword(opts);
-      const created = await client().json<{ username: string; role: string }>('POST', '/api/v1/users', { username: name, role: opts.role, password });
+      const created = await client().json<User>('POST', '/api/v1/users', { username: name, role: opts.role, password } satisfies CreateUserBody);
       process.stdout.write(`Created ${created.username} (${created.role}).\n`);
     });
   user.command('list').description('all accounts').option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      const users = await client().json<{ username: string; role: string; createdAt: string }[]>('GET', '/api/v1/users');
+      const users = await client().json<User[]>('GET', '/api/v1/users');
       if (opts.json) printJson(users);
       else process.stdout.write(table(['USER', 'ROLE', 'CREATED'], users.map((u) => [u.username, u.role, u.createdAt])));
     });

@@ -4,17 +4,7 @@ import type { Command } from 'commander';
 import { configuredClient as client } from './api-client.js';
 import { UsageError } from './cli-errors.js';
 import { printJson, table } from './cli-io.js';
-
-interface CompatibilityRule {
-  readonly profile: string;
-  readonly osFamily: string;
-  readonly maxVersion: string | null;
-  readonly algorithms: readonly string[];
-}
-
-interface CompatibilityTable {
-  readonly rules: readonly CompatibilityRule[];
-}
+import type { CompatibilityTable } from '../http-api/contract/index.js';
 
 function printTable(t: CompatibilityTable): void {
   process.stdout.write(table(['PROFILE', 'OS FAMILY', 'UP TO VERSION', 'ALGORITHMS'], t.rules.map((r) => [

@@ -2,14 +2,7 @@
 import type { Command } from 'commander';
 import { configuredClient as client, type ApiClient } from './api-client.js';
 import { printJson, table, wholeNumber } from './cli-io.js';
-import type { DeviceSummary } from '../http-api/presenters.js';
-
-export type { DeviceSummary };
-
-export interface DevicesPage {
-  readonly count: number;
-  readonly devices: readonly DeviceSummary[];
-}
+import type { DevicePage, DeviceSummary } from '../http-api/contract/index.js';
 
 /** The API serves at most this many devices per page. */
 const PAGE = 500;
@@ -23,7 +16,7 @@ export async function fetchDevices(
   api: ApiClient,
   path: string,
   opts: { readonly search?: string; readonly limit?: number; readonly extra?: Readonly<Record<string, string>> },
-): Promise<DevicesPage> {
+): Promise<DevicePage> {
   const devices: DeviceSummary[] = [];
   let count = 0;
   const want = opts.limit ?? Number.POSITIVE_INFINITY;
@@ -36,7 +29,7 @@ export async function fetchDevices(
       limit: String(limit),
       ...(opts.search ? { search: opts.search } : {}),
     });
-    const page = await api.json<DevicesPage>('GET', `${path}?${q}`);
+    const page = await api.json<DevicePage>('GET', `${path}?${q}`);
     count = page.count;
     devices.push(...page.devices);
     if (page.devices.length < limit || devices.length >= Math.min(want, count)) break;
@@ -44,7 +37,7 @@ export async function fetchDevices(
   return { count, devices: devices.slice(0, want) };
 }
 
-export function printDevices(heading: string, page: DevicesPage): void {
+export function printDevices(heading: string, page: DevicePage): void {
   process.stdout.write(`${heading}\n`);
   process.stdout.write(
     table(

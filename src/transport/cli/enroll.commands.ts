@@ -2,16 +2,7 @@
 import type { Command } from 'commander';
 import { configuredClient as client } from './api-client.js';
 import { durationSeconds, printJson, table, wholeNumber } from './cli-io.js';
-
-interface EnrollmentToken {
-  readonly id: string;
-  readonly usesAllowed: number;
-  readonly usesLeft: number;
-  readonly expiresAt: string;
-  readonly unitId: string | null;
-  readonly createdBy: string;
-  readonly state: string;
-}
+import type { CreateEnrollmentTokenBody, EnrollmentToken, IssuedEnrollmentToken } from '../http-api/contract/index.js';
 
 const enc = encodeURIComponent;
 
@@ -28,11 +19,11 @@ export function addEnrollCommands(program: Command): void {
     .option('--unit-id <mac>', 'only the device with this unit id (MAC address) may use it')
     .option('--json', 'print JSON (with `token`)')
     .action(async (opts: { uses?: number; expires?: number; unitId?: string; json?: boolean }) => {
-      const created = await client().json<EnrollmentToken & { readonly token: string }>('POST', '/api/v1/enrollment-tokens', {
+      const created = await client().json<IssuedEnrollmentToken>('POST', '/api/v1/enrollment-tokens', {
         ...(opts.uses !== undefined ? { uses: opts.uses } : {}),
         ...(opts.expires !== undefined ? { expiresIn: opts.expires } : {}),
         ...(opts.unitId !== undefined ? { unitId: opts.unitId } : {}),
-      });
+      } satisfies CreateEnrollmentTokenBody);
       if (opts.json) {
         printJson(created);
         return;

@@ -5,33 +5,7 @@
 import type { Command } from 'commander';
 import { configuredClient as client } from './api-client.js';
 import { printJson, table } from './cli-io.js';
-
-interface RotationReport {
-  readonly defaultAlias: string;
-  readonly checked: number;
-  readonly scheduled: number;
-  readonly incompatible: number;
-  readonly alreadyCurrent: number;
-  readonly awaitingConfirmation: number;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-}
-
-interface RotationStatus {
-  readonly lastRun: RotationReport | null;
-  readonly defaultAlias: string;
-  readonly total: number;
-  readonly onDefault: number;
-  readonly pending: number;
-  readonly staying: number;
-}
-
-export interface DefaultPreview {
-  readonly alias: string;
-  readonly switching: { readonly total: number; readonly byProfile: Readonly<Record<string, number>> };
-  readonly staying: { readonly total: number; readonly byProfile: Readonly<Record<string, number>>; readonly lacking: string };
-  readonly alreadyCurrent: number;
-}
+import type { DefaultPreview, RotationReport, RotationStatus } from '../http-api/contract/index.js';
 
 function devices(n: number): string {
   return `${n} device${n === 1 ? '' : 's'}`;

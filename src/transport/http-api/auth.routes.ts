@@ -3,41 +3,19 @@
  * CLI (/auth/login, /auth/logout), a cookie session for the web console (/auth/session; see auth.ts).
  */
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { login, logout } from '../../app/accounts.js';
 import type { AppContext } from '../../app/context.js';
 import { ErrorCode } from '../../domain/errors.js';
-import { ROLES } from '../../domain/roles.js';
 import { actorOf, assertSameOrigin, clearSessionCookie, credentialOf, csrfTokenFor, setSessionCookie } from './auth.js';
 import { Access, spec } from './operation.js';
+import { LoginAnswerSchema, LoginBodySchema, MeSchema, NoContent, SessionStartSchema, SessionStateSchema } from './contract/index.js';
 import { presentLogin, presentMe } from './presenters.js';
-import { NO_CONTENT, PERMISSIONS } from './schemas.js';
 import { API_PREFIX } from './paths.js';
 
-interface LoginBody {
-  readonly username: string;
-  readonly password: string;
-}
-
-const LOGIN_BODY = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['username', 'password'],
-  properties: {
-    username: { type: 'string', minLength: 1, maxLength: 64 },
-    password: { type: 'string', minLength: 1, maxLength: 1024 },
-  },
-} as const;
-
-const USER = {
-  type: 'object',
-  required: ['username', 'role'],
-  properties: { username: { type: 'string' }, role: { type: 'string', enum: ROLES } },
-} as const;
-
-const CSRF_TOKEN = { type: 'string', description: 'Send it as "X-CSRF-Token" on every POST, PUT, PATCH and DELETE of this session.' } as const;
-
-export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.post<{ Body: LoginBody }>(`${API_PREFIX}/auth/login`, {
+export function registerAuthRoutes(server: FastifyInstance, ctx: AppContext): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(`${API_PREFIX}/auth/login`, {
     ...spec({
       operationId: 'login',
       summary: 'Log in with user name and password; returns a token for "Authorization: Bearer"',
@@ -46,15 +24,8 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       access: Access.public,
       auditAction: 'auth.login',
       errors: [ErrorCode.invalid_credentials],
-      body: LOGIN_BODY,
-      responses: {
-        200: {
-          type: 'object',
-          description: 'Logged in.',
-          required: ['token', 'expiresAt', 'user'],
-          properties: { token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' }, user: USER },
-        },
-      },
+      body: LoginBodySchema,
+      responses: { 200: LoginAnswerSchema },
     }),
     handler: async (request) => presentLogin(await login(ctx, request.body.username, request.body.password)),
   });
@@ -65,7 +36,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       summary: 'Revoke the token this call is made with',
       tags: ['auth'],
       access: Access.authenticated,
-      responses: { 204: NO_CONTENT },
+      responses: { 204: NoContent },
     }),
     handler: async (request, reply) => {
       await logout(ctx, actorOf(request));
@@ -79,23 +50,12 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       summary: 'The calling account, its role and what that role may do',
       tags: ['auth'],
       access: Access.authenticated,
-      responses: {
-        200: {
-          type: 'object',
-          description: 'The caller.',
-          required: ['username', 'role', 'permissions'],
-          properties: {
-            username: { type: 'string' },
-            role: { type: 'string', enum: ROLES },
-            permissions: { type: 'array', items: { type: 'string', enum: PERMISSIONS } },
-          },
-        },
-      },
+      responses: { 200: MeSchema },
     }),
     handler: async (request) => presentMe(actorOf(request)),
   });
 
-  app.post<{ Body: LoginBody }>(`${API_PREFIX}/auth/session`, {
+  app.post(`${API_PREFIX}/auth/session`, {
     ...spec({
       operationId: 'startSession',
       summary: 'Log in to the web console: the token goes into an HttpOnly session cookie, not the answer',
@@ -107,15 +67,8 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       access: Access.public,
       auditAction: 'auth.login',
       errors: [ErrorCode.invalid_credentials, ErrorCode.forbidden],
-      body: LOGIN_BODY,
-      responses: {
-        200: {
-          type: 'object',
-          description: 'Logged in; the session cookie is set.',
-          required: ['csrfToken', 'expiresAt', 'user'],
-          properties: { csrfToken: CSRF_TOKEN, expiresAt: { type: 'string', format: 'date-time' }, user: USER },
-        },
-      },
+      body: LoginBodySchema,
+      responses: { 200: SessionStartSchema },
     }),
     handler: async (request, reply) => {
       assertSameOrigin(request);
@@ -133,14 +86,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       description: 'Lets a reloaded console page carry on its session: the cookie is HttpOnly, so script cannot read it.',
       tags: ['auth'],
       access: Access.authenticated,
-      responses: {
-        200: {
-          type: 'object',
-          description: 'The session.',
-          required: ['csrfToken'],
-          properties: { csrfToken: { ...CSRF_TOKEN, type: ['string', 'null'] } },
-        },
-      },
+      responses: { 200: SessionStateSchema },
     }),
     handler: async (request) => {
       const credential = credentialOf(request);
@@ -154,7 +100,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       summary: 'Log out of the web console: revokes the session token and clears the cookie',
       tags: ['auth'],
       access: Access.authenticated,
-      responses: { 204: NO_CONTENT },
+      responses: { 204: NoContent },
     }),
     handler: async (request, reply) => {
       await logout(ctx, actorOf(request));

@@ -1,5 +1,7 @@
 /** The keystore over HTTP (SPEC K1–K10): list, show, generate, import, delete, reorder, export, devices. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import {
   deleteCertificate,
   devicesOfCertificate,
@@ -24,10 +26,25 @@ import { ErrorCode } from '../../domain/errors.js';
 import { Permission } from '../../domain/roles.js';
 import { formatCertificateContent, toPem } from '../../crypto/index.js';
 import { actorOf } from './auth.js';
-import { Access, spec, type JsonSchema } from './operation.js';
+import {
+  AliasParamsSchema,
+  ArrayOf,
+  CertificateContentSchema,
+  CertificateSummarySchema,
+  ContentQuerySchema,
+  DEVICE_PAGE_DEFAULTS,
+  DevicePageQuerySchema,
+  DevicePageSchema,
+  ExportKeyPairBodySchema,
+  ExportQuerySchema,
+  GenerateCertificateBodySchema,
+  ImportCertificateBodySchema,
+  NoContent,
+  Ref,
+} from './contract/index.js';
+import { Access, spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage } from './presenters.js';
-import { arrayOf, CERTIFICATE_CONTENT_ID, CERTIFICATE_SUMMARY_ID, DEVICE_PAGE, DEVICE_PAGE_QUERY_PROPERTIES, NO_CONTENT, ref } from './schemas.js';
 
 /**
  * The import body carries the keystore file in base64 (4/3 of its size) plus a little JSON. This
@@ -39,38 +56,12 @@ export const IMPORT_BODY_LIMIT = 2 * 1024 * 1024;
 const BASE = `${API_PREFIX}/certificates`;
 const TAGS = ['certificates'];
 
-const aliasParams: JsonSchema = {
-  type: 'object',
-  required: ['alias'],
-  properties: { alias: { type: 'string', minLength: 1, maxLength: 256, description: 'The alias of a keystore entry.' } },
-};
+const summary = Ref(CertificateSummarySchema, 'The entry.');
+const wholeList = ArrayOf(CertificateSummarySchema, 'The whole keystore in priority order, after the change.');
 
-const summary = ref(CERTIFICATE_SUMMARY_ID, 'The entry.');
-const wholeList = arrayOf(CERTIFICATE_SUMMARY_ID, 'The whole keystore in priority order, after the change.');
-
-interface AliasParams {
-  readonly alias: string;
-}
-
-interface GenerateBody {
-  readonly alias: string;
-  readonly commonName?: string;
-  readonly signatureAlgorithm?: string;
-  readonly keySize?: number;
-  readonly days?: number;
-}
-
-interface ImportBody {
-  readonly alias: string;
-  readonly file: string;
-  readonly password: string;
-  readonly keyPassword?: string;
-  readonly entry?: string;
-}
-
-function binary(description: string, mediaType: string): JsonSchema {
-  return { description, content: { [mediaType]: { schema: { type: 'string', format: 'binary' } } } };
-}
+/** A file answer: the bytes go out as they are, so no schema types them. */
+const file = (media: Readonly<Record<string, ReturnType<typeof Type.String>>>, description: string) =>
+  Type.Unsafe<unknown>({ description, content: Object.fromEntries(Object.entries(media).map(([type, schema]) => [type, { schema }])) });
 
 /** K3 and K4 share one shape: act on the entry, answer with the whole new list. */
 const LIST_CHANGES = [
@@ -122,7 +113,8 @@ function withFilename(reply: FastifyReply, contentType: string, filename: string
   return reply.header('content-type', contentType).header('content-disposition', `attachment; filename="${safe}"`);
 }
 
-export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function registerCertificateRoutes(server: FastifyInstance, ctx: AppContext): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const present = (c: StoredCertificate) => presentCertificate(c, ctx.clock.now());
   const presentAll = (list: readonly StoredCertificate[]) => presentCertificates(list, ctx.clock.now());
 
@@ -132,12 +124,12 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
       summary: 'The keystore in priority order (position 1, the default, first)',
       tags: TAGS,
       access: Permission.read,
-      responses: { 200: arrayOf(CERTIFICATE_SUMMARY_ID, 'The keystore in priority order.') },
+      responses: { 200: ArrayOf(CertificateSummarySchema, 'The keystore in priority order.') },
     }),
     handler: async (request) => presentAll(await listCertificates(ctx, actorOf(request))),
   });
 
-  app.post<{ Body: GenerateBody }>(BASE, {
+  app.post(BASE, {
     ...spec({
       operationId: 'generateCertificate',
       summary: 'Generate a key pair and a self-signed certificate; the entry is added at the bottom, active',
@@ -155,18 +147,7 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
         ErrorCode.invalid_validity,
         ErrorCode.alias_taken,
       ],
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['alias'],
-        properties: {
-          alias: { type: 'string', maxLength: 256, description: '[A-Za-z0-9._-]{1,64}' },
-          commonName: { type: 'string', maxLength: 256 },
-          signatureAlgorithm: { type: 'string', maxLength: 64, examples: Object.keys(GENERATION_ALGORITHMS) },
-          keySize: { type: 'integer' },
-          days: { type: 'integer' },
-        },
-      },
+      body: GenerateCertificateBodySchema,
       responses: { 201: summary },
     }),
     handler: async (request, reply) => {
@@ -182,7 +163,7 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
     },
   });
 
-  app.post<{ Body: ImportBody }>(`${BASE}/import`, {
+  app.post(`${BASE}/import`, {
     ...spec({
       operationId: 'importCertificate',
       summary: 'Import a key entry from a PKCS#12, JKS or PEM keystore file',
@@ -212,18 +193,7 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
         ErrorCode.duplicate_certificate,
         ErrorCode.alias_taken,
       ],
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['alias', 'file', 'password'],
-        properties: {
-          alias: { type: 'string', maxLength: 256, description: '[A-Za-z0-9._-]{1,64}' },
-          file: { type: 'string', contentEncoding: 'base64', pattern: '^[A-Za-z0-9+/=\\r\\n]*$', description: 'The keystore file, base64. An empty file is read, and refused as unreadable.' },
-          password: { type: 'string', maxLength: 1024 },
-          keyPassword: { type: 'string', maxLength: 1024 },
-          entry: { type: 'string', maxLength: 256 },
-        },
-      },
+      body: ImportCertificateBodySchema,
       responses: { 201: summary },
     }),
     handler: async (request, reply) => {
@@ -239,20 +209,20 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
     },
   });
 
-  app.get<{ Params: AliasParams }>(`${BASE}/:alias`, {
+  app.get(`${BASE}/:alias`, {
     ...spec({
       operationId: 'getCertificate',
       summary: 'One keystore entry',
       tags: TAGS,
       access: Permission.read,
       errors: [ErrorCode.certificate_not_found],
-      params: aliasParams,
+      params: AliasParamsSchema,
       responses: { 200: summary },
     }),
     handler: async (request) => present(await getCertificate(ctx, actorOf(request), request.params.alias)),
   });
 
-  app.delete<{ Params: AliasParams }>(`${BASE}/:alias`, {
+  app.delete(`${BASE}/:alias`, {
     ...spec({
       operationId: 'deleteCertificate',
       summary: 'Delete an entry that no device uses',
@@ -266,8 +236,8 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
         ErrorCode.last_active_certificate,
         ErrorCode.default_must_be_active,
       ],
-      params: aliasParams,
-      responses: { 204: NO_CONTENT },
+      params: AliasParamsSchema,
+      responses: { 204: NoContent },
     }),
     handler: async (request, reply) => {
       await deleteCertificate(ctx, actorOf(request), request.params.alias);
@@ -276,7 +246,7 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   for (const change of LIST_CHANGES) {
-    app.post<{ Params: AliasParams }>(`${BASE}/:alias/${change.path}`, {
+    app.post(`${BASE}/:alias/${change.path}`, {
       ...spec({
         operationId: change.operationId,
         summary: change.summary,
@@ -284,34 +254,30 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
         access: Permission.manageCertificates,
         auditAction: change.auditAction,
         errors: change.errors,
-        params: aliasParams,
+        params: AliasParamsSchema,
         responses: { 200: wholeList },
       }),
       handler: async (request) => presentAll(await change.run(ctx, actorOf(request), request.params.alias)),
     });
   }
 
-  app.get<{ Params: AliasParams; Querystring: { readonly format: 'json' | 'text' } }>(`${BASE}/:alias/content`, {
+  app.get(`${BASE}/:alias/content`, {
     ...spec({
       operationId: 'showCertificateContent',
       summary: 'Everything in the certificate, readable (K9): as JSON, or as text with ?format=text',
       tags: TAGS,
       access: Permission.read,
       errors: [ErrorCode.certificate_not_found],
-      params: aliasParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { format: { type: 'string', enum: ['json', 'text'], default: 'json' } },
-      },
+      params: AliasParamsSchema,
+      querystring: ContentQuerySchema,
       responses: {
-        200: {
+        200: Type.Unsafe<unknown>({
           description: 'The certificate content.',
           content: {
-            'application/json': { schema: { $ref: `${CERTIFICATE_CONTENT_ID}#` } },
-            'text/plain': { schema: { type: 'string' } },
+            'application/json': { schema: Ref(CertificateContentSchema, 'The certificate content.') },
+            'text/plain': { schema: Type.String() },
           },
-        },
+        }),
       },
     }),
     handler: async (request, reply) => {
@@ -323,27 +289,20 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
     },
   });
 
-  app.get<{ Params: AliasParams; Querystring: { readonly format: 'pem' | 'der' } }>(`${BASE}/:alias/export`, {
+  app.get(`${BASE}/:alias/export`, {
     ...spec({
       operationId: 'exportCertificate',
       summary: 'The certificate alone, as PEM (default) or DER',
       tags: TAGS,
       access: Permission.read,
       errors: [ErrorCode.certificate_not_found],
-      params: aliasParams,
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { format: { type: 'string', enum: ['pem', 'der'], default: 'pem' } },
-      },
+      params: AliasParamsSchema,
+      querystring: ExportQuerySchema,
       responses: {
-        200: {
-          description: 'The certificate, as an attachment named after the alias.',
-          content: {
-            'application/x-pem-file': { schema: { type: 'string' } },
-            'application/pkix-cert': { schema: { type: 'string', format: 'binary' } },
-          },
-        },
+        200: file(
+          { 'application/x-pem-file': Type.String(), 'application/pkix-cert': Type.String({ format: 'binary' }) },
+          'The certificate, as an attachment named after the alias.',
+        ),
       },
     }),
     handler: async (request, reply) => {
@@ -354,7 +313,7 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
     },
   });
 
-  app.post<{ Params: AliasParams; Body: { readonly password: string } }>(`${BASE}/:alias/export-keypair`, {
+  app.post(`${BASE}/:alias/export-keypair`, {
     ...spec({
       operationId: 'exportKeyPair',
       summary: 'The certificate and its private key as a PKCS#12 file under the password given (K8)',
@@ -363,14 +322,9 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
       access: Permission.exportKeyPair,
       auditAction: 'certificate.export-keypair',
       errors: [ErrorCode.certificate_not_found, ErrorCode.password_too_short],
-      params: aliasParams,
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['password'],
-        properties: { password: { type: 'string', maxLength: 1024, description: 'At least 8 characters.' } },
-      },
-      responses: { 200: binary('The PKCS#12 file, as an attachment named after the alias.', 'application/x-pkcs12') },
+      params: AliasParamsSchema,
+      body: ExportKeyPairBodySchema,
+      responses: { 200: file({ 'application/x-pkcs12': Type.String({ format: 'binary' }) }, 'The PKCS#12 file, as an attachment named after the alias.') },
     }),
     handler: async (request, reply) => {
       const p12 = await exportKeyPair(ctx, actorOf(request), request.params.alias, request.body.password);
@@ -378,26 +332,23 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: AppContext)
     },
   });
 
-  app.get<{
-    Params: AliasParams;
-    Querystring: { readonly search?: string; readonly offset: number; readonly limit: number };
-  }>(`${BASE}/:alias/devices`, {
+  app.get(`${BASE}/:alias/devices`, {
     ...spec({
       operationId: 'devicesOfCertificate',
       summary: 'The devices that pin the entry or have it as a pending replacement (K10), paged and searchable',
       tags: TAGS,
       access: Permission.read,
       errors: [ErrorCode.certificate_not_found],
-      params: aliasParams,
-      querystring: { type: 'object', additionalProperties: false, properties: DEVICE_PAGE_QUERY_PROPERTIES },
-      responses: { 200: DEVICE_PAGE },
+      params: AliasParamsSchema,
+      querystring: DevicePageQuerySchema,
+      responses: { 200: DevicePageSchema },
     }),
     handler: async (request) => {
       const q = request.query;
       const search = q.search?.trim();
       const page = await devicesOfCertificate(ctx, actorOf(request), request.params.alias, {
-        offset: q.offset,
-        limit: q.limit,
+        offset: q.offset ?? DEVICE_PAGE_DEFAULTS.offset,
+        limit: q.limit ?? DEVICE_PAGE_DEFAULTS.limit,
         ...(search ? { search } : {}),
       });
       return presentDevicePage(page);

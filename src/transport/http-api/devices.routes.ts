@@ -1,55 +1,37 @@
 /** The registered devices, for administrators: list (paged, searchable, by certificate), show, delete. */
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../app/context.js';
 import { deleteDevice, getDevice, listDevices } from '../../app/devices.js';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission } from '../../domain/roles.js';
 import { actorOf } from './auth.js';
-import { spec, type JsonSchema } from './operation.js';
+import { DEVICE_PAGE_DEFAULTS, DeviceIdParamsSchema, DeviceListQuerySchema, DevicePageSchema, DeviceSummarySchema, NoContent, Ref } from './contract/index.js';
+import { spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentDevice, presentDevicePage } from './presenters.js';
-import { DEVICE_PAGE, DEVICE_PAGE_QUERY_PROPERTIES, DEVICE_SUMMARY_ID, NO_CONTENT, ref } from './schemas.js';
 
 const BASE = `${API_PREFIX}/devices`;
 const TAGS = ['devices'];
 
-const idParams: JsonSchema = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64, description: 'The device id.' } },
-};
-
-interface ListQuery {
-  readonly certificate?: string;
-  readonly search?: string;
-  readonly offset: number;
-  readonly limit: number;
-}
-
-export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.get<{ Querystring: ListQuery }>(BASE, {
+export function registerDeviceRoutes(server: FastifyInstance, ctx: AppContext): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(BASE, {
     ...spec({
       operationId: 'listDevices',
       summary: 'Registered devices, paged and searchable; with ?certificate=ALIAS only those that pin it or have it pending',
       tags: TAGS,
       access: Permission.read,
       errors: [ErrorCode.certificate_not_found],
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          certificate: { type: 'string', minLength: 1, maxLength: 256, description: 'The alias of a keystore entry.' },
-          ...DEVICE_PAGE_QUERY_PROPERTIES,
-        },
-      },
-      responses: { 200: DEVICE_PAGE },
+      querystring: DeviceListQuerySchema,
+      responses: { 200: DevicePageSchema },
     }),
     handler: async (request) => {
       const q = request.query;
       const search = q.search?.trim();
       const page = await listDevices(ctx, actorOf(request), {
-        offset: q.offset,
-        limit: q.limit,
+        offset: q.offset ?? DEVICE_PAGE_DEFAULTS.offset,
+        limit: q.limit ?? DEVICE_PAGE_DEFAULTS.limit,
         ...(q.certificate !== undefined ? { certificateAlias: q.certificate } : {}),
         ...(search ? { search } : {}),
       });
@@ -57,20 +39,20 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext): voi
     },
   });
 
-  app.get<{ Params: { readonly id: string } }>(`${BASE}/:id`, {
+  app.get(`${BASE}/:id`, {
     ...spec({
       operationId: 'getDevice',
       summary: 'One device',
       tags: TAGS,
       access: Permission.read,
       errors: [ErrorCode.device_not_found],
-      params: idParams,
-      responses: { 200: ref(DEVICE_SUMMARY_ID, 'The device.') },
+      params: DeviceIdParamsSchema,
+      responses: { 200: Ref(DeviceSummarySchema, 'The device.') },
     }),
     handler: async (request) => presentDevice(await getDevice(ctx, actorOf(request), request.params.id)),
   });
 
-  app.delete<{ Params: { readonly id: string } }>(`${BASE}/:id`, {
+  app.delete(`${BASE}/:id`, {
     ...spec({
       operationId: 'deleteDevice',
       summary: 'Forget a device: its credential stops working and it must register again',
@@ -78,8 +60,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext): voi
       access: Permission.manageCertificates,
       auditAction: 'device.delete',
       errors: [ErrorCode.device_not_found],
-      params: idParams,
-      responses: { 204: NO_CONTENT },
+      params: DeviceIdParamsSchema,
+      responses: { 204: NoContent },
     }),
     handler: async (request, reply) => {
       await deleteDevice(ctx, actorOf(request), request.params.id);

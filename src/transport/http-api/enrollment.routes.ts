@@ -1,5 +1,6 @@
 /** Enrollment tokens (R5): what a device needs to register. The token text is shown once, at creation. */
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../app/context.js';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken } from '../../app/enrollment.js';
 import { ErrorCode } from '../../domain/errors.js';
@@ -7,23 +8,22 @@ import { Permission } from '../../domain/roles.js';
 import { actorOf } from './auth.js';
 import { spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
+import {
+  ArrayOf,
+  CreateEnrollmentTokenBodySchema,
+  EnrollmentTokenSchema,
+  IssuedEnrollmentTokenSchema,
+  NoContent,
+  TokenIdParamsSchema,
+} from './contract/index.js';
 import { presentEnrollmentToken, presentIssuedEnrollmentToken } from './presenters.js';
-import { arrayOf, ENROLLMENT_TOKEN_ID, EnrollmentTokenSchema, NO_CONTENT } from './schemas.js';
 
 const BASE = `${API_PREFIX}/enrollment-tokens`;
 const TAGS = ['enrollment'];
 
-interface CreateBody {
-  readonly uses?: number;
-  readonly expiresIn?: number;
-  readonly unitId?: string;
-}
-
-/** The listed fields, with the token itself right after the id. */
-const { id: idProperty, ...listedProperties } = EnrollmentTokenSchema.properties;
-
-export function registerEnrollmentRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.post<{ Body: CreateBody | undefined }>(BASE, {
+export function registerEnrollmentRoutes(server: FastifyInstance, ctx: AppContext): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(BASE, {
     ...spec({
       operationId: 'createEnrollmentToken',
       summary: 'Create an enrollment token; the token is shown in this answer only',
@@ -34,23 +34,8 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: AppContext):
       tags: TAGS,
       access: Permission.manageCertificates,
       auditAction: 'enrollment.create',
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          uses: { type: 'integer', description: '1 to 100000; default 1.' },
-          expiresIn: { type: 'integer', description: 'Seconds; default 86400.' },
-          unitId: { type: 'string', maxLength: 64, description: 'A MAC address, e.g. 00:11:22:33:44:55.' },
-        },
-      },
-      responses: {
-        201: {
-          type: 'object',
-          description: 'The new token; store it now, it cannot be shown again.',
-          required: ['id', 'token', ...EnrollmentTokenSchema.required.filter((k) => k !== 'id')],
-          properties: { id: idProperty, token: { type: 'string', description: '`cfe_…`' }, ...listedProperties },
-        },
-      },
+      body: CreateEnrollmentTokenBodySchema,
+      responses: { 201: IssuedEnrollmentTokenSchema },
     }),
     // No body at all (`curl -X POST`) asks for every default, as `{}` does.
     preValidation: async (request) => {
@@ -73,12 +58,12 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: AppContext):
       summary: 'All enrollment tokens with their state (never the tokens themselves)',
       tags: TAGS,
       access: Permission.read,
-      responses: { 200: arrayOf(ENROLLMENT_TOKEN_ID, 'The enrollment tokens.') },
+      responses: { 200: ArrayOf(EnrollmentTokenSchema, 'The enrollment tokens.') },
     }),
     handler: async (request) => (await listEnrollmentTokens(ctx, actorOf(request))).map(presentEnrollmentToken),
   });
 
-  app.delete<{ Params: { readonly id: string } }>(`${BASE}/:id`, {
+  app.delete(`${BASE}/:id`, {
     ...spec({
       operationId: 'revokeEnrollmentToken',
       summary: 'Revoke an enrollment token: no device can register with it any more',
@@ -87,8 +72,8 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: AppContext):
       access: Permission.manageCertificates,
       auditAction: 'enrollment.revoke',
       errors: [ErrorCode.enrollment_token_not_found],
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } },
-      responses: { 204: NO_CONTENT },
+      params: TokenIdParamsSchema,
+      responses: { 204: NoContent },
     }),
     handler: async (request, reply) => {
       await revokeEnrollmentToken(ctx, actorOf(request), request.params.id);

@@ -1,13 +1,12 @@
 /** Liveness and readiness for load balancers and orchestrators (SPEC section 5, "Operations"). Public. */
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../app/context.js';
+import { AliveSchema, ReadySchema, UnavailableSchema, type Alive, type Ready, type Unavailable } from './contract/index.js';
 import { Access, spec } from './operation.js';
 
 /** A store that does not answer within this time is not ready. */
 export const READINESS_TIMEOUT_MS = 2_000;
-
-const status = (value: string, description: string) =>
-  ({ type: 'object', description, required: ['status'], properties: { status: { type: 'string', enum: [value] } } }) as const;
 
 async function storeAnswers(ctx: AppContext): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -22,16 +21,17 @@ async function storeAnswers(ctx: AppContext): Promise<void> {
   }
 }
 
-export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): void {
+export function registerHealthRoutes(server: FastifyInstance, ctx: AppContext): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/healthz', {
     ...spec({
       operationId: 'health',
       summary: 'The process is alive',
       tags: ['operations'],
       access: Access.public,
-      responses: { 200: status('ok', 'Alive.') },
+      responses: { 200: AliveSchema },
     }),
-    handler: async () => ({ status: 'ok' }),
+    handler: async () => ({ status: 'ok' }) satisfies Alive,
   });
 
   app.get('/readyz', {
@@ -40,15 +40,15 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext): voi
       summary: 'The node can serve: its database answers',
       tags: ['operations'],
       access: Access.public,
-      responses: { 200: status('ready', 'Ready.'), 503: status('unavailable', 'The database does not answer; see the log.') },
+      responses: { 200: ReadySchema, 503: UnavailableSchema },
     }),
     handler: async (request, reply) => {
       try {
         await storeAnswers(ctx);
-        return { status: 'ready' };
+        return { status: 'ready' } satisfies Ready;
       } catch (e) {
         request.log.warn({ err: e }, 'readiness check failed');
-        return reply.code(503).send({ status: 'unavailable' });
+        return reply.code(503).send({ status: 'unavailable' } satisfies Unavailable);
       }
     },
   });

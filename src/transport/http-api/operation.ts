@@ -3,12 +3,12 @@
  * OpenAPI document: the permission it needs (`x-permission`, enforced by the use case), the error
  * codes it can answer with, grouped by status from the one HTTP_STATUS table.
  */
-import type { FastifySchema } from 'fastify';
+import type { TSchema } from 'typebox';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission, ROLES, roleAllows } from '../../domain/roles.js';
 import type { Actor } from '../../app/context.js';
 import { HTTP_STATUS } from './errors.js';
-import { ERROR_RESPONSE_ID } from './schemas.js';
+import { ErrorResponseSchema } from './contract/index.js';
 
 /** Who may call a route: anyone, any logged-in account, or the holders of a permission. */
 export const Access = { public: 'public', authenticated: 'authenticated', ...Permission } as const;
@@ -35,7 +35,14 @@ declare module 'fastify' {
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
-export interface OperationDoc {
+/** Success answers by status: contract schemas, or a description with media types for files and text. */
+export type Responses = Readonly<Record<number, TSchema>>;
+
+/**
+ * One operation. `params`, `querystring`, `body` and `responses` are contract schemas
+ * (./contract): their static types reach the handler through the TypeBox type provider.
+ */
+export interface OperationDoc<P = unknown, Q = unknown, B = unknown, R extends Responses = Responses> {
   readonly operationId: string;
   readonly summary: string;
   readonly description?: string;
@@ -43,11 +50,11 @@ export interface OperationDoc {
   readonly access: Access;
   /** Refusals of the use case beyond the ones every route of its kind has (added here). */
   readonly errors?: readonly ErrorCode[];
-  readonly params?: JsonSchema;
-  readonly querystring?: JsonSchema;
-  readonly body?: JsonSchema;
+  readonly params?: P;
+  readonly querystring?: Q;
+  readonly body?: B;
   /** Success responses by status. */
-  readonly responses: Readonly<Record<number, JsonSchema>>;
+  readonly responses: R;
   /** For changes: the use case's audit action (see FastifyContextConfig.auditAction). */
   readonly auditAction?: string;
   /** Bytes; only the import route accepts more than the server-wide limit. */
@@ -61,7 +68,7 @@ function rolesWith(access: Access): string {
 }
 
 /** The error codes a route can answer with, including the ones that come from its shape. */
-export function errorCodesOf(doc: OperationDoc): ErrorCode[] {
+export function errorCodesOf(doc: OperationDoc<unknown, unknown, unknown>): ErrorCode[] {
   const codes = new Set<ErrorCode>(doc.errors ?? []);
   if (doc.params || doc.querystring || doc.body) codes.add(ErrorCode.invalid_request);
   if (doc.body) codes.add(ErrorCode.payload_too_large);
@@ -71,16 +78,28 @@ export function errorCodesOf(doc: OperationDoc): ErrorCode[] {
   return [...codes];
 }
 
-export function operation(doc: OperationDoc): FastifySchema {
+/**
+ * What Fastify and the type provider see. `response` is typed with the success answers only: a
+ * handler returns those, and refusals are thrown (errors.ts writes them), so the error answers
+ * that `operation` adds at run time must not widen what the handler may return.
+ */
+export interface OperationSchema<P, Q, B, R extends Responses> {
+  readonly params: P;
+  readonly querystring: Q;
+  readonly body: B;
+  readonly response: R;
+}
+
+export function operation<P, Q, B, R extends Responses>(doc: OperationDoc<P, Q, B, R>): OperationSchema<P, Q, B, R> {
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of errorCodesOf(doc)) {
     const status = HTTP_STATUS[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
-  const response: Record<string, JsonSchema> = {};
+  const response: Record<string, TSchema> = {};
   for (const [status, body] of Object.entries(doc.responses)) response[status] = body;
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
-    response[String(status)] = { $ref: `${ERROR_RESPONSE_ID}#`, description: `Error codes: ${codes.join(', ')}.` };
+    response[String(status)] = { $ref: `${ErrorResponseSchema.$id}#`, description: `Error codes: ${codes.join(', ')}.` };
   }
   const permissionLine =
     doc.access === Access.public || doc.access === Access.authenticated
@@ -99,12 +118,13 @@ export function operation(doc: OperationDoc): FastifySchema {
   if (doc.params) schema['params'] = doc.params;
   if (doc.querystring) schema['querystring'] = doc.querystring;
   if (doc.body) schema['body'] = doc.body;
-  return schema;
+  // Built key by key above; the type narrows `response` to the success answers (see OperationSchema).
+  return schema as unknown as OperationSchema<P, Q, B, R>;
 }
 
 /** What a route passes to Fastify besides its URL and handler: schema, config, body limit. */
-export function spec(doc: OperationDoc): {
-  readonly schema: FastifySchema;
+export function spec<P, Q, B, R extends Responses>(doc: OperationDoc<P, Q, B, R>): {
+  readonly schema: OperationSchema<P, Q, B, R>;
   readonly config: { readonly access: Access; readonly auditAction?: string };
   readonly bodyLimit?: number;
 } {

@@ -1,40 +1,41 @@
 /**
  * Everything that leaves the server through the REST API, field by field. Nothing here spreads a
  * stored object: a field that is not written out below (a private key, a password or token hash, a
- * device credential) cannot reach a client by accident.
+ * device credential) cannot reach a client by accident. Each presenter returns the answer's type
+ * from the contract (./contract), so a field the contract declares and a presenter forgets, or the
+ * other way round, does not compile.
  */
 import { daysUntilExpiry } from '../../domain/certificate.js';
-import { Permission, roleAllows, type Role } from '../../domain/roles.js';
+import { Permission, roleAllows } from '../../domain/roles.js';
+import type { CompatibilityRule as StoredCompatibilityRule } from '../../domain/compatibility.js';
 import type { Actor } from '../../app/context.js';
 import type { IssuedToken } from '../../app/accounts.js';
-import type { CertificateContent } from '../../crypto/index.js';
-import type { AuditEvent, DeviceRecord, Page, StoredCertificate, TokenRecord, UserRecord } from '../../app/records.js';
+import type { CertificateContent as ParsedContent, NameContent as ParsedName } from '../../crypto/index.js';
+import type { AuditEvent as StoredAuditEvent, DeviceRecord, Page, StoredCertificate, TokenRecord, UserRecord } from '../../app/records.js';
 import type { EnrollmentTokenRecord } from '../../app/enrollment.js';
-import type { DefaultPreview, RotationReport, RotationStatus } from '../../app/rotation.js';
-import type { CompatibilityRule } from '../../domain/compatibility.js';
-
-export interface CertificateSummary {
-  readonly alias: string;
-  readonly position: number;
-  readonly isDefault: boolean;
-  readonly active: boolean;
-  readonly signatureAlgorithm: string;
-  readonly keyAlgorithm: string;
-  readonly keySize: number;
-  readonly curve: string | null;
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly sha1Fingerprint: string;
-  readonly sha256Fingerprint: string;
-  readonly deviceCount: number;
-  readonly pendingDeviceCount: number;
-  readonly daysUntilExpiry: number;
-  readonly source: string;
-  readonly createdAt: string;
-}
+import type { CompatibilityPreview as AppCompatibilityPreview } from '../../app/compatibility-preview.js';
+import type { DefaultPreview as Preview, RotationReport as Report, RotationStatus as Status } from '../../app/rotation.js';
+import type {
+  ApiToken,
+  AuditEvent,
+  CertificateContent,
+  CertificateSummary,
+  CompatibilityPreview,
+  CompatibilityTable,
+  DefaultPreview,
+  DevicePage,
+  DeviceSummary,
+  EnrollmentToken,
+  IssuedApiToken,
+  IssuedEnrollmentToken,
+  LoginAnswer,
+  Me,
+  NameContent,
+  ProfileChange,
+  RotationReport,
+  RotationStatus,
+  User,
+} from './contract/index.js';
 
 export function presentCertificate(c: StoredCertificate, now: Date): CertificateSummary {
   const f = c.facts;
@@ -66,20 +67,6 @@ export function presentCertificates(list: readonly StoredCertificate[], now: Dat
   return list.map((c) => presentCertificate(c, now));
 }
 
-export interface DeviceSummary {
-  readonly id: string;
-  readonly unitId: string;
-  readonly name: string;
-  readonly osFamily: string;
-  readonly osVersion: string;
-  readonly profile: string | null;
-  readonly supportedAlgorithms: readonly string[];
-  readonly certificateAlias: string;
-  readonly pendingCertificateAlias: string | null;
-  readonly registeredAt: string;
-  readonly lastContactAt: string | null;
-}
-
 /** A device without its credential hash (which DeviceRecord does not even carry). */
 export function presentDevice(d: DeviceRecord): DeviceSummary {
   return {
@@ -97,62 +84,33 @@ export function presentDevice(d: DeviceRecord): DeviceSummary {
   };
 }
 
-export function presentDevicePage(page: Page<DeviceRecord>): { readonly count: number; readonly devices: DeviceSummary[] } {
+export function presentDevicePage(page: Page<DeviceRecord>): DevicePage {
   return { count: page.count, devices: page.items.map(presentDevice) };
 }
 
-export interface AuditEventView {
-  readonly id: number;
-  readonly at: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly target: string | null;
-  readonly result: string;
-  readonly code: string | null;
-  readonly details: Readonly<Record<string, unknown>>;
-}
-
 /** Audit details are written by the use cases and never hold secrets (context.ts). */
-export function presentAuditEvent(e: AuditEvent): AuditEventView {
+export function presentAuditEvent(e: StoredAuditEvent): AuditEvent {
   return { id: e.id, at: e.at, actor: e.actor, action: e.action, target: e.target, result: e.result, code: e.code, details: e.details };
 }
 
-export interface UserView {
-  readonly username: string;
-  readonly role: Role;
-  readonly createdAt: string;
-}
-
-export function presentUser(u: UserRecord): UserView {
+export function presentUser(u: UserRecord): User {
   return { username: u.username, role: u.role, createdAt: u.createdAt };
 }
 
-export interface TokenView {
-  readonly id: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly expiresAt: string;
-  readonly lastUsedAt: string | null;
-}
-
-export function presentToken(t: TokenRecord): TokenView {
+export function presentToken(t: TokenRecord): ApiToken {
   return { id: t.id, name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, lastUsedAt: t.lastUsedAt };
 }
 
 /** The one moment a token is shown: right after it was made. */
-export function presentIssuedToken(issued: IssuedToken): { readonly id: string; readonly token: string; readonly name: string; readonly expiresAt: string } {
+export function presentIssuedToken(issued: IssuedToken): IssuedApiToken {
   return { id: issued.record.id, token: issued.token, name: issued.record.name, expiresAt: issued.record.expiresAt };
 }
 
-export function presentLogin(issued: IssuedToken & { readonly user: UserRecord }): {
-  readonly token: string;
-  readonly expiresAt: string;
-  readonly user: { readonly username: string; readonly role: Role };
-} {
+export function presentLogin(issued: IssuedToken & { readonly user: UserRecord }): LoginAnswer {
   return { token: issued.token, expiresAt: issued.record.expiresAt, user: { username: issued.user.username, role: issued.user.role } };
 }
 
-export function presentMe(actor: Actor): { readonly username: string; readonly role: Role; readonly permissions: Permission[] } {
+export function presentMe(actor: Actor): Me {
   return {
     username: actor.username,
     role: actor.role,
@@ -160,36 +118,35 @@ export function presentMe(actor: Actor): { readonly username: string; readonly r
   };
 }
 
+function presentName(n: ParsedName): NameContent {
+  return { name: n.name, rdns: n.rdns.map((rdn) => rdn.map((a) => ({ type: a.type, value: a.value }))) };
+}
+
 /** K9: the certificate's own content, which is public by nature; the fields are still named one by one. */
-export function presentCertificateContent(c: CertificateContent): CertificateContent {
+export function presentCertificateContent(c: ParsedContent): CertificateContent {
   return {
     version: c.version,
     serialNumber: c.serialNumber,
-    signatureAlgorithm: c.signatureAlgorithm,
-    issuer: c.issuer,
-    subject: c.subject,
-    validity: c.validity,
-    publicKey: c.publicKey,
-    extensions: c.extensions,
-    fingerprints: c.fingerprints,
+    signatureAlgorithm: { name: c.signatureAlgorithm.name, oid: c.signatureAlgorithm.oid },
+    issuer: presentName(c.issuer),
+    subject: presentName(c.subject),
+    validity: { notBefore: c.validity.notBefore, notAfter: c.validity.notAfter },
+    publicKey: {
+      algorithm: c.publicKey.algorithm,
+      oid: c.publicKey.oid,
+      size: c.publicKey.size,
+      curve: c.publicKey.curve,
+      exponent: c.publicKey.exponent,
+      sha256: c.publicKey.sha256,
+    },
+    extensions: c.extensions.map((e) => ({ oid: e.oid, name: e.name, critical: e.critical, value: e.value })),
+    fingerprints: { sha1: c.fingerprints.sha1, sha256: c.fingerprints.sha256 },
     pem: c.pem,
   };
 }
 
-export interface EnrollmentTokenView {
-  readonly id: string;
-  readonly usesAllowed: number;
-  readonly usesLeft: number;
-  readonly expiresAt: string;
-  readonly unitId: string | null;
-  readonly createdBy: string;
-  readonly createdAt: string;
-  readonly revokedAt: string | null;
-  readonly state: EnrollmentTokenRecord['state'];
-}
-
 /** An enrollment token as listed: the record only; the token text exists nowhere but in the creation answer. */
-export function presentEnrollmentToken(t: EnrollmentTokenRecord): EnrollmentTokenView {
+export function presentEnrollmentToken(t: EnrollmentTokenRecord): EnrollmentToken {
   return {
     id: t.id,
     usesAllowed: t.usesAllowed,
@@ -204,18 +161,18 @@ export function presentEnrollmentToken(t: EnrollmentTokenRecord): EnrollmentToke
 }
 
 /** The one moment an enrollment token is shown: right after it was made. */
-export function presentIssuedEnrollmentToken(issued: { readonly token: string; readonly record: EnrollmentTokenRecord }): EnrollmentTokenView & { readonly token: string } {
+export function presentIssuedEnrollmentToken(issued: { readonly token: string; readonly record: EnrollmentTokenRecord }): IssuedEnrollmentToken {
   const { id, ...rest } = presentEnrollmentToken(issued.record);
   return { id, token: issued.token, ...rest };
 }
 
-export function presentCompatibilityRules(rules: readonly CompatibilityRule[]): { readonly rules: CompatibilityRule[] } {
+export function presentCompatibilityRules(rules: readonly StoredCompatibilityRule[]): CompatibilityTable {
   return {
     rules: rules.map((r) => ({ profile: r.profile, osFamily: r.osFamily, maxVersion: r.maxVersion, algorithms: [...r.algorithms] })),
   };
 }
 
-export function presentRotationReport(r: RotationReport): RotationReport {
+export function presentRotationReport(r: Report): RotationReport {
   return {
     defaultAlias: r.defaultAlias,
     checked: r.checked,
@@ -228,7 +185,7 @@ export function presentRotationReport(r: RotationReport): RotationReport {
   };
 }
 
-export function presentRotationStatus(s: RotationStatus): RotationStatus {
+export function presentRotationStatus(s: Status): RotationStatus {
   return {
     lastRun: s.lastRun === null ? null : presentRotationReport(s.lastRun),
     defaultAlias: s.defaultAlias,
@@ -239,11 +196,31 @@ export function presentRotationStatus(s: RotationStatus): RotationStatus {
   };
 }
 
-export function presentDefaultPreview(p: DefaultPreview): DefaultPreview {
+export function presentDefaultPreview(p: Preview): DefaultPreview {
   return {
     alias: p.alias,
     switching: { total: p.switching.total, byProfile: { ...p.switching.byProfile } },
     staying: { total: p.staying.total, byProfile: { ...p.staying.byProfile }, lacking: p.staying.lacking },
     alreadyCurrent: p.alreadyCurrent,
+  };
+}
+
+/** The fields of a compatibility preview that leave the server. */
+export function presentCompatibilityPreview(p: AppCompatibilityPreview): CompatibilityPreview {
+  const byProfile: Record<string, ProfileChange> = {};
+  for (const [profile, c] of Object.entries(p.byProfile)) {
+    byProfile[profile] = { newlySwitching: c.newlySwitching, noLongerSwitching: c.noLongerSwitching, unsupportedPin: c.unsupportedPin };
+  }
+  return {
+    defaultAlias: p.defaultAlias,
+    defaultAlgorithm: p.defaultAlgorithm,
+    total: p.total,
+    declared: p.declared,
+    switching: { before: p.switching.before, after: p.switching.after },
+    staying: { before: p.staying.before, after: p.staying.after },
+    newlySwitching: p.newlySwitching,
+    noLongerSwitching: p.noLongerSwitching,
+    unsupportedPin: p.unsupportedPin,
+    byProfile,
   };
 }

@@ -25,7 +25,7 @@ import { notFoundError, toHttpError, type HttpError } from './errors.js';
 import { registerHealthRoutes } from './health.routes.js';
 import { Access, spec } from './operation.js';
 import { API_PREFIX, OPENAPI_PATH } from './paths.js';
-import { SHARED_SCHEMAS } from './schemas.js';
+import { SHARED_SCHEMAS } from './contract/index.js';
 import { refuseCoercedBodies } from './strict-body.js';
 import { registerSyncRoutes } from './sync.routes.js';
 import { registerTokenRoutes } from './tokens.routes.js';

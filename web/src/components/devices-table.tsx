@@ -1,12 +1,12 @@
-import type { Device } from '../types';
+import type { DeviceSummary } from '../types';
 import { formatDateTime } from '../format';
 
 /** Devices as a table; `relativeTo` shows how each one uses that certificate instead of the certificate columns. */
 export function DevicesTable(props: {
-  readonly devices: readonly Device[];
+  readonly devices: readonly DeviceSummary[];
   readonly relativeTo?: string;
   readonly caption: string;
-  readonly onDelete?: (device: Device) => void;
+  readonly onDelete?: (device: DeviceSummary) => void;
 }) {
   const { devices, relativeTo } = props;
   return (

@@ -4,7 +4,7 @@ import { ConfirmDialog, useAction } from '../components/dialog';
 import { ErrorMessage, Notice } from '../components/error-message';
 import { formatDateTime, ROLE_NAMES } from '../format';
 import { useSession } from '../session';
-import { ROLES, type Role, type User } from '../types';
+import { type CreateUserBody, type Role, ROLES, type User } from '../types';
 
 const ROLE_HINTS: Readonly<Record<Role, string>> = {
   admin: 'everything',
@@ -96,7 +96,7 @@ function CreateAccountForm(props: { readonly onCreated: (u: User) => void }) {
       onSubmit={(e) => {
         e.preventDefault();
         void run(async () => {
-          props.onCreated(await api<User>('POST', '/users', { username, role, password }));
+          props.onCreated(await api<User>('POST', '/users', { username, role, password } satisfies CreateUserBody));
           setUsername('');
           setPassword('');
         });

@@ -11,7 +11,7 @@ import { useAction } from '../components/dialog';
 import { ErrorMessage, Notice } from '../components/error-message';
 import { plural } from '../format';
 import { useSession } from '../session';
-import { Permission, SIGNATURE_ALLOW_LIST, type CompatibilityPreview, type CompatibilityRule, type CompatibilityTable } from '../types';
+import { Permission, ALLOWED_SIGNATURE_ALGORITHMS, type CompatibilityPreview, type CompatibilityRule, type CompatibilityTable } from '../types';
 
 /** How long the draft must rest before its preview is asked for. */
 const PREVIEW_DELAY_MS = 300;
@@ -33,7 +33,7 @@ const toRule = (r: DraftRow): CompatibilityRule => ({
   osFamily: r.osFamily,
   maxVersion: r.maxVersion.trim() === '' ? null : r.maxVersion.trim(),
   // In the allow-list's order, whatever order they were ticked in.
-  algorithms: SIGNATURE_ALLOW_LIST.filter((a) => r.algorithms.includes(a)),
+  algorithms: ALLOWED_SIGNATURE_ALGORITHMS.filter((a) => r.algorithms.includes(a)),
 });
 
 export function CompatibilityPage() {
@@ -124,7 +124,7 @@ function RulesTable(props: { readonly rules: readonly CompatibilityRule[] }) {
             <td class="mono nowrap">{r.maxVersion ?? 'every version'}</td>
             <td>
               <ul class="algorithms">
-                {SIGNATURE_ALLOW_LIST.filter((a) => r.algorithms.includes(a)).map((a) => (
+                {ALLOWED_SIGNATURE_ALGORITHMS.filter((a) => r.algorithms.includes(a)).map((a) => (
                   <li key={a}>{a}</li>
                 ))}
               </ul>
@@ -151,7 +151,7 @@ function TableEditor(props: {
   const { draft, onDraft } = props;
   const proposed = draft.map(toRule);
   const body = JSON.stringify({ rules: proposed });
-  const changed = body !== JSON.stringify({ rules: props.saved.map((r) => ({ ...r, algorithms: SIGNATURE_ALLOW_LIST.filter((a) => r.algorithms.includes(a)) })) });
+  const changed = body !== JSON.stringify({ rules: props.saved.map((r) => ({ ...r, algorithms: ALLOWED_SIGNATURE_ALGORITHMS.filter((a) => r.algorithms.includes(a)) })) });
   const [preview, setPreview] = useState<PreviewState>({ kind: 'waiting' });
   const asked = useRef(0);
   const { busy, error, run } = useAction();
@@ -230,7 +230,7 @@ function TableEditor(props: {
                   <td>
                     <fieldset class="algorithm-choice">
                       <legend class="sr-only">Supported algorithms, {row}</legend>
-                      {SIGNATURE_ALLOW_LIST.map((a) => (
+                      {ALLOWED_SIGNATURE_ALGORITHMS.map((a) => (
                         <label class="inline" key={a}>
                           <input
                             type="checkbox"

@@ -7,7 +7,7 @@ import { Pager } from '../components/pager';
 import { SearchBox } from '../components/search-box';
 import { usePoll } from '../components/use-poll';
 import { useSession } from '../session';
-import { Permission, type Device, type DevicePage } from '../types';
+import { Permission, type DeviceSummary, type DevicePage } from '../types';
 
 const PAGE = 50;
 
@@ -18,7 +18,7 @@ export function DevicesPage() {
   const [page, setPage] = useState<DevicePage | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState<Device | null>(null);
+  const [deleting, setDeleting] = useState<DeviceSummary | null>(null);
 
   const load = () =>
     get<DevicePage>(`/devices${query({ search, offset, limit: PAGE })}`).then(
@@ -78,7 +78,7 @@ export function DevicesPage() {
   );
 }
 
-function DeleteDeviceDialog(props: { readonly device: Device; readonly onClose: () => void; readonly onDone: () => void }) {
+function DeleteDeviceDialog(props: { readonly device: DeviceSummary; readonly onClose: () => void; readonly onDone: () => void }) {
   const d = props.device;
   return (
     <ConfirmDialog

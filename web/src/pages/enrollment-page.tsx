@@ -4,7 +4,7 @@ import { ConfirmDialog, useAction } from '../components/dialog';
 import { ErrorMessage, Notice } from '../components/error-message';
 import { formatDateTime } from '../format';
 import { useSession } from '../session';
-import { Permission, type EnrollmentToken, type IssuedEnrollmentToken } from '../types';
+import { type CreateEnrollmentTokenBody, type EnrollmentToken, type IssuedEnrollmentToken, Permission } from '../types';
 
 const UNITS = { minutes: 60, hours: 3600, days: 86400 } as const;
 type Unit = keyof typeof UNITS;
@@ -128,7 +128,7 @@ function CreateTokenForm(props: { readonly onCreated: (t: IssuedEnrollmentToken)
               uses,
               expiresIn: expires * UNITS[unit],
               ...(unitId.trim() ? { unitId: unitId.trim() } : {}),
-            }),
+            } satisfies CreateEnrollmentTokenBody),
           ),
         );
       }}

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, get, setCsrfToken } from '../api';
 import { ErrorMessage } from '../components/error-message';
-import type { Me, SessionStart } from '../types';
+import type { LoginBody, Me, SessionStart } from '../types';
 
 /** Log in: the server answers with an HttpOnly session cookie and the session's CSRF token. */
 export function LoginPage(props: { readonly notice: string | null; readonly onLoggedIn: (me: Me) => void }) {
@@ -19,7 +19,7 @@ export function LoginPage(props: { readonly notice: string | null; readonly onLo
           setBusy(true);
           setError(null);
           try {
-            const session = await api<SessionStart>('POST', '/auth/session', { username, password });
+            const session = await api<SessionStart>('POST', '/auth/session', { username, password } satisfies LoginBody);
             setCsrfToken(session.csrfToken);
             props.onLoggedIn(await get<Me>('/auth/me'));
           } catch (err) {

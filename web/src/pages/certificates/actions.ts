@@ -1,9 +1,11 @@
 /**
  * Which certificate actions the console offers for the selected entry, and why one is not allowed.
- * The rules mirror the server's (SPEC K2–K4, K7, K8) so a button is disabled with the reason
- * before the click; the server still decides, and its refusal is shown if the list was stale.
+ * The keystore rules are the server's own (`whyRefused` of src/domain/keystore.ts, SPEC K2–K4, K7),
+ * so a button is disabled with the server's reason before the click; the server still decides,
+ * and its refusal is shown if the list was stale.
  */
-import { Permission, type Certificate } from '../../types';
+import { KeystoreChange, whyRefused } from '../../../../src/domain/keystore.js';
+import { Permission, type CertificateSummary } from '../../types';
 
 export const ACTIONS = [
   'import',
@@ -44,15 +46,22 @@ const disabled = (reason: string): ActionState => ({ kind: 'disabled', reason })
 const CHANGES: ReadonlySet<Action> = new Set(['import', 'generate', 'delete', 'moveUp', 'moveDown', 'makeDefault', 'activate', 'deactivate']);
 const NEEDS_SELECTION = 'Select a certificate in the list first.';
 
+/** The toolbar actions that change the keystore's order or activity, and the rule each one is. */
+const KEYSTORE_CHANGES: Partial<Readonly<Record<Action, KeystoreChange>>> = {
+  delete: KeystoreChange.delete,
+  moveUp: KeystoreChange.moveUp,
+  moveDown: KeystoreChange.moveDown,
+  makeDefault: KeystoreChange.makeDefault,
+  activate: KeystoreChange.activate,
+  deactivate: KeystoreChange.deactivate,
+};
+
 export function actionStates(
-  list: readonly Certificate[],
+  list: readonly CertificateSummary[],
   selectedAlias: string | null,
   can: (p: Permission) => boolean,
 ): Record<Action, ActionState> {
-  const ordered = [...list].sort((a, b) => a.position - b.position);
-  const index = ordered.findIndex((c) => c.alias === selectedAlias);
-  const selected = index >= 0 ? ordered[index] : undefined;
-  const activeCount = ordered.filter((c) => c.active).length;
+  const selected = list.find((c) => c.alias === selectedAlias);
   const state = {} as Record<Action, ActionState>; // every key is filled in below
 
   for (const action of ACTIONS) {
@@ -69,43 +78,24 @@ export function actionStates(
       state[action] = enabled;
       continue;
     }
-    state[action] = selected ? ruleFor(action, ordered, index, selected, activeCount) : disabled(NEEDS_SELECTION);
+    state[action] = selected ? ruleFor(action, list, selected) : disabled(NEEDS_SELECTION);
   }
   return state;
 }
 
-function ruleFor(action: Action, ordered: readonly Certificate[], index: number, c: Certificate, activeCount: number): ActionState {
-  const isTop = index === 0;
-  const below = ordered[index + 1];
-  switch (action) {
-    case 'moveUp':
-      if (isTop) return disabled('Already at the top: this is the default.');
-      if (index === 1 && !c.active) return disabled('The default is always active: activate this certificate before moving it to the top.');
-      return enabled;
-    case 'moveDown':
-      if (index === ordered.length - 1) return disabled('Already at the bottom.');
-      if (isTop && below && !below.active) {
-        return disabled(`Moving the default down would make the inactive "${below.alias}" the default. Activate it first.`);
-      }
-      return enabled;
-    case 'makeDefault':
-      if (isTop) return disabled('This certificate is the default already.');
-      if (!c.active) return disabled('The default is always active: activate this certificate first.');
-      return enabled;
-    case 'activate':
-      return c.active ? disabled('This certificate is active already.') : enabled;
-    case 'deactivate':
-      if (!c.active) return disabled('This certificate is inactive already.');
-      if (isTop) return disabled('The default is always active. Make another certificate the default first.');
-      if (activeCount <= 1) return disabled('The last active certificate cannot be deactivated.');
-      return enabled;
-    case 'delete':
-      if (c.active && activeCount <= 1) return disabled('The last active certificate cannot be deleted.');
-      if (isTop && below && !below.active) {
-        return disabled(`Deleting the default would make the inactive "${below.alias}" the default. Make an active certificate the default first.`);
-      }
-      return enabled;
-    default:
-      return enabled;
-  }
+/** What the server would do nothing about is disabled too, though it is no refusal. */
+function nothingToDo(action: Action, c: CertificateSummary): string | null {
+  if (action === 'makeDefault' && c.isDefault) return 'This certificate is the default already.';
+  if (action === 'activate' && c.active) return 'This certificate is active already.';
+  if (action === 'deactivate' && !c.active) return 'This certificate is inactive already.';
+  return null;
+}
+
+function ruleFor(action: Action, list: readonly CertificateSummary[], c: CertificateSummary): ActionState {
+  const change = KEYSTORE_CHANGES[action];
+  if (change === undefined) return enabled;
+  const idle = nothingToDo(action, c);
+  if (idle !== null) return disabled(idle);
+  const refusal = whyRefused(change, list, c.alias, { pinned: c.deviceCount, pending: c.pendingDeviceCount });
+  return refusal ? disabled(refusal.message) : enabled;
 }

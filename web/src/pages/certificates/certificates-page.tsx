@@ -8,7 +8,7 @@ import { ErrorMessage, Notice } from '../../components/error-message';
 import { usePoll } from '../../components/use-poll';
 import { daysLeftText, EXPIRY_WARNING_DAYS, formatDate, plural } from '../../format';
 import { useSession } from '../../session';
-import type { Certificate } from '../../types';
+import type { CertificateSummary } from '../../types';
 import { ACTION_LABELS, actionStates, ACTIONS, type Action } from './actions';
 import { DevicesPanel } from './devices-panel';
 import {
@@ -45,7 +45,7 @@ function isImmediate(action: Action): action is Exclude<Action, DialogAction> {
 
 export function CertificatesPage() {
   const session = useSession();
-  const [list, setList] = useState<readonly Certificate[] | null>(null);
+  const [list, setList] = useState<readonly CertificateSummary[] | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const [dialog, setDialog] = useState<OpenDialog>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -53,13 +53,13 @@ export function CertificatesPage() {
   const [busy, setBusy] = useState(false);
   const [refreshKey, setRefreshKey] = useState(0);
 
-  const show = (next: readonly Certificate[]) => {
+  const show = (next: readonly CertificateSummary[]) => {
     setList(next);
     setRefreshKey((k) => k + 1);
     setSelected((current) => (current && next.some((c) => c.alias === current) ? current : (next[0]?.alias ?? null)));
   };
   const load = () =>
-    get<Certificate[]>('/certificates').then(show, (e: unknown) => {
+    get<CertificateSummary[]>('/certificates').then(show, (e: unknown) => {
       setError(e);
     });
   useEffect(() => {
@@ -71,7 +71,7 @@ export function CertificatesPage() {
   const certificate = list?.find((c) => c.alias === selected) ?? null;
   const states = actionStates(list ?? [], selected, session.can);
 
-  const done = (message: string, next?: readonly Certificate[]) => {
+  const done = (message: string, next?: readonly CertificateSummary[]) => {
     setDialog(null);
     setError(null);
     setNotice(message);
@@ -86,7 +86,7 @@ export function CertificatesPage() {
     setNotice(null);
     setError(null);
     try {
-      const next = await api<Certificate[]>('POST', `/certificates/${enc(certificate.alias)}/${step.path}`);
+      const next = await api<CertificateSummary[]>('POST', `/certificates/${enc(certificate.alias)}/${step.path}`);
       done(step.done(certificate.alias), next);
     } catch (e) {
       setError(e);
@@ -180,7 +180,7 @@ export function CertificatesPage() {
   );
 }
 
-function CertificateTable(props: { readonly list: readonly Certificate[]; readonly selected: string | null; readonly onSelect: (alias: string) => void }) {
+function CertificateTable(props: { readonly list: readonly CertificateSummary[]; readonly selected: string | null; readonly onSelect: (alias: string) => void }) {
   return (
     <table class="grid certificates">
       <caption class="sr-only">Certificates in priority order; the first is the default.</caption>

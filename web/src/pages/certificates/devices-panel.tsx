@@ -4,12 +4,12 @@ import { DevicesTable } from '../../components/devices-table';
 import { ErrorMessage } from '../../components/error-message';
 import { Pager } from '../../components/pager';
 import { SearchBox } from '../../components/search-box';
-import type { Certificate, DevicePage } from '../../types';
+import type { CertificateSummary, DevicePage } from '../../types';
 
 const PAGE = 20;
 
 /** K10: the devices that pin the selected certificate or have it as a pending replacement. */
-export function DevicesPanel(props: { readonly certificate: Certificate | null; readonly refreshKey: number }) {
+export function DevicesPanel(props: { readonly certificate: CertificateSummary | null; readonly refreshKey: number }) {
   const c = props.certificate;
   const headingId = useId();
   const [search, setSearch] = useState('');

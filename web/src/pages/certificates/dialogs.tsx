@@ -4,7 +4,10 @@ import { api, ApiError, download, enc, get, getText } from '../../api';
 import { ConfirmDialog, Dialog, DialogButtons, useAction } from '../../components/dialog';
 import { ErrorMessage } from '../../components/error-message';
 import { formatDateTime, plural } from '../../format';
-import type { Certificate, CertificateContent, CountsByProfile, DefaultPreview } from '../../types';
+import type { CertificateContent, CertificateSummary, DefaultPreview, ExportKeyPairBody, GenerateCertificateBody, ImportCertificateBody } from '../../types';
+
+/** Devices per firmware profile, as the preview counts them. */
+type CountsByProfile = DefaultPreview['switching']['byProfile'];
 
 const ALIAS_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_KEYSTORE_BYTES = 1024 * 1024;
@@ -31,7 +34,7 @@ function aliasFromFileName(name: string): string {
   return name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
 }
 
-export function ImportDialog(props: Closeable & { readonly onDone: (c: Certificate) => void }) {
+export function ImportDialog(props: Closeable & { readonly onDone: (c: CertificateSummary) => void }) {
   const [file, setFile] = useState<File | null>(null);
   const [password, setPassword] = useState('');
   const [keyPassword, setKeyPassword] = useState('');
@@ -46,13 +49,13 @@ export function ImportDialog(props: Closeable & { readonly onDone: (c: Certifica
     if (file.size > MAX_KEYSTORE_BYTES) return setError(new Error(`"${file.name}" is larger than 1 MiB; certfleet imports keystore files of up to 1 MiB.`));
     void run(async () => {
       try {
-        const created = await api<Certificate>('POST', '/certificates/import', {
+        const created = await api<CertificateSummary>('POST', '/certificates/import', {
           alias,
           file: await readAsBase64(file),
           password,
           ...(keyPassword ? { keyPassword } : {}),
           ...(entries && entry ? { entry } : {}),
-        });
+        } satisfies ImportCertificateBody);
         props.onDone(created);
       } catch (err) {
         if (err instanceof ApiError && (err.code === 'entry_required' || err.code === 'entry_not_found')) {
@@ -129,7 +132,7 @@ export const GENERATION_ALGORITHMS = [
 ] as const;
 const RSA_KEY_SIZES = [4096, 3072, 2048] as const;
 
-export function GenerateDialog(props: Closeable & { readonly onDone: (c: Certificate) => void }) {
+export function GenerateDialog(props: Closeable & { readonly onDone: (c: CertificateSummary) => void }) {
   const [alias, setAlias] = useState('');
   const [commonName, setCommonName] = useState('');
   const [algorithm, setAlgorithm] = useState<string>('SHA512withRSA');
@@ -143,13 +146,13 @@ export function GenerateDialog(props: Closeable & { readonly onDone: (c: Certifi
     if (!ALIAS_PATTERN.test(alias)) return setError(new Error('An alias is 1 to 64 letters, digits, dots, underscores or hyphens.'));
     void run(async () => {
       props.onDone(
-        await api<Certificate>('POST', '/certificates', {
+        await api<CertificateSummary>('POST', '/certificates', {
           alias,
           ...(commonName.trim() ? { commonName: commonName.trim() } : {}),
           signatureAlgorithm: algorithm,
           ...(ecdsa ? {} : { keySize }),
           days,
-        }),
+        } satisfies GenerateCertificateBody),
       );
     });
   };
@@ -198,7 +201,7 @@ export function GenerateDialog(props: Closeable & { readonly onDone: (c: Certifi
   );
 }
 
-export function DeleteDialog(props: Closeable & { readonly certificate: Certificate; readonly onDone: () => void }) {
+export function DeleteDialog(props: Closeable & { readonly certificate: CertificateSummary; readonly onDone: () => void }) {
   const c = props.certificate;
   const users = c.deviceCount + c.pendingDeviceCount;
   return (
@@ -250,7 +253,7 @@ function ProfileCounts(props: { readonly counts: CountsByProfile; readonly capti
   );
 }
 
-export function MakeDefaultDialog(props: Closeable & { readonly certificate: Certificate; readonly onDone: (list: readonly Certificate[]) => void }) {
+export function MakeDefaultDialog(props: Closeable & { readonly certificate: CertificateSummary; readonly onDone: (list: readonly CertificateSummary[]) => void }) {
   const c = props.certificate;
   const [preview, setPreview] = useState<DefaultPreview | null>(null);
   const [previewError, setPreviewError] = useState<unknown>(null);
@@ -265,7 +268,7 @@ export function MakeDefaultDialog(props: Closeable & { readonly certificate: Cer
         class="form"
         onSubmit={(e) => {
           e.preventDefault();
-          void run(async () => props.onDone(await api<Certificate[]>('POST', `/certificates/${enc(c.alias)}/make-default`)));
+          void run(async () => props.onDone(await api<CertificateSummary[]>('POST', `/certificates/${enc(c.alias)}/make-default`)));
         }}
       >
         <p>
@@ -309,7 +312,7 @@ export function MakeDefaultDialog(props: Closeable & { readonly certificate: Cer
   );
 }
 
-export function ExportCertificateDialog(props: Closeable & { readonly certificate: Certificate }) {
+export function ExportCertificateDialog(props: Closeable & { readonly certificate: CertificateSummary }) {
   const c = props.certificate;
   const [format, setFormat] = useState<'pem' | 'der'>('pem');
   const { busy, error, run } = useAction();
@@ -342,7 +345,7 @@ export function ExportCertificateDialog(props: Closeable & { readonly certificat
   );
 }
 
-export function ExportKeyPairDialog(props: Closeable & { readonly certificate: Certificate }) {
+export function ExportKeyPairDialog(props: Closeable & { readonly certificate: CertificateSummary }) {
   const c = props.certificate;
   const [password, setPassword] = useState('');
   const [repeat, setRepeat] = useState('');
@@ -356,7 +359,7 @@ export function ExportKeyPairDialog(props: Closeable & { readonly certificate: C
           if (password.length < MIN_EXPORT_PASSWORD) return setError(new Error(`The password must be at least ${MIN_EXPORT_PASSWORD} characters long.`));
           if (password !== repeat) return setError(new Error('The two passwords differ.'));
           void run(async () => {
-            await download('POST', `/certificates/${enc(c.alias)}/export-keypair`, { password });
+            await download('POST', `/certificates/${enc(c.alias)}/export-keypair`, { password } satisfies ExportKeyPairBody);
             props.onClose();
           });
         }}
@@ -411,7 +414,7 @@ function Value({ value }: { readonly value: unknown }) {
   return <span class="mono-wrap">{String(value)}</span>;
 }
 
-export function ContentDialog(props: Closeable & { readonly certificate: Certificate }) {
+export function ContentDialog(props: Closeable & { readonly certificate: CertificateSummary }) {
   const alias = props.certificate.alias;
   const [content, setContent] = useState<CertificateContent | null>(null);
   const [text, setText] = useState<string | null>(null);

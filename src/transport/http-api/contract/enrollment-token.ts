@@ -1,0 +1,40 @@
+/** Enrollment tokens (R5): what a device needs to register. The token text is shown once, at creation. */
+import { Type, type Static } from 'typebox';
+import { IsoDate, Named, Nullable, StringEnum } from './common.js';
+
+export const ENROLLMENT_TOKEN_STATES = ['active', 'used', 'expired', 'revoked'] as const;
+
+const listedFields = {
+  usesAllowed: Type.Integer({ description: 'How many devices may register with it.' }),
+  usesLeft: Type.Integer(),
+  expiresAt: IsoDate(),
+  unitId: Nullable(Type.String(), 'The only unit id (MAC address) that may register with it, if bound.'),
+  createdBy: Type.String(),
+  createdAt: IsoDate(),
+  revokedAt: Nullable(IsoDate()),
+  state: StringEnum(ENROLLMENT_TOKEN_STATES),
+};
+
+export const EnrollmentTokenSchema = Named('EnrollmentToken', Type.Object(
+  { id: Type.String(), ...listedFields },
+  { description: 'An enrollment token as listed: never the token itself, which is shown once when it is made (R5).' },
+));
+export type EnrollmentToken = Static<typeof EnrollmentTokenSchema>;
+
+/** The listed fields, with the token itself right after the id. */
+export const IssuedEnrollmentTokenSchema = Type.Object(
+  { id: Type.String(), token: Type.String({ description: '`cfe_…`' }), ...listedFields },
+  { description: 'The new token; store it now, it cannot be shown again.' },
+);
+export type IssuedEnrollmentToken = Static<typeof IssuedEnrollmentTokenSchema>;
+
+/** Every field has its default; the body may be left out altogether. */
+export const CreateEnrollmentTokenBodySchema = Type.Object(
+  {
+    uses: Type.Optional(Type.Integer({ description: '1 to 100000; default 1.' })),
+    expiresIn: Type.Optional(Type.Integer({ description: 'Seconds; default 86400.' })),
+    unitId: Type.Optional(Type.String({ maxLength: 64, description: 'A MAC address, e.g. 00:11:22:33:44:55.' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateEnrollmentTokenBody = Static<typeof CreateEnrollmentTokenBodySchema>;
