@@ -31,9 +31,10 @@ describe('HTTP_STATUS', () => {
   it('uses only the statuses the SPEC names, plus 500 for faults', () => {
     for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 500].includes(status));
   });
-  it('answers 500 only for faults of the server', () => {
+  it('answers 500 only for faults of the server (and for start-up refusals, which no request can meet)', () => {
     const faults = Object.entries(HTTP_STATUS).filter(([, s]) => s === 500).map(([c]) => c).sort();
-    assert.deepEqual(faults, [ErrorCode.internal, ErrorCode.master_key_mismatch].sort());
+    const startUp = [ErrorCode.master_key_mismatch, ErrorCode.join_token_required, ErrorCode.join_token_refused];
+    assert.deepEqual(faults, [ErrorCode.internal, ...startUp].sort());
   });
 });
 
