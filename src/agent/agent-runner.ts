@@ -8,7 +8,8 @@ import { describeAgentError } from './agent-errors.js';
 import { DeviceAgent, type AgentEvent, type CycleResult } from './agent.js';
 import { FileStateStore, initialState, readStateFile, type AgentState } from './agent-state.js';
 import { firmwareProfile } from './profiles.js';
-import { realScheduler, sleep, type Scheduler } from './scheduler.js';
+import { sleep, type TimeSource } from '../domain/time.js';
+import { agentTime } from './agent-time.js';
 import { formatServer, parseServerList, type ServerAddress } from './servers.js';
 
 export interface AgentCommandOptions {
@@ -32,8 +33,8 @@ export interface AgentIo {
   err(line: string): void;
   /** Ends the loop (signals). */
   readonly signal?: AbortSignal;
-  /** Waits between cycles; the real clock by default. */
-  readonly scheduler?: Scheduler;
+  /** The clock it stamps lines with and the timer it waits on between cycles; the real ones by default. */
+  readonly time?: TimeSource;
 }
 
 /** Why the command could not start: the caller turns it into a usage error (exit 2). */
@@ -131,14 +132,14 @@ export async function runAgentCommand(o: AgentCommandOptions, io: AgentIo): Prom
   }
 
   io.err(`agent: ${state.deviceId ? `device ${state.deviceId}` : 'not registered yet'}, profile ${state.profile}, servers ${state.servers.join(', ')}, every ${o.intervalSeconds} s`);
-  const scheduler = io.scheduler ?? realScheduler;
+  const time = io.time ?? agentTime;
   let failures = 0;
   while (!io.signal?.aborted) {
     let waitMs: number;
     try {
       const result = await agent.cycle(o.token);
       failures = 0;
-      if (o.json) io.out(JSON.stringify({ at: new Date(scheduler.now()).toISOString(), ...summary(agent.state, result), replaced: result.replaced?.alias ?? null }));
+      if (o.json) io.out(JSON.stringify({ at: time.now().toISOString(), ...summary(agent.state, result), replaced: result.replaced?.alias ?? null }));
       else io.err(`agent: checked in, pinning "${result.pinned.alias}"`);
       waitMs = o.intervalSeconds * 1000 * (0.9 + Math.random() * 0.2);
     } catch (e) {
@@ -147,7 +148,7 @@ export async function runAgentCommand(o: AgentCommandOptions, io: AgentIo): Prom
       io.err(`agent: error: ${code}: ${message}`);
       waitMs = Math.min(o.intervalSeconds * 1000, 5000 * 2 ** Math.min(failures - 1, 10));
     }
-    await sleep(scheduler, waitMs, io.signal);
+    await sleep(time, waitMs, io.signal);
   }
   return 0;
 }

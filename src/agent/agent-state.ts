@@ -9,8 +9,9 @@
  *        └── (a lost confirmation: the next check-in pins B, which confirms it on the server) ──┘
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../storage/atomic-file.js';
 
 export interface PinnedCertificate {
   readonly alias: string;
@@ -117,34 +118,6 @@ export async function readStateFile(dir: string): Promise<AgentState | null> {
   return parseState(text, path);
 }
 
-/** Writes `data` to `path` atomically, mode 0600. */
-export async function writeFileAtomic(path: string, data: string, dir: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const file = await open(tmp, 'wx', 0o600);
-  try {
-    await file.writeFile(data, 'utf8');
-    await file.sync();
-  } catch (e) {
-    await file.close();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await file.close();
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  // The rename itself must reach the disk too.
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
-
 export class FileStateStore implements StateStore {
   constructor(readonly dir: string) {}
 
@@ -153,7 +126,7 @@ export class FileStateStore implements StateStore {
   }
 
   save(state: AgentState): Promise<void> {
-    return writeFileAtomic(join(this.dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n', this.dir);
+    return writeFileAtomic(join(this.dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
   }
 }
 

@@ -13,7 +13,8 @@ import { describeAgentError } from './agent-errors.js';
 import { DeviceAgent, type AgentEvent } from './agent.js';
 import { initialState, memoryStateStore, type PinnedCertificate } from './agent-state.js';
 import { firmwareProfile, type FirmwareProfile } from './profiles.js';
-import { realScheduler, every, type Scheduler } from './scheduler.js';
+import { every, type Timer, type TimeSource } from '../domain/time.js';
+import { agentTime } from './agent-time.js';
 import { formatServer, type ServerAddress } from './servers.js';
 import { DeviceConnection } from './tls-client.js';
 
@@ -32,7 +33,7 @@ export interface SimulateOptions {
   readonly onProgress?: (p: SimulationProgress) => void;
   readonly signal?: AbortSignal;
   /** The clock and the timers of the run (check-in moments, probes, progress, the end); the real ones by default. */
-  readonly scheduler?: Scheduler;
+  readonly time?: TimeSource;
 }
 
 export interface SimulationProgress {
@@ -172,13 +173,13 @@ interface SimulatedDevice {
   status: 'new' | 'refused';
   errors: number;
   /** Cancels the device's next cycle. */
-  timer: (() => void) | null;
+  timer: Timer | null;
   busy: boolean;
 }
 
 export async function runSimulation(o: SimulateOptions): Promise<SimulationSummary> {
-  const scheduler = o.scheduler ?? realScheduler;
-  const started = scheduler.now();
+  const time = o.time ?? agentTime;
+  const started = time.now().getTime();
   const limit = limiter(o.concurrency);
   const interned = new Map<string, PinnedCertificate>();
   const intern = (c: PinnedCertificate): PinnedCertificate => {
@@ -218,7 +219,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
 
   const schedule = (d: SimulatedDevice, delayMs: number) => {
     if (stopping) return;
-    d.timer = scheduler.after(Math.max(0, delayMs), () => {
+    d.timer = time.schedule(Math.max(0, delayMs), () => {
       d.timer = null;
       const run = cycle(d);
       inFlight.add(run);
@@ -308,18 +309,18 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
 
   await probe();
   let probing = false;
-  const stopProbing = every(scheduler, 3000, () => {
+  const probeTimer = every(time, 3000, () => {
     if (probing) return;
     probing = true;
     void probe().finally(() => {
       probing = false;
     });
   });
-  const stopProgress = o.onProgress
-    ? every(scheduler, 1000, () => {
+  const progress = o.onProgress
+    ? every(time, 1000, () => {
         const t = tally();
         o.onProgress?.({
-          elapsedSeconds: Math.round((scheduler.now() - started) / 1000),
+          elapsedSeconds: Math.round((time.now().getTime() - started) / 1000),
           devices: o.devices,
           registered: t.registered,
           onDefault: t.onDefault,
@@ -334,17 +335,17 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
   for (const d of fleet) schedule(d, 0);
 
   await new Promise<void>((resolve) => {
-    const cancelEnd = scheduler.after(o.durationMs, resolve);
+    const end = time.schedule(o.durationMs, resolve);
     o.signal?.addEventListener('abort', () => {
-      cancelEnd();
+      end.cancel();
       resolve();
     }, { once: true });
   });
   stopping = true;
   limit.stop();
-  for (const d of fleet) d.timer?.();
-  stopProbing();
-  stopProgress?.();
+  for (const d of fleet) d.timer?.cancel();
+  probeTimer.cancel();
+  progress?.cancel();
   // Cycles under way finish (bounded by the connection timeout), so the summary is consistent.
   await Promise.allSettled([...inFlight]);
   await probe();
@@ -364,7 +365,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
     handshakes: { full: counters.full, resumed: counters.resumed },
     byProfile: t.byProfile,
     default: { alias: defaultAlias, sha256: defaultSha },
-    duration: Math.round((scheduler.now() - started) / 100) / 10,
+    duration: Math.round((time.now().getTime() - started) / 100) / 10,
     memory: { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed },
   };
 }

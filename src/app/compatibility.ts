@@ -8,7 +8,8 @@
 import { algorithmMask, supportedAlgorithms, validateRules, type CompatibilityRule } from '../domain/compatibility.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { Permission } from '../domain/roles.js';
-import { auditedChange, authorize, type Actor, type AppContext, type Clock } from './context.js';
+import type { Clock } from '../domain/time.js';
+import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
 import type { Firmware } from './records.js';
 import { RotationTrigger } from './rotation.js';
 import type { Repos } from './store.js';

@@ -7,6 +7,7 @@
  */
 import { CertfleetError, ErrorCode, isCertfleetError } from '../domain/errors.js';
 import { roleAllows, type Permission, type Role } from '../domain/roles.js';
+import type { Clock } from '../domain/time.js';
 import type { KeyPairSource } from './certificates.js';
 import type { CompatibilityRules } from './compatibility.js';
 import type { DeviceCertificateCache } from './device-keystore.js';
@@ -14,10 +15,6 @@ import { AuditResult, type AuditEvent, type NewAuditEvent } from './records.js';
 import type { RotationRunner } from './rotation.js';
 import type { Repos, Store } from './store.js';
 
-/** What time it is. Use cases never read the system clock themselves, so expiry and rotation are tested without waiting. */
-export interface Clock {
-  now(): Date;
-}
 
 /** Where ids, tokens and credentials come from; the real one is Node's CSPRNG (src/main/system.ts). */
 export interface Random {

@@ -12,7 +12,8 @@
  */
 import { toPem } from '../crypto/pem.js';
 import { fingerprintHex } from '../domain/device-names.js';
-import type { AppContext, Clock } from './context.js';
+import type { Clock } from '../domain/time.js';
+import type { AppContext } from './context.js';
 import type { DeviceEntry, KeyMaterial } from './records.js';
 
 /** The keystore as the device side reads it. */

@@ -16,7 +16,7 @@ import type { AppContext } from '../app/context.js';
 import type { Repos } from '../app/store.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { formatNetworkToken } from '../domain/network-token.js';
-import type { Scheduler, Timer } from './scheduler.js';
+import type { Scheduler, Timer } from '../domain/time.js';
 
 export const DEFAULT_LEASE_TTL_MS = 15_000;
 

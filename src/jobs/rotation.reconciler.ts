@@ -16,7 +16,7 @@
  */
 import { SYSTEM_ACTOR, type Actor } from '../app/context.js';
 import { RotationTrigger, type RotationReport, type RotationRunner } from '../app/rotation.js';
-import type { Scheduler, Timer } from './scheduler.js';
+import type { Scheduler, Timer } from '../domain/time.js';
 
 /** What the reconciler logs through; pino's Logger fits. */
 export interface ReconcilerLog {

@@ -4,8 +4,8 @@
  * tests give deterministic ones (test/support/fake-time.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Clock, Random } from '../app/context.js';
-import type { Scheduler } from '../jobs/scheduler.js';
+import type { Random } from '../app/context.js';
+import type { Clock, Scheduler } from '../domain/time.js';
 
 export const systemClock: Clock = { now: () => new Date() };
 

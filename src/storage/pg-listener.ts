@@ -14,7 +14,7 @@
  * listened is lost, so the caller catches up there (reloads what it serves).
  */
 import pg from 'pg';
-import type { Scheduler, Timer } from '../jobs/scheduler.js';
+import type { Scheduler, Timer } from '../domain/time.js';
 
 export interface PgListenerOptions {
   readonly connectionString: string;

@@ -25,7 +25,7 @@ import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, type TestKeystore } from '../support/device-fleet.js';
 import { impostorServer, makeEntry, memoryAgent, presentedFor, signallingLog, silentLog } from './channel-fixtures.js';
-import { ManualScheduler } from './manual-scheduler.js';
+import { FakeTime } from '../support/fake-time.js';
 
 const hex = (c: { facts: { sha256Fingerprint: string } }) => fingerprintHex(c.facts.sha256Fingerprint);
 
@@ -157,23 +157,23 @@ forEachDatabase('device channel', (db) => {
     const lines: string[] = [];
     const stop = new AbortController();
     const start = Date.UTC(2030, 0, 1);
-    const clock = new ManualScheduler(start);
+    const clock = new FakeTime(start);
     const stateDir = await mkdtemp(join(tmpdir(), 'certfleet-agent-loop-'));
     const running = runAgentCommand(
       { servers: [server], stateDir, token, profile: 'igel-os-11', intervalSeconds: 60, once: false, json: true, unitId: undefined, name: undefined },
-      { out: (l) => lines.push(l), err: () => undefined, signal: stop.signal, scheduler: clock },
+      { out: (l) => lines.push(l), err: () => undefined, signal: stop.signal, time: clock },
     );
     // After each cycle the agent waits one interval (±10 %) on its scheduler, and nothing else.
     for (let cycle = 1; cycle <= 2; cycle++) {
       await clock.whenPending(1);
       assert.equal(lines.length, cycle, `cycle ${cycle} printed its line before waiting`);
-      const [wait = -1] = clock.pending();
+      const [wait = -1] = clock.timers.map((t) => t.inMs);
       assert.ok(wait >= 54_000 && wait <= 66_000, `waits ${wait} ms, one interval of 60 s ±10 %`);
       if (cycle < 2) clock.runNext();
     }
     stop.abort();
     assert.equal(await running, 0);
-    assert.deepEqual(clock.pending(), [], 'the abort cancelled the wait');
+    assert.deepEqual(clock.timers, [], 'the abort cancelled the wait');
     const [first, second] = lines.map((l) => JSON.parse(l) as { at: string; deviceId: string; pinnedAlias: string }); // the agent's --json line
     assert.equal(first?.deviceId, second?.deviceId);
     assert.equal(second?.pinnedAlias, 'tckey');

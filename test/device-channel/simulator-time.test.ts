@@ -1,5 +1,5 @@
 /**
- * The simulator on a manual scheduler, over real TLS to a channel with use cases in memory: ten
+ * The simulator on fake time (test/support/fake-time.ts), over real TLS to a channel with use cases in memory: ten
  * minutes of a fleet run in well under a second, and the check-in rate is exactly what the
  * interval says — no sleeping, no wall-clock bound.
  */
@@ -9,7 +9,7 @@ import type { AppContext } from '../../src/app/context.js';
 import { runSimulation } from '../../src/agent/simulator.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { makeEntry, MEMORY_CREDENTIAL, memoryUseCases, silentLog } from './channel-fixtures.js';
-import { ManualScheduler } from './manual-scheduler.js';
+import { FakeTime } from '../support/fake-time.js';
 
 const DEVICES = 4;
 const INTERVAL_MS = 60_000;
@@ -25,7 +25,7 @@ before(async () => {
 after(() => channel?.close());
 
 it('simulates ten minutes of a fleet in virtual time: every device checks in once per interval', { timeout: 60_000 }, async () => {
-  const clock = new ManualScheduler();
+  const clock = new FakeTime(Date.UTC(2030, 0, 1));
   let finished = false;
   const run = runSimulation({
     servers: [{ host: '127.0.0.1', port: channel.address.port }],
@@ -35,7 +35,7 @@ it('simulates ten minutes of a fleet in virtual time: every device checks in onc
     intervalMs: INTERVAL_MS,
     durationMs: DURATION_MS,
     concurrency: 2,
-    scheduler: clock,
+    time: clock,
   }).finally(() => {
     finished = true;
   });

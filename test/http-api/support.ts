@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { authenticate, ensureAdminAccount } from '../../src/app/accounts.js';
 import { ensureDefaultCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR, type Actor, type AppContext } from '../../src/app/context.js';
-import type { Clock } from '../../src/app/context.js';
+import type { Clock } from '../../src/domain/time.js';
 import type { AuditEvent } from '../../src/app/records.js';
 import type { Store } from '../../src/app/store.js';
 import type { Role } from '../../src/domain/roles.js';

@@ -9,7 +9,8 @@
  *   const later = { ...ctx, clock: laterClock(ctx.clock, 2 * DAY_MS) };   // same store, two days on
  */
 import { randomBytes } from 'node:crypto';
-import type { AppContext, Clock, KeystoreChange } from '../../src/app/context.js';
+import type { AppContext, KeystoreChange } from '../../src/app/context.js';
+import type { Clock } from '../../src/domain/time.js';
 import { runRotation, type RotationTrigger } from '../../src/app/rotation.js';
 import type { Store } from '../../src/app/store.js';
 import { KeySealer, MASTER_KEY_BYTES } from '../../src/crypto/index.js';

@@ -8,8 +8,8 @@
  *   await time.advance(60_000);   // fires every timer due within the minute, in order
  */
 import { createHash } from 'node:crypto';
-import type { Clock, Random } from '../../src/app/context.js';
-import type { Scheduler, Timer } from '../../src/jobs/scheduler.js';
+import type { Random } from '../../src/app/context.js';
+import type { Clock, Scheduler, Timer } from '../../src/domain/time.js';
 
 interface Pending {
   readonly at: number;
@@ -28,6 +28,7 @@ export class FakeTime implements Clock, Scheduler {
   private nowMs: number;
   private seq = 0;
   private pending: Pending[] = [];
+  private watchers: { n: number; resolve: () => void }[] = [];
 
   constructor(start: Date | string | number = 0) {
     this.nowMs = new Date(start).getTime();
@@ -40,6 +41,11 @@ export class FakeTime implements Clock, Scheduler {
   schedule(delayMs: number, callback: () => void): Timer {
     const entry: Pending = { at: this.nowMs + Math.max(0, delayMs), seq: this.seq++, callback, cancelled: false };
     this.pending.push(entry);
+    const waiting = this.live().length;
+    for (const w of this.watchers.filter((x) => waiting >= x.n)) {
+      this.watchers.splice(this.watchers.indexOf(w), 1);
+      w.resolve();
+    }
     return {
       cancel: () => {
         entry.cancelled = true;
@@ -69,6 +75,25 @@ export class FakeTime implements Clock, Scheduler {
       await settle();
     }
     this.nowMs = until;
+  }
+
+  /**
+   * Resolves once `n` timers wait. For code that sets its next timer at the end of each piece of
+   * work (the agent loop, the simulator's devices), that is the signal the work has finished.
+   */
+  whenPending(n: number): Promise<void> {
+    if (this.live().length >= n) return Promise.resolve();
+    return new Promise((resolve) => this.watchers.push({ n, resolve }));
+  }
+
+  /** Moves the clock to the earliest timer (the first set among equals) and runs it; false when none waits. */
+  runNext(): boolean {
+    const next = this.live()[0];
+    if (!next) return false;
+    this.nowMs = Math.max(this.nowMs, next.at);
+    next.cancelled = true;
+    next.callback();
+    return true;
   }
 
   private live(): Pending[] {
