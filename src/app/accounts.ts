@@ -13,7 +13,8 @@ import {
   verifyPassword,
 } from '../crypto/password-hash.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import { AuditResult, type TokenRecord, type UserRecord } from './records.js';
+import { AuditResult } from '../domain/vocabularies.js';
+import type { TokenRecord, UserRecord } from './records.js';
 
 export interface NewUser extends UserRecord {
   readonly passwordHash: string;

@@ -34,7 +34,8 @@ import { readKeystore } from '../crypto/keystore-reader.js';
 import { writePkcs12 } from '../crypto/pkcs12-writer.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
-import { CertificateSource, type DeviceEntry, type DeviceQuery, type DeviceRecord, type KeyMaterial, type Page, type StoredCertificate } from './records.js';
+import { CertificateSource } from '../domain/vocabularies.js';
+import type { DeviceQuery, DeviceRecord, KeyMaterial, Page, StoredCertificate } from './records.js';
 import type { Repos } from './store.js';
 
 export interface NewCertificate extends KeystoreSlot {

@@ -11,7 +11,8 @@ import type { Clock } from '../domain/time.js';
 import type { KeyPairSource } from './certificates.js';
 import type { CompatibilityRules } from './compatibility.js';
 import type { DeviceCertificateCache } from './device-keystore.js';
-import { AuditResult, type AuditEvent, type NewAuditEvent } from './records.js';
+import { AuditResult } from '../domain/vocabularies.js';
+import type { AuditEvent, NewAuditEvent } from './records.js';
 import type { RotationRunner } from './rotation.js';
 import type { Repos, Store } from './store.js';
 

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { Permission } from '../domain/roles.js';
+import { EnrollmentTokenState } from '../domain/vocabularies.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
 import type { StoredEnrollmentToken } from './records.js';
 
@@ -25,8 +26,6 @@ export const DEFAULT_ENROLLMENT_SECONDS = 86_400;
 /** A token lives at most a year: long enough for a roll-out, short enough to be revoked by time. */
 export const MAX_ENROLLMENT_SECONDS = 366 * 86_400;
 
-export const EnrollmentTokenState = { active: 'active', used: 'used', expired: 'expired', revoked: 'revoked' } as const;
-export type EnrollmentTokenState = (typeof EnrollmentTokenState)[keyof typeof EnrollmentTokenState];
 
 export interface EnrollmentTokenRecord extends StoredEnrollmentToken {
   readonly state: EnrollmentTokenState;

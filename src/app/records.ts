@@ -7,10 +7,8 @@
 import type { CertificateFacts } from '../domain/certificate.js';
 import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import type { Role } from '../domain/roles.js';
+import type { AuditResult, CertificateSource } from '../domain/vocabularies.js';
 
-/** How a keystore entry came to be. */
-export const CertificateSource = { firstStart: 'first-start', generated: 'generated', imported: 'imported' } as const;
-export type CertificateSource = (typeof CertificateSource)[keyof typeof CertificateSource];
 
 /** A keystore entry as stored, without its key material. */
 export interface StoredCertificate extends KeystoreSlot {
@@ -130,9 +128,6 @@ export interface TokenRecord {
   readonly lastUsedAt: string | null;
 }
 
-/** `ok` changed something; `refused` was turned down with an error code; `failed` broke on an unexpected error. */
-export const AuditResult = { ok: 'ok', refused: 'refused', failed: 'failed' } as const;
-export type AuditResult = (typeof AuditResult)[keyof typeof AuditResult];
 
 export interface NewAuditEvent {
   readonly at: string;

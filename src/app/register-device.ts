@@ -20,7 +20,8 @@ import { selectCertificate } from '../domain/selection.js';
 import type { AppContext, Random } from './context.js';
 import { toCachedCertificate, type DeviceCertificate } from './device-keystore.js';
 import { hashEnrollmentToken, normalizeUnitId } from './enrollment.js';
-import { AuditResult, type DeviceEntry } from './records.js';
+import { AuditResult } from '../domain/vocabularies.js';
+import type { DeviceEntry } from './records.js';
 import type { Repos } from './store.js';
 
 export interface NewDevice {

@@ -3,7 +3,7 @@
  * @peculiar/x509 on Node's WebCrypto (the KeyObjects are imported as CryptoKeys, never exported
  * anywhere else).
  */
-import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { GENERATION_ALGORITHMS, type GenerationAlgorithm } from '../domain/algorithms.js';

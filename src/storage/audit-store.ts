@@ -1,7 +1,8 @@
 /** The audit log: append-only, read newest first, paged by id (`beforeId`). */
 import type { Kysely } from 'kysely';
 import type { AuditRepo } from '../app/context.js';
-import { type AuditEvent, AuditResult, type NewAuditEvent } from '../app/records.js';
+import { AuditResult } from '../domain/vocabularies.js';
+import type { AuditEvent, NewAuditEvent } from '../app/records.js';
 import { oneOf, parseObject, timestamp, toInt, toJson } from './columns.js';
 import type { Database } from './schema.js';
 

@@ -42,7 +42,7 @@ import {
   NoContent,
   Ref,
 } from './contract/index.js';
-import { Access, spec } from './operation.js';
+import { spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage } from './presenters.js';
 

@@ -11,7 +11,7 @@ import type { Server } from 'node:https';
 import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import { AuditResult } from '../../app/records.js';
+import { AuditResult } from '../../domain/vocabularies.js';
 import type { AppContext } from '../../app/context.js';
 import { registerAuditRoutes } from './audit.routes.js';
 import { registerAuthentication } from './auth.js';

@@ -1,13 +1,8 @@
 /** The audit log (SPEC section 5: who, what, when, result). */
 import { Type, type Static } from 'typebox';
+import { AUDIT_RESULTS } from '../../../domain/vocabularies.js';
 import { IsoDate, JsonObject, Named, Nullable, StringEnum } from './common.js';
 
-/**
- * The outcome of an audited action. The store's vocabulary (`AuditResult` in app/ports.ts) cannot
- * be imported here (the console type-checks this folder without Node types); the presenter assigns
- * the one to the other, so the compiler keeps them equal.
- */
-export const AUDIT_RESULTS = ['ok', 'refused', 'failed'] as const;
 
 export const AuditEventSchema = Named('AuditEvent', Type.Object(
   {

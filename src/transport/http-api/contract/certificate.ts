@@ -2,14 +2,9 @@
 import { Type, type Static } from 'typebox';
 import { GENERATION_ALGORITHMS } from '../../../domain/algorithms.js';
 import { ALIAS_PATTERN } from '../../../domain/keystore.js';
+import { CERTIFICATE_SOURCES } from '../../../domain/vocabularies.js';
 import { IsoDate, Named, Nullable, StringEnum } from './common.js';
 
-/**
- * Where an entry came from. The store's vocabulary (`CertificateSource` in app/ports.ts) cannot be
- * imported here, because the console type-checks this folder without Node types; the presenter
- * assigns the one to the other, so the compiler keeps them equal.
- */
-export const CERTIFICATE_SOURCES = ['first-start', 'generated', 'imported'] as const;
 
 export const CertificateSummarySchema = Named('CertificateSummary', Type.Object(
   {

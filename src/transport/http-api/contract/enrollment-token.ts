@@ -1,8 +1,7 @@
 /** Enrollment tokens (R5): what a device needs to register. The token text is shown once, at creation. */
 import { Type, type Static } from 'typebox';
+import { ENROLLMENT_TOKEN_STATES } from '../../../domain/vocabularies.js';
 import { IsoDate, Named, Nullable, StringEnum } from './common.js';
-
-export const ENROLLMENT_TOKEN_STATES = ['active', 'used', 'expired', 'revoked'] as const;
 
 const listedFields = {
   usesAllowed: Type.Integer({ description: 'How many devices may register with it.' }),
