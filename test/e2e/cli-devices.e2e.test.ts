@@ -14,7 +14,6 @@ import type { RegisterResult } from '../../src/app/register-device.js';
 import { assertRefused, CliSession, type CliResult } from '../support/cli.js';
 import type {
   CompatibilityTable,
-  CompatibilityRule as Rule,
   DefaultPreview as Preview,
   DevicePage,
   DeviceSummary as Device,

@@ -13,7 +13,6 @@ import { forEachDatabase } from '../support/databases.js';
 import { registerProfile } from '../support/device-fleet.js';
 import { assertError, auditSince, keystoreState, lastAuditId, startApi, type ApiHarness } from './support.js';
 import type {
-  CompatibilityRule as Rule,
   CompatibilityTable,
   DefaultPreview as Preview,
   DevicePage,
