@@ -28,6 +28,7 @@ import { pinServerName, helloServerName } from '../src/domain/device-names.js';
 import { algorithmMask } from '../src/domain/compatibility.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../src/domain/algorithms.js';
 import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
+import { nodeScheduler } from '../src/main/system.js';
 import { testAppContext } from '../test/support/app-context.js';
 import { openTestStore } from '../test/support/databases.js';
 import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   const tckey = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
   if (!tckey) throw new Error('the keystore was not empty');
   if (tckey.facts.keySize !== 4096) throw new Error(`expected an RSA-4096 default, got ${tckey.facts.keySize}`);
-  const channel = (holder.channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }) }));
+  const channel = (holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }) }));
 
   // The same certificate and key in a bare TLS server that answers every request with `{}`.
   const entry = (await loadDeviceKeystore(ctx)).entries.find((e) => e.alias === 'tckey');

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   });
   await deviceKeystore(ctx); // tckey (default, SHA512withRSA RSA-4096), legacy (SHA256withRSA), ec
   const next = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'next', signatureAlgorithm: 'SHA512withRSA', keySize: 4096 });
-  const channel = (holder.channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log }));
+  const channel = (holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log }));
   const reconciler = (holder.reconciler = new RotationReconciler({ run: (actor) => runRotation(ctx, actor), intervalMs: SYNC_MS, scheduler: nodeScheduler, log }));
   reconciler.start();
   const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: DEVICES + 10 });

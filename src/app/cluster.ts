@@ -143,57 +143,60 @@ export interface NodeIdentity {
   readonly servedRevision: number;
 }
 
-export interface JoinRequest {
-  readonly node: NodeIdentity;
+export interface AdmissionRequest {
+  readonly nodeId: string;
   /** The text of `--join-token FILE`, if given. */
   readonly joinToken: string | null;
   /** This node's data directory, for the message that says where the current token is. */
   readonly dataDir: string;
 }
 
+export type Admission = 'known' | 'first' | 'token';
+
 /**
- * Registers this node. A node the cluster knows (its id is in the registry) or the first node of
- * a cluster needs nothing; any other must present the current network token (H3).
+ * May this node serve (H3)? A node the cluster knows (its id is in the registry) or the first
+ * node of a cluster needs nothing; any other must present the current network token. Writes
+ * nothing but the cluster row of a new cluster: a refused node leaves no trace.
  */
-export async function joinCluster(ctx: AppContext, req: JoinRequest): Promise<{ readonly joined: 'known' | 'first' | 'token' }> {
+export async function admitNode(ctx: AppContext, req: AdmissionRequest): Promise<Admission> {
   const cluster = await ensureCluster(ctx);
-  const known = await ctx.store.cluster.findNode(req.node.id);
-  const others = (await ctx.store.cluster.nodes()).filter((n) => n.id !== req.node.id);
-  let joined: 'known' | 'first' | 'token' = known ? 'known' : 'first';
-  if (!known && others.length > 0) {
-    const where =
-      cluster.tokenLocation === null
-        ? `the data directory of every running node (${DEFAULT_TOKEN_FILE})`
-        : tokenFilePath(cluster.tokenLocation, req.dataDir);
-    if (req.joinToken === null) {
-      throw new CertfleetError(
-        ErrorCode.join_token_required,
-        `This node is new to cluster ${cluster.id}, which has ${others.length} node(s): start it with --join-token FILE, ` +
-          `the current network token (serial ${cluster.token.serial}). It is in ${where}; export it with "certfleet cluster token --out FILE".`,
-        { clusterId: cluster.id, currentSerial: cluster.token.serial },
-      );
-    }
-    const parsed = parseNetworkToken(req.joinToken);
-    const valid = parsed.kind === 'token' && verifyNetworkToken(parsed.token, cluster.signingPublicKey);
-    const decision = decideJoin(parsed, valid, { clusterId: cluster.id, serial: cluster.token.serial, location: where });
-    if (decision.kind === 'refused') {
-      throw new CertfleetError(ErrorCode.join_token_refused, decision.message, {
-        reason: decision.reason,
-        presentedSerial: parsed.kind === 'token' ? parsed.token.serial : null,
-        currentSerial: cluster.token.serial,
-      });
-    }
-    joined = 'token';
+  if (await ctx.store.cluster.findNode(req.nodeId)) return 'known';
+  const others = await ctx.store.cluster.nodes();
+  if (others.length === 0) return 'first';
+  const where =
+    cluster.tokenLocation === null ? `the data directory of every running node (${DEFAULT_TOKEN_FILE})` : tokenFilePath(cluster.tokenLocation, req.dataDir);
+  if (req.joinToken === null) {
+    throw new CertfleetError(
+      ErrorCode.join_token_required,
+      `This node is new to cluster ${cluster.id}, which has ${others.length} node(s): start it with --join-token FILE, ` +
+        `the current network token (serial ${cluster.token.serial}). It is in ${where}; export it with "certfleet cluster token --out FILE".`,
+      { clusterId: cluster.id, currentSerial: cluster.token.serial },
+    );
   }
+  const parsed = parseNetworkToken(req.joinToken);
+  const valid = parsed.kind === 'token' && verifyNetworkToken(parsed.token, cluster.signingPublicKey);
+  const decision = decideJoin(parsed, valid, { clusterId: cluster.id, serial: cluster.token.serial, location: where });
+  if (decision.kind === 'refused') {
+    throw new CertfleetError(ErrorCode.join_token_refused, decision.message, {
+      reason: decision.reason,
+      presentedSerial: parsed.kind === 'token' ? parsed.token.serial : null,
+      currentSerial: cluster.token.serial,
+    });
+  }
+  return 'token';
+}
+
+/** Puts this node in the registry (at its start, once it listens): alive from now on. */
+export async function registerNode(ctx: AppContext, node: NodeIdentity): Promise<void> {
+  const known = await ctx.store.cluster.findNode(node.id);
   const now = ctx.clock.now().toISOString();
   await ctx.store.cluster.putNode({
-    ...req.node,
+    ...node,
     startedAt: now,
     lastHeartbeatAt: now,
     tokenWrittenSerial: known?.tokenWrittenSerial ?? null,
     tokenWriteError: null,
   });
-  return { joined };
 }
 
 export interface ClusterNodeView {
@@ -244,6 +247,9 @@ export interface LeaseRepo {
 
 export const ROTATION_LEASE = 'rotation';
 
+/** How long the rotation lease lasts without renewal (`--lease-ttl`): the failover time (H4). */
+export const DEFAULT_LEASE_TTL_MS = 15_000;
+
 /**
  * H1: the cluster as `cluster status` shows it. A node is alive while its last heartbeat is
  * younger than the lease time; the leader is the holder of an unexpired rotation lease.
@@ -285,7 +291,8 @@ export async function clusterStatus(ctx: AppContext, actor: Actor, opts: { reado
 
 /** `certfleet cluster token --out FILE`: the current token, as the file the nodes write. */
 export async function currentNetworkToken(ctx: AppContext, actor: Actor): Promise<NetworkToken> {
-  authorize(actor, Permission.read);
+  // It admits a new node (given the master key and the database), so it is for operators.
+  authorize(actor, Permission.manageCertificates);
   const cluster = await ctx.store.cluster.get();
   if (!cluster) throw new CertfleetError(ErrorCode.not_found, 'This database holds no cluster yet: start a node on it first.');
   return cluster.token;

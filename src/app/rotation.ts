@@ -19,6 +19,7 @@ import { decideRotation, RotationDecision } from '../domain/rotation.js';
 import { Permission } from '../domain/roles.js';
 import { auditedChange, authorize, SYSTEM_ACTOR, type Actor, type AppContext } from './context.js';
 import type { DeviceCohort, DeviceEntry, RotationRun } from './records.js';
+import type { Repos } from './store.js';
 
 /**
  * What the last rotation pass planned (R3): its default, and the bit of that certificate's
@@ -128,11 +129,21 @@ export function decideCohorts(cohorts: readonly DeviceCohort[], target: DeviceEn
   return counts;
 }
 
-export async function runRotation(ctx: AppContext, actor: Actor): Promise<RotationReport> {
+/**
+ * Checked first in a pass's transaction, before it reads or writes: in a cluster, that this node
+ * still holds the rotation lease under the epoch it took it with (H4, jobs/cluster-member.ts), so
+ * a node that lost the lease while it was paused writes nothing. Throws to refuse the pass.
+ */
+export type RotationFence = (tx: Repos) => Promise<void>;
+
+const NO_FENCE: RotationFence = () => Promise.resolve();
+
+export async function runRotation(ctx: AppContext, actor: Actor, fence: RotationFence = NO_FENCE): Promise<RotationReport> {
   return auditedChange(ctx, actor, 'rotation.run', null, async (audit) => {
     authorize(actor, Permission.manageCertificates);
     const startedAt = ctx.clock.now().toISOString();
     return ctx.store.transaction(async (tx) => {
+      await fence(tx);
       // Gather. The target row's lock makes passes on several nodes take turns.
       const before = await tx.rotation.target(true);
       const target = defaultOf(await tx.keystore.deviceEntries());

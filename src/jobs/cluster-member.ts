@@ -18,8 +18,6 @@ import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { formatNetworkToken } from '../domain/network-token.js';
 import type { Scheduler, Timer } from '../domain/time.js';
 
-export const DEFAULT_LEASE_TTL_MS = 15_000;
-
 export interface ClusterMemberLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;

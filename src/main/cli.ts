@@ -25,12 +25,16 @@ program
   .addOption(new Option('--listen <host:port>', 'console and API address').env('CERTFLEET_LISTEN').default(parseHostPort('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseHostPort))
   .addOption(new Option('--device-listen <host:port>', 'device channel address (TLS)').env('CERTFLEET_DEVICE_LISTEN').default(parseHostPort('0.0.0.0:30001'), '0.0.0.0:30001').argParser(parseHostPort))
   .addOption(new Option('--sync-interval <duration>', 'rotation interval, e.g. 300s, 5m, 1h').env('CERTFLEET_SYNC_INTERVAL').default(300, '5m').argParser(durationSeconds('--sync-interval')))
+  .addOption(new Option('--lease-ttl <duration>', 'cluster: how long the rotation leader\'s lease lasts without renewal (failover time), e.g. 15s').env('CERTFLEET_LEASE_TTL').default(15, '15s').argParser(durationSeconds('--lease-ttl')))
+  .addOption(new Option('--join-token <file>', 'cluster: the current network token, needed once when a new node joins an existing cluster'))
   .addOption(new Option('--web-cert <file>', 'PEM certificate for HTTPS on a non-loopback address'))
   .addOption(new Option('--web-key <file>', 'PEM private key for --web-cert'))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug').env('CERTFLEET_LOG_LEVEL').default('info'))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; webCert?: string; webKey?: string; logLevel: string }) => {
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string }) => {
+    if (o.leaseTtl < 3) throw new UsageError('--lease-ttl must be at least 3s');
     const opts: ServeOptions = {
       dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, syncIntervalMs: o.syncInterval * 1000,
+      leaseTtlMs: o.leaseTtl * 1000, joinTokenFile: o.joinToken,
       webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel,
     };
     // Loaded here, not at the top: the client commands start fast without the server's modules.

@@ -1,22 +1,29 @@
 /**
  * The composition root of `certfleet serve`: the only place concrete classes are wired.
  * Start-up order: data directory → master key → database (migrated) → master key check →
- * first administrator → first certificate (K1) → HTTP API. Any failure stops the start with a
- * message that says what to do.
+ * admission to the cluster (H3) → first administrator → first certificate (K1) → device channel →
+ * notifications (H2) → registry entry, heartbeat and rotation lease (H1, H4) → HTTP API. Any
+ * failure stops the start with a message that says what to do.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ensureAdminAccount } from '../app/accounts.js';
 import { ensureDefaultCertificate } from '../app/certificates.js';
+import { admitNode, registerNode } from '../app/cluster.js';
 import { SYSTEM_ACTOR, type AppContext, type KeystoreChange } from '../app/context.js';
 import { verifyMasterKey } from '../app/master-key-check.js';
 import { RotationTrigger, runRotation } from '../app/rotation.js';
-import type { Store } from '../app/store.js';
 import { nodeKeyPairSource } from '../crypto/key-generation.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
+import { writeFileAtomic } from '../storage/atomic-file.js';
 import { openStore } from '../storage/open-store.js';
+import { KEYSTORE_CHANNEL, PgListener } from '../storage/pg-listener.js';
+import { ClusterMember } from '../jobs/cluster-member.js';
+import { NotificationLeaderLink, ROTATION_DONE_CHANNEL, ROTATION_REQUEST_CHANNEL } from '../jobs/leader-link.js';
+import { LeaderRotation } from '../jobs/leader-rotation.js';
 import { RotationReconciler } from '../jobs/rotation.reconciler.js';
 import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
 import { buildHttpApi } from '../transport/http-api/server.js';
@@ -32,9 +39,27 @@ export interface ServeOptions {
   readonly deviceListen: HostPort;
   /** How often the rotation reconciler runs (R3); it also runs at once when the default changes. */
   readonly syncIntervalMs: number;
+  /** Cluster: how long the rotation lease lasts without renewal (H4); the heartbeat runs every third of it. */
+  readonly leaseTtlMs: number;
+  /** Cluster: the file with the current network token, for a node's first start in an existing cluster (H3). */
+  readonly joinTokenFile: string | undefined;
   readonly webCert: string | undefined;
   readonly webKey: string | undefined;
   readonly logLevel: string;
+}
+
+const NODE_ID_FILE = 'node-id';
+const VERSION = process.env.npm_package_version ?? '0.1.0';
+
+/** This node's id, kept in its data directory; null before its first admitted start. */
+function readNodeId(dataDir: string): string | null {
+  try {
+    const id = readFileSync(join(dataDir, NODE_ID_FILE), 'utf8').trim();
+    return id === '' ? null : id;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // fs errors carry a code
+    throw e;
+  }
 }
 
 export interface RunningServer {
@@ -42,6 +67,7 @@ export interface RunningServer {
   /** host:port of the device channel (TLS). */
   readonly deviceAddress: string;
   readonly ctx: AppContext;
+  readonly nodeId: string;
   close(): Promise<void>;
 }
 
@@ -76,20 +102,47 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
   const master = await loadMasterKey({ dataDir, env: process.env });
   if (master.created) out(`Created the master key ${join(dataDir, 'master.key')} (mode 0600). Back it up: without it the private keys cannot be read.`);
   const sealer = new KeySealer(master.key);
-  const store: Store = await openStore({ url: databaseUrl({ ...opts, dataDir }) });
+  const store = await openStore({ url: databaseUrl({ ...opts, dataDir }) });
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
   try {
     await verifyMasterKey(store, sealer, master.source === 'env' ? 'CERTFLEET_MASTER_KEY' : join(dataDir, 'master.key'));
-    // Keystore changes made on this node reach the device channel at once and wake the reconciler
-    // when the default changed; changes made on other nodes reach the channel by its revision poll.
+    const knownId = readNodeId(dataDir);
+    const nodeId = knownId ?? systemRandom.uuid();
+    const clusterLog = log.child({ component: 'cluster', node: nodeId });
+
+    // Notifications (PostgreSQL): other nodes' keystore changes and rotation requests. Wired to
+    // their consumers below, once those exist; SQLite is a cluster of one and needs none.
+    const onNotification: { current: (channel: string, payload: string) => void } = { current: () => undefined };
+    const onListening: { current: () => void } = { current: () => undefined };
+    const listener = store.notifications
+      ? new PgListener({
+          ...store.notifications,
+          channels: [KEYSTORE_CHANNEL, ROTATION_REQUEST_CHANNEL, ROTATION_DONE_CHANNEL],
+          onNotification: (channel, payload) => onNotification.current(channel, payload),
+          onListening: () => onListening.current(),
+          onError: (err, retryInMs) => clusterLog.warn({ err, retryInMs }, 'notification connection lost; the revision poll covers the gap'),
+          scheduler: nodeScheduler,
+        })
+      : null;
+    const link = listener
+      ? new NotificationLeaderLink({ notify: (c, p) => listener.notify(c, p), scheduler: nodeScheduler, newId: () => systemRandom.uuid(), timeoutMs: opts.leaseTtlMs * 2 })
+      : null;
+
+    // The rotation runs on the lease holder only (H4); `sync run` and the triggers reach it from any node.
     const keystoreListeners: ((change: KeystoreChange) => void)[] = [];
-    // The reconciler is the context's rotation runner: `sync run`, the timer, a default change and
-    // a compatibility edit all go through its single flight. Its passes run on the context below.
-    const reconciler = new RotationReconciler({
-      run: (actor) => runRotation(ctx, actor),
-      intervalMs: opts.syncIntervalMs,
-      scheduler: nodeScheduler,
-      log: log.child({ component: 'rotation' }),
-    });
+    const rotation = new LeaderRotation(
+      () =>
+        new RotationReconciler({
+          run: (actor) => runRotation(ctx, actor, member.fence),
+          intervalMs: opts.syncIntervalMs,
+          scheduler: nodeScheduler,
+          log: log.child({ component: 'rotation' }),
+        }),
+      link,
+    );
     const ctx: AppContext = createAppContext({
       store,
       clock: systemClock,
@@ -101,8 +154,15 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
         log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed');
         for (const listener of keystoreListeners) listener(change);
       },
-      rotation: reconciler,
+      rotation,
     });
+
+    // H3: a node new to an existing cluster must bring the current network token.
+    const joinToken = knownId === null && opts.joinTokenFile ? await readFile(opts.joinTokenFile, 'utf8') : null;
+    const admission = await admitNode(ctx, { nodeId, joinToken, dataDir });
+    if (knownId === null) await writeFileAtomic(join(dataDir, NODE_ID_FILE), `${nodeId}\n`);
+    if (admission === 'token') out(`Joined the cluster with the network token from ${opts.joinTokenFile}.`);
+
     const admin = await ensureAdminAccount(ctx, process.env.CERTFLEET_ADMIN_PASSWORD || undefined);
     if (admin.generatedPassword) {
       out(`Created the account "admin" with the password: ${admin.generatedPassword}`);
@@ -113,37 +173,68 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const first = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
-    const channel = await startDeviceChannel({ ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }) });
-    keystoreListeners.push((change) => {
-      channel.reload().catch((e: unknown) => log.error({ err: e }, 'device channel: reload failed; the poll retries'));
-      if (change.defaultChanged) reconciler.trigger(RotationTrigger.defaultChanged);
+    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }) });
+    closers.push(() => channel.close());
+    const reloadChannel = () => channel.reload().catch((e: unknown) => log.error({ err: e }, 'device channel: reload failed; the poll retries'));
+
+    const member = new ClusterMember({
+      ctx,
+      nodeId,
+      dataDir,
+      leaseTtlMs: opts.leaseTtlMs,
+      scheduler: nodeScheduler,
+      log: clusterLog,
+      servedRevision: () => channel.revision,
+      onLeadership: (leader) => rotation.setLeader(leader),
+      writeFile: writeFileAtomic,
     });
-    reconciler.start();
+    // This node's own changes: served at once, the token file rewritten, the leader woken.
+    keystoreListeners.push((change) => {
+      void reloadChannel();
+      void member.syncTokenFile().catch((e: unknown) => clusterLog.warn({ err: e }, 'network token file not updated'));
+      if (change.defaultChanged) rotation.trigger(RotationTrigger.defaultChanged);
+    });
+    // Other nodes' changes (H2): the same, as soon as they commit.
+    onNotification.current = (channel, payload) => {
+      if (channel === KEYSTORE_CHANNEL) {
+        void reloadChannel();
+        void member.syncTokenFile().catch((e: unknown) => clusterLog.warn({ err: e }, 'network token file not updated'));
+        // The leader cannot tell a default change from the revision alone; a pass is cheap.
+        if (rotation.isRunning) rotation.trigger(RotationTrigger.defaultChanged);
+      } else if (channel === ROTATION_REQUEST_CHANNEL) {
+        link?.onRequest(payload, rotation, () => rotation.isRunning);
+      } else if (channel === ROTATION_DONE_CHANNEL) {
+        link?.onDone(payload);
+      }
+    };
+    onListening.current = () => void reloadChannel();
+    if (listener) {
+      await listener.start();
+      closers.push(() => listener.close());
+    }
 
     const tls = isLoopback(opts.listen.host) && !opts.webCert ? null : await loadWebTls({ dataDir, certFile: opts.webCert, keyFile: opts.webKey, hostName: hostname() });
-    const app = await buildHttpApi({ ctx, logger: log, https: tls });
+    const app = await buildHttpApi({ ctx, logger: log, https: tls, cluster: { leaseTtlMs: opts.leaseTtlMs, dataDir } });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
+    closers.push(() => app.close());
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : opts.listen.port;
     const host = opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
-    out(`certfleet is listening: console and API at ${url}/ (OpenAPI at ${url}/api/v1/openapi.json)`);
     const deviceAddress = `${opts.deviceListen.host}:${channel.address.port}`;
+
+    await registerNode(ctx, { id: nodeId, name: hostname(), apiAddress: `${host}:${port}`, deviceAddress, version: VERSION, servedRevision: channel.revision });
+    await member.start();
+    closers.push(async () => {
+      await member.stop();
+      await rotation.stop();
+    });
+    out(`certfleet is listening: console and API at ${url}/ (OpenAPI at ${url}/api/v1/openapi.json)`);
     out(`Device channel (TLS) listening on ${deviceAddress}; rotation every ${opts.syncIntervalMs / 1000} s`);
-    return {
-      url,
-      deviceAddress,
-      ctx,
-      close: async () => {
-        await app.close();
-        await reconciler.stop();
-        await channel.close();
-        await store.close();
-      },
-    };
+    out(`Node ${nodeId} (${member.isLeader ? 'rotation leader' : 'follower'}); lease ${opts.leaseTtlMs / 1000} s`);
+    return { url, deviceAddress, ctx, nodeId, close: closeAll };
   } catch (e) {
-    await store.close();
+    await closeAll();
     throw e;
   }
 }
-

@@ -70,6 +70,16 @@ export class PgListener {
     if (client) await client.end().catch(() => undefined);
   }
 
+  /**
+   * Sends a notification on one of this cluster's channels, through the listening connection
+   * (no pool connection is taken). Fails when the connection is down; the caller retries or gives up.
+   */
+  async notify(channel: string, payload: string): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error('the notification connection is down');
+    await client.query('SELECT pg_notify($1, $2)', [channelName(this.options.schema, channel), payload]);
+  }
+
   /** True while a connection is listening. */
   get listening(): boolean {
     return this.client !== null;

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import { nodeScheduler } from '../../src/main/system.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { createUser } from '../../src/app/accounts.js';
@@ -92,7 +93,7 @@ browserSuite('web console', () => {
 
   before(async () => {
     server = await startTestServer(await openTestStore('sqlite'));
-    channel = await startDeviceChannel({ ctx: server.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
+    channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx: server.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
     browser = await launchBrowser();
     admin = await newConsolePage(browser);
     page = admin.page;
@@ -453,7 +454,7 @@ browserSuite('web console', () => {
 
     before(async () => {
       own = await startTestServer(await openTestStore('sqlite'));
-      ownChannel = await startDeviceChannel({ ctx: own.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
+      ownChannel = await startDeviceChannel({ scheduler: nodeScheduler, ctx: own.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
       // An RSA entry with SHA-256 for the legacy firmware (which cannot verify tckey's SHA512withRSA).
       await generateCertificate(own.ctx, SYSTEM_ACTOR, { alias: 'rsa-sha256', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
       await createUser(own.ctx, SYSTEM_ACTOR, { username: 'operator', role: 'operator', password: PEOPLE.operator });
@@ -622,7 +623,7 @@ browserSuite('web console', () => {
     let pg: { context: BrowserContext; page: Page; errors: string[] };
     before(async () => {
       pgServer = await startTestServer(await openTestStore('postgres'));
-      pgChannel = await startDeviceChannel({ ctx: pgServer.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
+      pgChannel = await startDeviceChannel({ scheduler: nodeScheduler, ctx: pgServer.ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 200 });
       pg = await newConsolePage(browser);
     });
     after(async () => {

@@ -22,6 +22,11 @@ export function runTool(command: string, args: readonly string[], input?: Buffer
       const stdoutBytes = Buffer.concat(out);
       resolve({ code: code ?? -1, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
     });
+    // A tool that exits without reading its input (it had what it needed from a file, or failed)
+    // closes the pipe: EPIPE then says nothing the exit code and stderr do not say better.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(input ?? '');
   });
 }

@@ -20,6 +20,7 @@ import { readKeystore } from '../../src/crypto/keystore-reader.js';
 import { toPem } from '../../src/crypto/pem.js';
 import { fingerprintHex, helloServerName, pinServerName } from '../../src/domain/device-names.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import { nodeScheduler } from '../../src/main/system.js';
 import { fixture, FIXTURE_PASSWORDS } from '../fixtures/fixtures.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -47,7 +48,7 @@ forEachDatabase('device channel', (db) => {
     const holder: { channel?: DeviceChannel } = {};
     ctx = testAppContext(await db.open(), { onKeystoreChanged: () => void holder.channel?.reload() });
     ks = await deviceKeystore(ctx);
-    channel = holder.channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 200 });
+    channel = holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 200 });
     server = { host: '127.0.0.1', port: channel.address.port };
     token = (await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 50 })).token;
   });
@@ -185,7 +186,7 @@ forEachDatabase('device channel', (db) => {
     const nodeA = testAppContext(await shared.open());
     await deviceKeystore(nodeA);
     const logsA = signallingLog();
-    const channelA = await startDeviceChannel({ ctx: nodeA, host: '127.0.0.1', port: 0, log: logsA.log, pollIntervalMs: 200 });
+    const channelA = await startDeviceChannel({ scheduler: nodeScheduler, ctx: nodeA, host: '127.0.0.1', port: 0, log: logsA.log, pollIntervalMs: 200 });
     try {
       // Node B: its own Store (and connections) on the same database. Node A's channel is told
       // nothing (its context's onKeystoreChanged only records): it learns by polling the revision.

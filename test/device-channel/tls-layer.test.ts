@@ -14,6 +14,7 @@ import { firmwareProfile } from '../../src/agent/profiles.js';
 import { CertificateNotSupportedError, PinMismatchError, ServerRefusal } from '../../src/agent/agent-errors.js';
 import { DeviceConnection } from '../../src/agent/tls-client.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import { nodeScheduler } from '../../src/main/system.js';
 import type { DeviceKeystore, DeviceKeystoreEntry } from '../../src/app/device-keystore.js';
 import { impostorServer, makeEntry, MEMORY_CREDENTIAL as CREDENTIAL, memoryUseCases, presentedFor, signallingLog, silentLog } from './channel-fixtures.js';
 
@@ -45,7 +46,7 @@ describe('device channel TLS layer', () => {
     inactive = await makeEntry('old', 'SHA384withRSA', 4, false);
     keystore.current = { revision: 1, entries: [sha512, ecdsa, sha256, inactive] };
     fake = memoryUseCases(keystore);
-    channel = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log: logs.log, pollIntervalMs: 100, useCases: fake.uc });
+    channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: logs.log, pollIntervalMs: 100, useCases: fake.uc });
     port = channel.address.port;
   });
   after(() => channel?.close());
@@ -120,7 +121,7 @@ describe('device channel TLS layer', () => {
     const ecTop = await makeEntry('ec-top', 'SHA256withECDSA', 1);
     const rsa = await makeEntry('rsa-below', 'SHA256withRSA', 2);
     const own = memoryUseCases({ current: { revision: 1, entries: [ecTop, rsa] } });
-    const c = await startDeviceChannel({ ctx, host: '127.0.0.1', port: 0, log: silentLog, useCases: own.uc });
+    const c = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: silentLog, useCases: own.uc });
     try {
       assert.equal((await presentedFor(c.address.port, pinServerName(rsa.sha256Hex))).sha256Hex, rsa.sha256Hex);
       assert.equal((await presentedFor(c.address.port, undefined)).sha256Hex, ecTop.sha256Hex);

@@ -19,6 +19,7 @@ import { runRotation } from '../../src/app/rotation.js';
 import type { AgentState } from '../../src/agent/agent-state.js';
 import { pinServerName } from '../../src/domain/device-names.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import { nodeScheduler } from '../../src/main/system.js';
 import { silentLog } from '../device-channel/channel-fixtures.js';
 import { faultProxy } from '../device-channel/fault-proxy.js';
 import { CliSession, runCli, type CliResult } from '../support/cli.js';
@@ -71,7 +72,7 @@ forEachDatabase('certfleet agent', (db) => {
     tckey = (await server.ctx.store.keystore.findByAlias('tckey')) as StoredCertificate; // made by startTestServer (K1)
     legacy = await generateCertificate(server.ctx, SYSTEM_ACTOR, { alias: 'legacy', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
     ec = await generateCertificate(server.ctx, SYSTEM_ACTOR, { alias: 'ec', signatureAlgorithm: 'SHA256withECDSA' });
-    channel = holder.channel = await startDeviceChannel({ ctx: server.ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 500 });
+    channel = holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx: server.ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 500 });
     address = `127.0.0.1:${channel.address.port}`;
     cli = new CliSession(server.url);
     await cli.login('admin', ADMIN_PASSWORD);

@@ -12,6 +12,7 @@ import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { runRotation } from '../../src/app/rotation.js';
 import type { SimulationSummary } from '../../src/agent/simulator.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import { nodeScheduler } from '../../src/main/system.js';
 import { eventually, silentLog } from '../device-channel/channel-fixtures.js';
 import { CliSession, runCli } from '../support/cli.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -29,7 +30,7 @@ forEachDatabase('certfleet simulate', (db) => {
     server = await startTestServer(await db.open(), { onKeystoreChanged: () => void holder.channel?.reload() });
     await generateCertificate(server.ctx, SYSTEM_ACTOR, { alias: 'legacy', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
     await generateCertificate(server.ctx, SYSTEM_ACTOR, { alias: 'ec', signatureAlgorithm: 'SHA256withECDSA' });
-    channel = holder.channel = await startDeviceChannel({ ctx: server.ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 500 });
+    channel = holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx: server.ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 500 });
   });
   after(async () => {
     await channel?.close();

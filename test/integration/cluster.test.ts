@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { ensureCluster, issueNetworkToken, joinCluster, ROTATION_LEASE, type NodeIdentity } from '../../src/app/cluster.js';
+import { admitNode, ensureCluster, issueNetworkToken, registerNode, ROTATION_LEASE, type NodeIdentity } from '../../src/app/cluster.js';
 import { generateCertificate, reorderCertificate, Reorder, setCertificateActive, deleteCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { formatNetworkToken } from '../../src/domain/network-token.js';
@@ -65,15 +65,20 @@ forEachDatabase('cluster', (db) => {
 
   it('lets the first node in, then only nodes that bring the current token; a known node needs none', async () => {
     const cluster = await setup();
-    assert.deepEqual(await joinCluster(ctx, { node: node('a'), joinToken: null, dataDir: '/data/a' }), { joined: 'first' });
-    await assert.rejects(joinCluster(ctx, { node: node('b'), joinToken: null, dataDir: '/data/b' }), refusedWith('join_token_required'));
+    const joinCluster = async (req: { node: NodeIdentity; joinToken: string | null; dataDir: string }) => {
+      const joined = await admitNode(ctx, { nodeId: req.node.id, joinToken: req.joinToken, dataDir: req.dataDir });
+      await registerNode(ctx, req.node);
+      return { joined };
+    };
+    assert.deepEqual(await joinCluster({ node: node('a'), joinToken: null, dataDir: '/data/a' }), { joined: 'first' });
+    await assert.rejects(joinCluster({ node: node('b'), joinToken: null, dataDir: '/data/b' }), refusedWith('join_token_required'));
 
     const first = formatNetworkToken(cluster.token);
-    assert.deepEqual(await joinCluster(ctx, { node: node('b'), joinToken: first, dataDir: '/data/b' }), { joined: 'token' });
-    assert.deepEqual(await joinCluster(ctx, { node: node('b'), joinToken: null, dataDir: '/data/b' }), { joined: 'known' });
+    assert.deepEqual(await joinCluster({ node: node('b'), joinToken: first, dataDir: '/data/b' }), { joined: 'token' });
+    assert.deepEqual(await joinCluster({ node: node('b'), joinToken: null, dataDir: '/data/b' }), { joined: 'known' });
 
     await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'later', signatureAlgorithm: 'SHA256withECDSA', days: 30 });
-    await assert.rejects(joinCluster(ctx, { node: node('c'), joinToken: first, dataDir: '/data/c' }), (e: unknown) => {
+    await assert.rejects(joinCluster({ node: node('c'), joinToken: first, dataDir: '/data/c' }), (e: unknown) => {
       refusedWith('join_token_refused')(e);
       assert.match(String((e as Error).message), /serial 1.*current serial is 2/s); // checked to be a CertfleetError above
       return true;
@@ -81,12 +86,12 @@ forEachDatabase('cluster', (db) => {
     const current = (await fresh.store.cluster.get())?.token;
     assert.ok(current !== undefined && current.serial === 2);
     const forged = formatNetworkToken({ ...current, signature: Buffer.alloc(64, 1).toString('base64url') });
-    await assert.rejects(joinCluster(ctx, { node: node('c'), joinToken: forged, dataDir: '/data/c' }), (e: unknown) => {
+    await assert.rejects(joinCluster({ node: node('c'), joinToken: forged, dataDir: '/data/c' }), (e: unknown) => {
       refusedWith('join_token_refused')(e);
       assert.match(String((e as Error).message), /not signed by this cluster/);
       return true;
     });
-    assert.deepEqual(await joinCluster(ctx, { node: node('c'), joinToken: formatNetworkToken(current), dataDir: '/data/c' }), { joined: 'token' });
+    assert.deepEqual(await joinCluster({ node: node('c'), joinToken: formatNetworkToken(current), dataDir: '/data/c' }), { joined: 'token' });
     assert.deepEqual((await fresh.store.cluster.nodes()).map((n) => n.id).sort(), ['a', 'b', 'c']);
   });
 

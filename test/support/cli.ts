@@ -34,6 +34,10 @@ export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv;
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
+    // The CLI may exit (a usage error) before it reads stdin: EPIPE adds nothing to its exit code.
+    child.stdin.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin.end(opts.stdin ?? '');
   });
 }

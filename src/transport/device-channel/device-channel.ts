@@ -26,6 +26,7 @@ import type { Logger } from 'pino';
 import type { AppContext } from '../../app/context.js';
 import { parseServerName } from '../../domain/device-names.js';
 import { ErrorCode } from '../../domain/errors.js';
+import { every, type Scheduler } from '../../domain/time.js';
 import { MAX_CLIENT_HELLO_BYTES, peekClientHello, UNRECOGNIZED_NAME_ALERT } from './client-hello.js';
 import { deviceRoutes, type RouteHandler } from './device.routes.js';
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
@@ -37,8 +38,13 @@ export interface DeviceChannelOptions {
   readonly host: string;
   readonly port: number;
   readonly log: Logger;
-  /** How often the keystore revision is compared with the database (changes of other nodes). */
+  /**
+   * How often the keystore revision is compared with the database: the safety net behind the
+   * notifications of other nodes' changes (H2), which a lost connection can miss.
+   */
   readonly pollIntervalMs?: number;
+  /** The timer of the poll (the port is domain/time.ts). */
+  readonly scheduler: Scheduler;
   /** The use cases behind the routes; the real ones of src/app by default. */
   readonly useCases?: DeviceUseCases;
   /** TLS session lifetime (tickets); devices check in every minute or so. */
@@ -47,8 +53,10 @@ export interface DeviceChannelOptions {
 
 export interface DeviceChannel {
   readonly address: AddressInfo;
-  /** Loads the keystore now (this node changed it); resolves when the new certificates are served. */
+  /** Loads the keystore now (this node or another changed it); resolves when the new certificates are served. */
   reload(): Promise<void>;
+  /** The keystore revision served now (each node reports it in the cluster status). */
+  readonly revision: number;
   close(): Promise<void>;
 }
 
@@ -172,7 +180,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   }
 
   let polling = false;
-  const poll = setInterval(() => {
+  const poll = every(opts.scheduler, pollIntervalMs, () => {
     if (polling) return;
     polling = true;
     uc.keystoreRevision(ctx)
@@ -181,8 +189,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       .finally(() => {
         polling = false;
       });
-  }, pollIntervalMs);
-  poll.unref();
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -197,8 +204,11 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   return {
     address,
     reload,
+    get revision() {
+      return served.revision;
+    },
     close: async () => {
-      clearInterval(poll);
+      poll.cancel();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       http.close(() => undefined); // stops the timeout checks and ends idle connections; it never listened
       const deadline = Date.now() + CLOSE_GRACE_MS;

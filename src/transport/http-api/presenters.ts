@@ -12,7 +12,9 @@ import type { Actor } from '../../app/context.js';
 import type { IssuedToken } from '../../app/accounts.js';
 import type { CertificateContent as ParsedContent, NameContent as ParsedName } from '../../crypto/index.js';
 import type { AuditEvent as StoredAuditEvent, DeviceRecord, Page, StoredCertificate, TokenRecord, UserRecord } from '../../app/records.js';
+import type { ClusterStatus as AppClusterStatus } from '../../app/cluster.js';
 import type { EnrollmentTokenRecord } from '../../app/enrollment.js';
+import type { NetworkToken } from '../../domain/network-token.js';
 import type { CompatibilityPreview as AppCompatibilityPreview } from '../../app/compatibility-preview.js';
 import type { DefaultPreview as Preview, RotationReport as Report, RotationStatus as Status } from '../../app/rotation.js';
 import type {
@@ -20,6 +22,7 @@ import type {
   AuditEvent,
   CertificateContent,
   CertificateSummary,
+  ClusterStatus,
   CompatibilityPreview,
   CompatibilityTable,
   DefaultPreview,
@@ -30,6 +33,7 @@ import type {
   IssuedEnrollmentToken,
   LoginAnswer,
   Me,
+  NetworkTokenAnswer,
   NameContent,
   ProfileChange,
   RotationReport,
@@ -223,4 +227,29 @@ export function presentCompatibilityPreview(p: AppCompatibilityPreview): Compati
     unsupportedPin: p.unsupportedPin,
     byProfile,
   };
+}
+
+export function presentClusterStatus(s: AppClusterStatus): ClusterStatus {
+  return {
+    clusterId: s.clusterId,
+    keystoreRevision: s.keystoreRevision,
+    leader: s.leader,
+    nodes: s.nodes.map((n) => ({
+      id: n.id,
+      name: n.name,
+      apiAddress: n.apiAddress,
+      deviceAddress: n.deviceAddress,
+      version: n.version,
+      startedAt: n.startedAt,
+      lastHeartbeatAt: n.lastHeartbeatAt,
+      alive: n.alive,
+      isLeader: n.isLeader,
+      servedRevision: n.servedRevision,
+    })),
+    networkToken: { serial: s.networkToken.serial, createdAt: s.networkToken.createdAt, location: s.networkToken.location },
+  };
+}
+
+export function presentNetworkToken(t: NetworkToken): NetworkTokenAnswer {
+  return { format: t.format, clusterId: t.clusterId, serial: t.serial, keystoreDigest: t.keystoreDigest, createdAt: t.createdAt, signature: t.signature };
 }

@@ -27,6 +27,8 @@ import { Access, spec } from './operation.js';
 import { API_PREFIX, OPENAPI_PATH } from './paths.js';
 import { SHARED_SCHEMAS } from './contract/index.js';
 import { refuseCoercedBodies } from './strict-body.js';
+import { registerClusterRoutes, type ClusterRouteOptions } from './cluster.routes.js';
+import { DEFAULT_LEASE_TTL_MS } from '../../app/cluster.js';
 import { registerSyncRoutes } from './sync.routes.js';
 import { registerTokenRoutes } from './tokens.routes.js';
 import { registerUserRoutes } from './users.routes.js';
@@ -38,6 +40,8 @@ export interface HttpApiOptions {
   readonly https?: { readonly key: Buffer; readonly cert: Buffer } | null;
   /** Behind a reverse proxy: take the client address from X-Forwarded-For. */
   readonly trustProxy?: boolean;
+  /** What the cluster status needs of this node; a process that is no node (tests) takes the defaults. */
+  readonly cluster?: ClusterRouteOptions;
 }
 
 /** Every route but the import takes small JSON bodies. */
@@ -185,6 +189,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   registerDeviceRoutes(app, ctx);
   registerCompatibilityRoutes(app, ctx);
   registerSyncRoutes(app, ctx);
+  registerClusterRoutes(app, ctx, opts.cluster ?? { leaseTtlMs: DEFAULT_LEASE_TTL_MS, dataDir: 'DATA' });
   // The web console's static files at / (built into dist/web by `npm run build`).
   registerConsole(app);
 

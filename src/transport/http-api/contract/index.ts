@@ -20,6 +20,7 @@ export * from './audit-event.js';
 export * from './auth.js';
 export * from './certificate.js';
 export * from './certificate-content.js';
+export * from './cluster.js';
 export * from './common.js';
 export * from './compatibility.js';
 export * from './device.js';
