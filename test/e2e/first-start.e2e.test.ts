@@ -5,7 +5,6 @@
  * private keys are never in the log and never unencrypted in the database.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,53 +12,13 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import pg from 'pg';
 import { fixture, fixturePath } from '../fixtures/fixtures.js';
-import { CLI_BIN, CliSession } from '../support/cli.js';
+import { CliSession } from '../support/cli.js';
+import { killAllServers, serveProcess, type Serving } from '../support/serve-process.js';
 import type { CertificateSummary } from '../../src/transport/http-api/contract/index.js';
 import { createTestDatabase, forEachDatabase, TEST_PG_URL, type TestDatabase } from '../support/databases.js';
 
-interface Serving {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly url: string;
-  output(): string;
-  stop(): Promise<number | null>;
-}
-
-/** Every server started here; killed when the suite ends, whatever happened in the test. */
-const started = new Set<ChildProcessWithoutNullStreams>();
-
 function serve(dataDir: string, db: TestDatabase, env: NodeJS.ProcessEnv = {}): Promise<Serving> {
-  const child = spawn(process.execPath, [CLI_BIN, 'serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--device-listen', '127.0.0.1:0', '--db', db.url], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-  });
-  started.add(child);
-  child.on('exit', () => started.delete(child));
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const serving: Omit<Serving, 'url'> = {
-    child,
-    output: () => out,
-    stop: () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in time:\n${out}`)), 60_000);
-    const look = () => {
-      const m = /console and API at (http:\/\/[^/\s]+)\//.exec(out);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve({ ...serving, url: m[1] });
-      }
-    };
-    child.stdout.on('data', look);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(Object.assign(new Error(`serve exited with ${code}:\n${out}`), { exitCode: code, output: out }));
-    });
-  });
+  return serveProcess({ dataDir, db: db.url, env });
 }
 
 /** Every byte the database holds, as one buffer to search: the SQLite files, or every PostgreSQL row as text. */
@@ -89,7 +48,7 @@ async function databaseBytes(db: TestDatabase): Promise<Buffer> {
 forEachDatabase('first start of the real server', (suite) => {
   const databases: TestDatabase[] = [];
   after(async () => {
-    for (const child of started) child.kill('SIGKILL');
+    killAllServers();
     for (const d of databases) await d.drop();
   });
 

@@ -226,6 +226,13 @@ const MATRIX: Readonly<Record<string, Row>> = {
   },
   'POST /api/v1/sync/run': { allowed: CHANGERS, success: 200, request: async () => ({ method: 'POST', url: '/api/v1/sync/run' }) },
   'GET /api/v1/sync/status': { allowed: ALL, success: 200, request: get('/api/v1/sync/status') },
+  'GET /api/v1/cluster': { allowed: ALL, success: 200, request: get('/api/v1/cluster') },
+  'GET /api/v1/cluster/token': { allowed: CHANGERS, success: 200, request: get('/api/v1/cluster/token') },
+  'PUT /api/v1/cluster/token-location': {
+    allowed: CHANGERS,
+    success: 204,
+    request: async () => ({ method: 'PUT', url: '/api/v1/cluster/token-location', payload: { location: null } }),
+  },
   'GET /api/v1/certificates/{alias}/default-preview': {
     allowed: ALL,
     success: 200,

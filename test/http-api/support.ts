@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Logger } from 'pino';
 import { authenticate, ensureAdminAccount } from '../../src/app/accounts.js';
 import { ensureDefaultCertificate } from '../../src/app/certificates.js';
+import { ensureCluster } from '../../src/app/cluster.js';
 import { SYSTEM_ACTOR, type Actor, type AppContext } from '../../src/app/context.js';
 import type { Clock } from '../../src/domain/time.js';
 import type { AuditEvent } from '../../src/app/records.js';
@@ -75,6 +76,8 @@ export async function startApi(store: Store, options: StartOptions = {}): Promis
   const ctx = testAppContext(store, options.clock ? { clock: options.clock } : {});
   await ensureAdminAccount(ctx, PASSWORDS.admin);
   await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
+  // The cluster row every served database has (serve makes it at start; H1, H3).
+  await ensureCluster(ctx);
   const app = await buildHttpApi({ ctx, logger: options.logger ?? false });
 
   const loginAs = async (username: string, password: string): Promise<string> => {

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ensureAdminAccount } from '../../src/app/accounts.js';
 import { ensureDefaultCertificate } from '../../src/app/certificates.js';
+import { ensureCluster } from '../../src/app/cluster.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import type { Store } from '../../src/app/store.js';
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
@@ -24,6 +25,8 @@ export async function startTestServer(store: Store, overrides: Parameters<typeof
   const ctx = testAppContext(store, overrides);
   await ensureAdminAccount(ctx, ADMIN_PASSWORD);
   await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
+  // The cluster row every served database has (serve makes it at start; H1, H3).
+  await ensureCluster(ctx);
   const app = await buildHttpApi({ ctx, logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -14,6 +14,7 @@ import { addCompatCommands } from './compat.commands.js';
 import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
 import { addEnrollCommands } from './enroll.commands.js';
 import { addSyncCommands, printDefaultPreview } from './sync.commands.js';
+import { addClusterCommands } from './cluster.commands.js';
 import type {
   AuditEvent,
   CertificateSummary,
@@ -260,6 +261,7 @@ export function addApiCommands(program: Command): void {
   addEnrollCommands(program);
   addCompatCommands(program);
   addSyncCommands(program);
+  addClusterCommands(program);
   addAudit(program);
   addUser(program);
 }
