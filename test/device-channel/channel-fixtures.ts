@@ -177,12 +177,3 @@ export function memoryAgent(
   });
 }
 
-/** Waits until `check` holds, polling every 50 ms; fails after `ms`. */
-export async function eventually(what: string, ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - started;
-}

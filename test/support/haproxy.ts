@@ -29,7 +29,7 @@ export interface RunningHaproxy {
 }
 
 /** The configuration the README shows, with this run's addresses. */
-export function haproxyConfig(listen: string, nodes: readonly BackendNode[], checkIntervalMs = 1000): string {
+export function haproxyConfig(listen: string, nodes: readonly BackendNode[], checkIntervalMs = 1000, maxconn = 4000): string {
   const servers = nodes
     .map((n) => {
       const [, apiPort] = /:(\d+)$/.exec(n.api) ?? [];
@@ -37,7 +37,9 @@ export function haproxyConfig(listen: string, nodes: readonly BackendNode[], che
     })
     .join('\n');
   return `global
-    maxconn 20000
+    # Size it to the fleet: each device holds one connection while it checks in. HAProxy needs
+    # about two file descriptors per connection (ulimit -n).
+    maxconn ${maxconn}
 
 defaults
     mode tcp

@@ -1,0 +1,203 @@
+/**
+ * A cluster of real `certfleet serve` processes on the real PostgreSQL (SPEC H1–H5): joining with
+ * the network token only, a certificate change on one node served by the other at once, the token
+ * file, `sync run` on a follower running on the leader, failover after `kill -9` of the leader, a
+ * paused leader that writes nothing after it lost the lease, and agents behind a real HAProxy that
+ * keep checking in while a node dies.
+ *
+ * Leases are 3 s here (`--lease-ttl 3s`, the smallest allowed) so that failover is quick; what is
+ * awaited across processes is polled with a deadline (support/eventually.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseNetworkToken } from '../../src/domain/network-token.js';
+import type { CertificateSummary, ClusterStatus, IssuedEnrollmentToken, RotationReport } from '../../src/transport/http-api/contract/index.js';
+import { CliSession } from '../support/cli.js';
+import { createTestDatabase, databaseUnavailable, type TestDatabase } from '../support/databases.js';
+import { eventually } from '../support/eventually.js';
+import { startHaproxy, type RunningHaproxy } from '../support/haproxy.js';
+import { killAllServers, serveProcess, type Serving } from '../support/serve-process.js';
+
+const ADMIN_PASSWORD = 'cluster-admin-password';
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+const LEASE = ['--lease-ttl', '3s', '--sync-interval', '1h'];
+const env = { CERTFLEET_ADMIN_PASSWORD: ADMIN_PASSWORD, CERTFLEET_MASTER_KEY: MASTER_KEY };
+
+const problem = databaseUnavailable('postgres');
+const skip = problem !== null && process.env.CI !== 'true' ? problem : false;
+
+function tokenSerial(file: string): number {
+  const parsed = parseNetworkToken(readFileSync(file, 'utf8'));
+  if (parsed.kind !== 'token') throw new Error(`${file} is not a network token: ${parsed.reason}`);
+  return parsed.token.serial;
+}
+
+describe('a cluster of two real nodes on PostgreSQL (H1–H5)', { skip }, () => {
+  let db: TestDatabase;
+  let a: Serving;
+  let b: Serving;
+  let dataA: string;
+  let dataB: string;
+  let cliA: CliSession;
+  let cliB: CliSession;
+  let lb: RunningHaproxy | null = null;
+  const work = mkdtempSync(join(tmpdir(), 'certfleet-cluster-'));
+
+  before(async () => {
+    db = await createTestDatabase('postgres');
+    dataA = mkdtempSync(join(tmpdir(), 'certfleet-node-a-'));
+    dataB = mkdtempSync(join(tmpdir(), 'certfleet-node-b-'));
+    a = await serveProcess({ dataDir: dataA, db: db.url, env, args: LEASE });
+    cliA = new CliSession(a.url);
+    await cliA.login('admin', ADMIN_PASSWORD);
+  });
+
+  after(async () => {
+    await lb?.stop();
+    killAllServers();
+    await db?.drop();
+  });
+
+  it('refuses a new node without the current token, names the serials and where it is; takes it with the token', async () => {
+    assert.equal(a.leaderAtStart, true, 'the first node leads');
+    // No token at all.
+    const none = await serveProcess({ dataDir: dataB, db: db.url, env, args: LEASE }).then(
+      () => assert.fail('a new node without a token must not start'),
+      (e: { exitCode: number; output: string }) => e,
+    );
+    assert.notEqual(none.exitCode, 0);
+    assert.match(none.output, /join_token_required.*--join-token FILE.*serial 2/s);
+    assert.throws(() => statSync(join(dataB, 'node-id')), { code: 'ENOENT' }, 'a refused node keeps no id');
+
+    // An outdated token: exported, then the keystore changed.
+    const old = join(work, 'old-token');
+    assert.equal((await cliA.run(['cluster', 'token', '--out', old])).code, 0);
+    assert.equal(statSync(old).mode & 0o777, 0o600);
+    const oldSerial = tokenSerial(old);
+    await cliA.json(['cert', 'generate', '--alias', 'ec1', '--sig-alg', 'SHA256withECDSA']);
+    const outdated = await serveProcess({ dataDir: dataB, db: db.url, env, args: [...LEASE, '--join-token', old] }).then(
+      () => assert.fail('an outdated token must not admit a node'),
+      (e: { exitCode: number; output: string }) => e,
+    );
+    assert.match(outdated.output, new RegExp(`join_token_refused.*serial ${oldSerial}.*current serial is ${oldSerial + 1}.*certfleet-network-token`, 's'));
+
+    // A forged one: the current token with another signature.
+    const current = join(work, 'token');
+    assert.equal((await cliA.run(['cluster', 'token', '--out', current])).code, 0);
+    const forgedFile = join(work, 'forged');
+    const forged = JSON.parse(readFileSync(current, 'utf8')) as Record<string, unknown>; // the token file is JSON
+    writeFileSync(forgedFile, JSON.stringify({ ...forged, signature: Buffer.alloc(64, 9).toString('base64url') }));
+    const refused = await serveProcess({ dataDir: dataB, db: db.url, env, args: [...LEASE, '--join-token', forgedFile] }).then(
+      () => assert.fail('a forged token must not admit a node'),
+      (e: { exitCode: number; output: string }) => e,
+    );
+    assert.match(refused.output, /join_token_refused.*not signed by this cluster/s);
+
+    b = await serveProcess({ dataDir: dataB, db: db.url, env, args: [...LEASE, '--join-token', current] });
+    assert.equal(b.leaderAtStart, false, 'the second node follows');
+    cliB = new CliSession(b.url);
+    await cliB.login('admin', ADMIN_PASSWORD);
+  });
+
+  it('shows both nodes, the leader and the token in cluster status --json', async () => {
+    const s = await cliB.json<ClusterStatus>(['cluster', 'status']);
+    assert.deepEqual(Object.keys(s).sort(), ['clusterId', 'keystoreRevision', 'leader', 'networkToken', 'nodes'].sort());
+    assert.equal(s.leader, a.nodeId);
+    assert.deepEqual(s.nodes.map((n) => n.id).sort(), [a.nodeId, b.nodeId].sort());
+    for (const n of s.nodes) {
+      assert.deepEqual(Object.keys(n).sort(), ['alive', 'apiAddress', 'deviceAddress', 'id', 'isLeader', 'lastHeartbeatAt', 'name', 'servedRevision', 'startedAt', 'version'].sort());
+      assert.equal(n.alive, true);
+      assert.equal(n.isLeader, n.id === a.nodeId);
+    }
+    assert.equal(s.networkToken.serial, tokenSerial(join(dataA, 'certfleet-network-token')));
+  });
+
+  it('serves a default changed on A from B at once, rewrites the token file on every node, and runs sync run from B on the leader', async () => {
+    const serialBefore = tokenSerial(join(dataB, 'certfleet-network-token'));
+    const tokenFile = join(work, 'enroll');
+    const issued = await cliA.json<IssuedEnrollmentToken>(['enroll', 'create', '--uses', '10']);
+    writeFileSync(tokenFile, issued.token);
+    const stateDir = join(work, 'agent');
+    // An agent registered through B pins the default of the time, tckey.
+    const first = await cliB.json<{ pinnedAlias: string }>(['agent', '--server', b.deviceAddress, '--state', stateDir, '--token-file', tokenFile, '--once']);
+    assert.equal(first.pinnedAlias, 'tckey');
+
+    await cliA.json<CertificateSummary[]>(['cert', 'default', 'ec1']);
+    const status = await cliA.json<ClusterStatus>(['cluster', 'status']);
+    const propagated = await eventually("B's device channel serves the new revision", 2000, async () => {
+      const s = await cliB.json<ClusterStatus>(['cluster', 'status']);
+      return s.nodes.find((n) => n.id === b.nodeId)?.servedRevision === status.keystoreRevision;
+    });
+    assert.ok(propagated < 2000);
+    await eventually('the token file of B has the new serial', 2000, async () => tokenSerial(join(dataB, 'certfleet-network-token')) === serialBefore + 1);
+    assert.equal(tokenSerial(join(dataA, 'certfleet-network-token')), serialBefore + 1);
+
+    // sync run on the follower: the leader runs the pass and B answers with its report.
+    const report = await cliB.json<RotationReport>(['sync', 'run']);
+    assert.equal(report.defaultAlias, 'ec1');
+    // The agent, checking in through B, gets the replacement and confirms it.
+    await cliB.json(['agent', '--server', b.deviceAddress, '--state', stateDir, '--once']);
+    const after = await cliB.json<{ pinnedAlias: string }>(['agent', '--server', b.deviceAddress, '--state', stateDir, '--once']);
+    assert.equal(after.pinnedAlias, 'ec1');
+    // Check-ins change no certificate: the token file stays as it is.
+    assert.equal(tokenSerial(join(dataB, 'certfleet-network-token')), serialBefore + 1);
+  });
+
+  it('keeps agents behind HAProxy checking in while a node is killed, and another node takes the lease within its time', async () => {
+    const balancer = await startHaproxy(
+      [
+        { name: 'a', device: a.deviceAddress, api: a.url.replace('http://', '') },
+        { name: 'b', device: b.deviceAddress, api: b.url.replace('http://', '') },
+      ],
+      500,
+    );
+    lb = balancer;
+    const tokenFile = join(work, 'enroll-lb');
+    writeFileSync(tokenFile, (await cliA.json<IssuedEnrollmentToken>(['enroll', 'create', '--uses', '10'])).token);
+    const states = [join(work, 'lb-1'), join(work, 'lb-2'), join(work, 'lb-3')];
+    for (const s of states) {
+      const r = await cliB.json<{ pinnedAlias: string }>(['agent', '--server', balancer.address, '--state', s, '--token-file', tokenFile, '--once']);
+      assert.equal(r.pinnedAlias, 'ec1', 'registered through the balancer with the default');
+    }
+
+    const killedAt = Date.now();
+    a.child.kill('SIGKILL');
+    await a.exited;
+    // Devices keep checking in through the balancer: it sends them to B.
+    for (const s of states) {
+      const r = await cliB.run(['agent', '--server', balancer.address, '--state', s, '--once', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const tookOver = await eventually('B takes the rotation lease', 3000 + 2000, async () => (await cliB.json<ClusterStatus>(['cluster', 'status'])).leader === b.nodeId);
+    assert.ok(Date.now() - killedAt <= 3000 + 2000, `failover after ${Date.now() - killedAt} ms`);
+    assert.ok(tookOver >= 0);
+    const s = await cliB.json<ClusterStatus>(['cluster', 'status']);
+    assert.equal(s.nodes.find((n) => n.id === a.nodeId)?.alive, false, 'the killed node is marked stale');
+    // The new leader runs the rotation.
+    assert.equal((await cliB.json<RotationReport>(['sync', 'run'])).defaultAlias, 'ec1');
+  });
+
+  it('lets a restarted node in without a token, and a paused leader writes nothing once its lease is gone', async () => {
+    // A restarts: known, so no token is needed.
+    a = await serveProcess({ dataDir: dataA, db: db.url, env, args: LEASE });
+    assert.equal(a.leaderAtStart, false, 'B leads now');
+    // Pause the leader past its lease: A takes over; B, resumed, finds its lease lost and stops.
+    b.child.kill('SIGSTOP');
+    try {
+      await eventually('A takes the lease from the paused B', 3000 + 3000, async () => (await leaderSeenFrom(a)) === a.nodeId);
+    } finally {
+      b.child.kill('SIGCONT');
+    }
+    await eventually('B notices it lost the lease', 3000, async () => /lost the rotation lease/.test(b.output()));
+    assert.doesNotMatch(b.output().split('lost the rotation lease')[1] ?? '', /"msg":"rotation pass"/, 'B ran no pass after it lost the lease');
+  });
+});
+
+async function leaderSeenFrom(node: Serving): Promise<string | null> {
+  const cli = new CliSession(node.url);
+  await cli.login('admin', ADMIN_PASSWORD);
+  return (await cli.json<ClusterStatus>(['cluster', 'status'])).leader;
+}
