@@ -19,6 +19,7 @@ import { nodeScheduler } from '../../src/main/system.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { createUser } from '../../src/app/accounts.js';
+import { registerNode, ROTATION_LEASE } from '../../src/app/cluster.js';
 import { generateCertificate } from '../../src/app/certificates.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
@@ -666,6 +667,31 @@ browserSuite('web console', () => {
       await goTo(p, 'Certificate Management', 'Certificate Management');
       await p.getByRole('heading', { name: 'Devices which use the selected certificate (1)', exact: true }).waitFor();
       await p.getByRole('cell', { name: 'igel-os-11' }).waitFor();
+      assert.deepEqual(pg.errors, []);
+    });
+
+    it('shows the cluster live: the leader marked, a node whose heartbeat stopped marked stale, the network token', async () => {
+      const p = pg.page;
+      const ctx = pgServer.ctx;
+      const node = (id: string, name: string) => ({ id, name, apiAddress: `${name}:8080`, deviceAddress: `${name}:30001`, version: '0.1.0', servedRevision: 1 });
+      // Node A is the leader; node B's last heartbeat is a minute old (past the 15 s lease time).
+      await registerNode(ctx, node('aaaaaaaa-0000-4000-8000-000000000001', 'node-a'));
+      await registerNode({ ...ctx, clock: { now: () => new Date(Date.now() - 60_000) } }, node('bbbbbbbb-0000-4000-8000-000000000002', 'node-b'));
+      const now = new Date();
+      const epoch = await ctx.store.leases.acquire(ROTATION_LEASE, 'aaaaaaaa-0000-4000-8000-000000000001', now.toISOString(), new Date(now.getTime() + 60_000).toISOString());
+      assert.equal(typeof epoch, 'number');
+      await goTo(p, 'Cluster', 'Cluster');
+      const nodes = p.getByRole('table', { name: 'Nodes' });
+      const a = nodes.locator('[data-node="aaaaaaaa-0000-4000-8000-000000000001"]');
+      const b = nodes.locator('[data-node="bbbbbbbb-0000-4000-8000-000000000002"]');
+      await a.getByText('leader').waitFor();
+      assert.equal(await a.getByText('alive').count(), 1);
+      assert.equal(await b.getByText('stale').count(), 1);
+      assert.equal(await b.getByText('leader').count(), 0);
+      await p.locator('[data-stat="alive"]', { hasText: '1 of 2' }).waitFor();
+      const serial = (await ctx.store.cluster.get())?.token.serial;
+      await p.locator('[data-stat="token"]', { hasText: `serial ${serial}` }).waitFor();
+      await screenshot(p, 'cluster');
       assert.deepEqual(pg.errors, []);
     });
   });

@@ -19,6 +19,7 @@ import { DevicesPage } from './pages/devices-page';
 import { EnrollmentPage } from './pages/enrollment-page';
 import { LoginPage } from './pages/login-page';
 import { RotationPage } from './pages/rotation-page';
+import { ClusterPage } from './pages/cluster-page';
 import { SessionContext, sessionOf } from './session';
 import { Permission, type Me } from './types';
 
@@ -35,6 +36,7 @@ const PAGES: readonly PageDef[] = [
   { path: 'enrollment', title: 'Enrollment tokens', component: EnrollmentPage, permission: Permission.read },
   { path: 'compatibility', title: 'Firmware compatibility', component: CompatibilityPage, permission: Permission.read },
   { path: 'rotation', title: 'Rotation', component: RotationPage, permission: Permission.read },
+  { path: 'cluster', title: 'Cluster', component: ClusterPage, permission: Permission.read },
   { path: 'audit', title: 'Audit log', component: AuditPage, permission: Permission.read },
   { path: 'tokens', title: 'API tokens', component: ApiTokensPage, permission: Permission.read },
   { path: 'accounts', title: 'Accounts', component: AccountsPage, permission: Permission.manageAccounts },

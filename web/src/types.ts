@@ -10,6 +10,7 @@ export type {
   AuditEvent,
   CertificateContent,
   CertificateSummary,
+  ClusterStatus,
   CompatibilityPreview,
   CompatibilityRule,
   CompatibilityTable,
