@@ -199,17 +199,12 @@ export async function registerNode(ctx: AppContext, node: NodeIdentity): Promise
   });
 }
 
-export interface ClusterNodeView {
-  readonly id: string;
-  readonly name: string;
-  readonly apiAddress: string;
-  readonly deviceAddress: string;
-  readonly version: string;
-  readonly startedAt: string;
-  readonly lastHeartbeatAt: string;
+/** A node as the status shows it: its registry entry, and what the status decides of it. */
+export interface ClusterNodeView extends NodeRecord {
+  /** Its last heartbeat is younger than the lease time. */
   readonly alive: boolean;
+  /** It holds the rotation lease. */
   readonly isLeader: boolean;
-  readonly servedRevision: number;
 }
 
 export interface ClusterStatus {
@@ -270,16 +265,9 @@ export async function clusterStatus(ctx: AppContext, actor: Actor, opts: { reado
     keystoreRevision: revision,
     leader,
     nodes: nodes.map((n) => ({
-      id: n.id,
-      name: n.name,
-      apiAddress: n.apiAddress,
-      deviceAddress: n.deviceAddress,
-      version: n.version,
-      startedAt: n.startedAt,
-      lastHeartbeatAt: n.lastHeartbeatAt,
+      ...n,
       alive: now.getTime() - new Date(n.lastHeartbeatAt).getTime() < opts.leaseTtlMs,
       isLeader: n.id === leader,
-      servedRevision: n.servedRevision,
     })),
     networkToken: {
       serial: cluster.token.serial,

@@ -10,6 +10,7 @@ import { ErrorMessage, Notice } from '../components/error-message';
 import { formatDateTime, ROLE_NAMES } from '../format';
 import { useSession } from '../session';
 import type { ApiToken, IssuedApiToken } from '../types';
+import { ShownOnce } from '../components/shown-once';
 
 /** The server's bounds (src/app/accounts.ts MAX_API_TOKEN_DAYS). */
 const MAX_DAYS = 365;
@@ -135,40 +136,13 @@ function CreateTokenForm(props: { readonly onCreated: (t: IssuedApiToken) => voi
 }
 
 function IssuedToken(props: { readonly token: IssuedApiToken; readonly onDismiss: () => void }) {
-  const [copied, setCopied] = useState<string | null>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(props.token.token);
-      setCopied('Copied to the clipboard.');
-    } catch {
-      setCopied('The browser did not allow copying: select the token and copy it by hand.');
-    }
-  };
   return (
-    <section class="issued" aria-labelledby="issued-title">
-      <h2 id="issued-title">New API token "{props.token.name}"</h2>
+    <ShownOnce title={`New API token "${props.token.name}"`} label="API token" secret={props.token.token} onDismiss={props.onDismiss}>
       <p>Copy it now: it is shown only this once. It is valid until {formatDateTime(props.token.expiresAt)}.</p>
-      <div class="token-row">
-        <label class="token-label">
-          <span class="sr-only">API token</span>
-          <input class="token" type="text" readOnly value={props.token.token} size={56} onFocus={(e) => e.currentTarget.select()} />
-        </label>
-        <button type="button" class="primary" onClick={copy}>
-          Copy
-        </button>
-        <button type="button" onClick={props.onDismiss}>
-          Done
-        </button>
-      </div>
-      {copied ? (
-        <p role="status" class="hint">
-          {copied}
-        </p>
-      ) : null}
       <p class="hint">
         For example: <code>curl -H "Authorization: Bearer $TOKEN" {location.origin}/api/v1/auth/me</code>
       </p>
-    </section>
+    </ShownOnce>
   );
 }
 

@@ -1,7 +1,5 @@
-import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api';
 import { ErrorMessage } from '../components/error-message';
-import { usePoll } from '../components/use-poll';
+import { usePolledGet } from '../components/use-poll';
 import { formatDateTime } from '../format';
 import type { ClusterStatus } from '../types';
 
@@ -14,22 +12,7 @@ const POLL_MS = 3_000;
  * of one.
  */
 export function ClusterPage() {
-  const [status, setStatus] = useState<ClusterStatus | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const load = () =>
-    get<ClusterStatus>('/cluster').then(
-      (s) => {
-        setStatus(s);
-        setError(null);
-      },
-      setError,
-    );
-  useEffect(() => {
-    void load();
-  }, []);
-  usePoll(() => void load(), POLL_MS);
-
-  const s = status;
+  const { data: s, error } = usePolledGet<ClusterStatus>('/cluster', POLL_MS);
   return (
     <>
       <h1 tabIndex={-1}>Cluster</h1>

@@ -5,6 +5,7 @@ import { ErrorMessage, Notice } from '../components/error-message';
 import { formatDateTime } from '../format';
 import { useSession } from '../session';
 import { type CreateEnrollmentTokenBody, type EnrollmentToken, type IssuedEnrollmentToken, Permission } from '../types';
+import { ShownOnce } from '../components/shown-once';
 
 const UNITS = { minutes: 60, hours: 3600, days: 86400 } as const;
 type Unit = keyof typeof UNITS;
@@ -167,41 +168,14 @@ function CreateTokenForm(props: { readonly onCreated: (t: IssuedEnrollmentToken)
 }
 
 function IssuedToken(props: { readonly token: IssuedEnrollmentToken; readonly onDismiss: () => void }) {
-  const [copied, setCopied] = useState<string | null>(null);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(props.token.token);
-      setCopied('Copied to the clipboard.');
-    } catch {
-      setCopied('The browser did not allow copying: select the token and copy it by hand.');
-    }
-  };
   return (
-    <section class="issued" aria-labelledby="issued-title">
-      <h2 id="issued-title">New enrollment token</h2>
+    <ShownOnce title="New enrollment token" label="Enrollment token" secret={props.token.token} onDismiss={props.onDismiss}>
       <p>Copy it now: it is shown only this once. Devices register with it on the device channel.</p>
-      <div class="token-row">
-        <label class="token-label">
-          <span class="sr-only">Enrollment token</span>
-          <input class="token" type="text" readOnly value={props.token.token} size={56} onFocus={(e) => e.currentTarget.select()} />
-        </label>
-        <button type="button" class="primary" onClick={copy}>
-          Copy
-        </button>
-        <button type="button" onClick={props.onDismiss}>
-          Done
-        </button>
-      </div>
-      {copied ? (
-        <p role="status" class="hint">
-          {copied}
-        </p>
-      ) : null}
       <p class="hint">
         {props.token.usesAllowed === 1 ? 'One registration' : `${props.token.usesAllowed} registrations`}, until {formatDateTime(props.token.expiresAt)}
         {props.token.unitId ? `, only for the unit ${props.token.unitId}` : ''}.
       </p>
-    </section>
+    </ShownOnce>
   );
 }
 

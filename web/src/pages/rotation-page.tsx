@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, get } from '../api';
+import { useState } from 'preact/hooks';
+import { api } from '../api';
 import { ErrorMessage, Notice } from '../components/error-message';
-import { usePoll } from '../components/use-poll';
+import { usePolledGet } from '../components/use-poll';
 import { formatDateTime, plural } from '../format';
 import { useSession } from '../session';
 import { Permission, type RotationReport, type RotationStatus } from '../types';
@@ -27,24 +27,14 @@ const REPORT_COUNTS = [
 
 export function RotationPage() {
   const session = useSession();
-  const [status, setStatus] = useState<RotationStatus | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
-
-  const load = () =>
-    get<RotationStatus>('/sync/status').then(
-      (s) => {
-        setStatus(s);
-        setError(null);
-      },
-      setError,
-    );
-  useEffect(() => {
-    void load();
-  }, []);
+  const [actionError, setError] = useState<unknown>(null);
+  const { data: status, error: loadError, reload: load } = usePolledGet<RotationStatus>('/sync/status', (s) =>
+    running || (s !== null && s.pending > 0) ? LIVE_MS : IDLE_MS,
+  );
+  const error = actionError ?? loadError;
   const live = running || (status !== null && status.pending > 0);
-  usePoll(() => void load(), live ? LIVE_MS : IDLE_MS);
 
   const runNow = async () => {
     setRunning(true);
