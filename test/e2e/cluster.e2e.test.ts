@@ -201,3 +201,62 @@ async function leaderSeenFrom(node: Serving): Promise<string | null> {
   await cli.login('admin', ADMIN_PASSWORD);
   return (await cli.json<ClusterStatus>(['cluster', 'status'])).leader;
 }
+
+describe('a rotation that survives kill -9 of the leader, over 200 simulated devices behind HAProxy (H4)', { skip }, () => {
+  let db: TestDatabase;
+  let lb: RunningHaproxy | null = null;
+  const work = mkdtempSync(join(tmpdir(), 'certfleet-failover-'));
+  after(async () => {
+    await lb?.stop();
+    killAllServers();
+    await db?.drop();
+  });
+
+  it('moves every device to the new default, each replaced exactly once, although the leader died as the default changed', { timeout: 180_000 }, async () => {
+    const DEVICES = 200;
+    db = await createTestDatabase('postgres');
+    const a = await serveProcess({ dataDir: mkdtempSync(join(tmpdir(), 'certfleet-fa-')), db: db.url, env, args: LEASE });
+    const cliA = new CliSession(a.url);
+    await cliA.login('admin', ADMIN_PASSWORD);
+    await cliA.json(['cert', 'generate', '--alias', 'next', '--sig-alg', 'SHA256withECDSA']);
+    const tokenFile = join(work, 'token');
+    assert.equal((await cliA.run(['cluster', 'token', '--out', tokenFile])).code, 0);
+    const b = await serveProcess({ dataDir: mkdtempSync(join(tmpdir(), 'certfleet-fb-')), db: db.url, env, args: [...LEASE, '--join-token', tokenFile] });
+    const cliB = new CliSession(b.url);
+    await cliB.login('admin', ADMIN_PASSWORD);
+    const balancer = await startHaproxy(
+      [
+        { name: 'a', device: a.deviceAddress, api: a.url.replace('http://', '') },
+        { name: 'b', device: b.deviceAddress, api: b.url.replace('http://', '') },
+      ],
+      500,
+    );
+    lb = balancer;
+    const enroll = join(work, 'enroll');
+    writeFileSync(enroll, (await cliA.json<IssuedEnrollmentToken>(['enroll', 'create', '--uses', String(DEVICES)])).token);
+
+    const simulation = cliB.run(
+      ['simulate', '--server', balancer.address, '--token-file', enroll, '--devices', String(DEVICES), '--mix', 'igel-os-12=1', '--interval', '4s', '--duration', '45s', '--concurrency', '16', '--json'],
+      { timeoutMs: 120_000 },
+    );
+    // Once the fleet is registered on tckey, the default changes through B, and the leader dies.
+    await eventually('the fleet registered', 60_000, async () => (await registeredCount(cliB)) === DEVICES);
+    await cliB.json(['cert', 'default', 'next']);
+    a.child.kill('SIGKILL');
+    await a.exited;
+
+    const r = await simulation;
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { registered: number; onDefault: number; replacements: number; default: { alias: string | null } }; // the simulator's --json summary
+    assert.equal(summary.registered, DEVICES);
+    assert.equal(summary.default.alias, 'next');
+    assert.equal(summary.onDefault, DEVICES, 'every device ends on the new default');
+    assert.equal(summary.replacements, DEVICES, 'each device was replaced exactly once');
+    const status = await cliB.json<ClusterStatus>(['cluster', 'status']);
+    assert.equal(status.leader, b.nodeId);
+  });
+});
+
+async function registeredCount(cli: CliSession): Promise<number> {
+  return (await cli.json<{ count: number }>(['device', 'list', '--limit', '1'])).count;
+}
