@@ -4,6 +4,8 @@
  * - propagation: a default change made through node A's API, until node B's device channel
  *   presents the new default (a TLS handshake without a server name gets the default), over 50
  *   changes; the baseline is the same delay on A's own channel (one node's own reload);
+ * - check-ins per second with full handshakes through two nodes against one node, on the same
+ *   machine (the nodes share its two cores: the goal is that coordination costs nearly nothing);
  * - failover: `kill -9` of the leader until the other node holds the rotation lease (the cluster
  *   status of the survivor says so), against the lease time.
  *
@@ -16,12 +18,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import type { ClusterStatus, CertificateSummary } from '../src/transport/http-api/contract/index.js';
+import { SYSTEM_ACTOR } from '../src/app/context.js';
+import { createEnrollmentToken } from '../src/app/enrollment.js';
+import { registerDevice } from '../src/app/register-device.js';
+import { PROFILE_IDENTITY } from '../src/domain/compatibility.js';
+import { pinServerName } from '../src/domain/device-names.js';
+import { openStore } from '../src/storage/open-store.js';
+import { testAppContext } from '../test/support/app-context.js';
 import { CliSession } from '../test/support/cli.js';
 import { createTestDatabase, databaseUnavailable } from '../test/support/databases.js';
 import { killAllServers, serveProcess, type Serving } from '../test/support/serve-process.js';
 import { goal, load, machineLine, printTable, ratio, type Row } from './support/common.js';
+import { perSecond, runLoad } from './support/run-load.js';
+import type { LoadTask } from './support/tls-load.js';
 
 const CHANGES = Number(process.env['BENCH_CLUSTER_CHANGES'] ?? 50);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;
+const LOAD_SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8) || 8;
 const LEASE_S = Number(process.env['BENCH_LEASE_SECONDS'] ?? 15);
 const PASSWORD = 'bench-admin-password';
 const env = { CERTFLEET_ADMIN_PASSWORD: PASSWORD, CERTFLEET_MASTER_KEY: Buffer.alloc(32, 3).toString('base64'), CERTFLEET_LOG_LEVEL: 'warn' };
@@ -95,6 +108,48 @@ async function main(): Promise<void> {
       goal('p99 ≤ 250 ms', p99 <= 250),
       load(),
     ]);
+
+    // Check-ins through two nodes vs one, on the same machine: devices registered in the shared
+    // database (on the P-256 default the changes above left), then full-handshake check-ins
+    // against A alone, and split over A and B.
+    const store = await openStore({ url: db.url });
+    try {
+      const ctx = testAppContext(store);
+      const tckey = (await ctx.store.keystore.list()).find((c) => c.alias === 'tckey');
+      if (!tckey) throw new Error('no tckey');
+      const identity = { ...(PROFILE_IDENTITY['igel-os-12'] as { osFamily: string; osVersion: string }), profile: 'igel-os-12' };
+      const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 1000 });
+      const credentials: string[] = [];
+      for (let i = 0; i < CONCURRENCY; i++) {
+        const r = await registerDevice(ctx, { enrollmentToken: token, unitId: `02:C1:00:00:00:${i.toString(16).padStart(2, '0')}`, name: `bench-${i}`, ...identity });
+        credentials.push(r.credential);
+      }
+      // Registered on the default of the time; check in pinning what each device pins.
+      const pinned = await ctx.store.keystore.list();
+      const pinOf = (await ctx.store.devices.list({ offset: 0, limit: CONCURRENCY })).items[0]?.certificateAlias;
+      const entry = pinned.find((c) => c.alias === pinOf);
+      if (!entry) throw new Error('the bench devices pin nothing known');
+      const servername = pinServerName(entry.facts.sha256Fingerprint);
+      const port = (address: string) => Number(address.split(':')[1]);
+      const task = (address: string, creds: readonly string[]): LoadTask => ({
+        port: port(address), mode: 'check-in', resume: false, concurrency: creds.length, credentials: creds, servername,
+        warmupMs: 1000, durationMs: LOAD_SECONDS * 1000,
+      });
+      const one = await runLoad(task(a.deviceAddress, credentials));
+      const half = credentials.length / 2;
+      const [onA, onB] = await Promise.all([runLoad(task(a.deviceAddress, credentials.slice(0, half))), runLoad(task(b.deviceAddress, credentials.slice(half)))]);
+      const two = perSecond(onA) + perSecond(onB);
+      rows.push([
+        `check-ins/s, full handshakes, ${CONCURRENCY} in flight: two nodes (A + B)`,
+        `${two.toFixed(1)}/s (${perSecond(onA).toFixed(1)} + ${perSecond(onB).toFixed(1)}${onA.errors + onB.errors ? `, ${onA.errors + onB.errors} errors` : ''})`,
+        `one node: ${perSecond(one).toFixed(1)}/s`,
+        ratio(two, perSecond(one)),
+        goal('≥ 0.9×', two >= 0.9 * perSecond(one)),
+        load(),
+      ]);
+    } finally {
+      await store.close();
+    }
 
     // Failover: A leads (it started first); kill it and watch B's status.
     const cliB = new CliSession(b.url);

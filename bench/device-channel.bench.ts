@@ -16,7 +16,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { ensureDefaultCertificate } from '../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
@@ -33,6 +32,7 @@ import { testAppContext } from '../test/support/app-context.js';
 import { openTestStore } from '../test/support/databases.js';
 import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
 import type { LoadResult, LoadTask } from './support/tls-load.js';
+import { perSecond, runLoad } from './support/run-load.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
@@ -40,27 +40,6 @@ const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;
 const ROUNDS = Math.max(1, Math.min(50, Number(process.env['BENCH_ROUNDS'] ?? 5) || 5));
 const PROFILE = 'igel-os-12';
 
-function runLoad(task: LoadTask): Promise<LoadResult> {
-  const worker = new Worker(new URL('./support/tls-load.js', import.meta.url), { workerData: task });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      reject(new Error('load worker did not finish in time'));
-    }, (task.warmupMs + task.durationMs) * 3 + 30_000);
-    worker.once('message', (m: LoadResult | { error: string }) => {
-      clearTimeout(timer);
-      void worker.terminate();
-      if ('error' in m) reject(new Error(m.error));
-      else resolve(m);
-    });
-    worker.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
-const perSecond = (r: LoadResult): number => r.completed / r.seconds;
 const fmt = (r: LoadResult): string =>
   `${perSecond(r).toFixed(1)}/s (p50 ${r.latencyMsP50.toFixed(0)} ms, p99 ${r.latencyMsP99.toFixed(0)} ms${r.errors ? `, ${r.errors} errors` : ''})`;
 

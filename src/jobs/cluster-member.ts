@@ -86,6 +86,11 @@ export class ClusterMember {
     }
   };
 
+  /** Resolves once the heartbeat under way, if any, has ended (for tests that step fake time). */
+  async idle(): Promise<void> {
+    await this.ticking;
+  }
+
   /** Brings the token file up to date now (after a keystore change this node heard of). */
   async syncTokenFile(): Promise<void> {
     const cluster = await this.options.ctx.store.cluster.get();

@@ -4,16 +4,23 @@
  * the rotation lease with its epoch and its fence.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { it } from 'node:test';
 import { admitNode, ensureCluster, issueNetworkToken, registerNode, ROTATION_LEASE, type NodeIdentity } from '../../src/app/cluster.js';
 import { generateCertificate, reorderCertificate, Reorder, setCertificateActive, deleteCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
-import { formatNetworkToken } from '../../src/domain/network-token.js';
+import { runRotation } from '../../src/app/rotation.js';
+import { ClusterMember } from '../../src/jobs/cluster-member.js';
+import { writeFileAtomic } from '../../src/storage/atomic-file.js';
+import { formatNetworkToken, parseNetworkToken } from '../../src/domain/network-token.js';
 import { keystoreDigest, verifyNetworkToken } from '../../src/crypto/network-token-signer.js';
 import { testAppContext, fixedClock, type TestAppContext } from '../support/app-context.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, rawSql } from '../support/device-fleet.js';
 import { refusedWith } from '../support/refusals.js';
+import { FakeTime } from '../support/fake-time.js';
 
 const T0 = '2030-01-01T00:00:00.000Z';
 
@@ -154,4 +161,57 @@ forEachDatabase('cluster', (db) => {
       assert.deepEqual(order, ['a commits', 'b takes over']);
     });
   }
+});
+
+forEachDatabase('cluster member (heartbeat, lease, fence, token file) on fake time', (db) => {
+  const fresh = db.storePerTest();
+
+  it('leads, fences off a pass once another node took the lease, notices the loss at its next heartbeat, and keeps the token file current', async () => {
+    const time = new FakeTime(T0);
+    const ctx = testAppContext(fresh.store, { clock: time });
+    await deviceKeystore(ctx);
+    await ensureCluster(ctx);
+    await registerNode(ctx, node('a'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'certfleet-member-'));
+    const leadership: boolean[] = [];
+    const member = new ClusterMember({
+      ctx,
+      nodeId: 'a',
+      dataDir,
+      leaseTtlMs: 3000,
+      scheduler: time,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      servedRevision: () => 7,
+      onLeadership: (leader) => leadership.push(leader),
+      writeFile: writeFileAtomic,
+    });
+    await member.start();
+    assert.deepEqual(leadership, [true]);
+    assert.equal((await fresh.store.cluster.findNode('a'))?.servedRevision, 7, 'the heartbeat reports the served revision');
+    const tokenFile = join(dataDir, 'certfleet-network-token');
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    const serial = (await fresh.store.cluster.get())?.token.serial;
+    assert.equal(parseNetworkToken(readFileSync(tokenFile, 'utf8')).kind === 'token' && serial !== undefined, true);
+
+    const report = await runRotation(ctx, SYSTEM_ACTOR, member.fence);
+    assert.equal(report.defaultAlias, 'tckey');
+    const planned = (await fresh.store.rotation.target()).plannedAt;
+
+    // Node b takes the lease after it expired on b's clock (a was paused, say): a's pass is refused.
+    const later = new Date(Date.parse(T0) + 10_000);
+    assert.equal(await fresh.store.leases.acquire(ROTATION_LEASE, 'b', later.toISOString(), new Date(later.getTime() + 3000).toISOString()), 2);
+    await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'next', signatureAlgorithm: 'SHA256withECDSA', days: 30 });
+    await reorderCertificate(ctx, SYSTEM_ACTOR, 'next', Reorder.makeDefault);
+    await assert.rejects(runRotation(ctx, SYSTEM_ACTOR, member.fence), refusedWith('lease_lost'));
+    assert.equal((await fresh.store.rotation.target()).plannedAt, planned, 'the fenced pass wrote nothing');
+
+    // At its next heartbeat (a third of the lease on), a learns that it lost the lease, and rewrites the token file.
+    await time.advance(1000);
+    await member.idle();
+    assert.deepEqual(leadership, [true, false]);
+    assert.equal(member.isLeader, false);
+    const parsed = parseNetworkToken(readFileSync(tokenFile, 'utf8'));
+    assert.equal(parsed.kind === 'token' ? parsed.token.serial : null, (await fresh.store.cluster.get())?.token.serial);
+    await member.stop();
+  });
 });
