@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, it } from 'node:test';
 import { assertRefused, CliSession, type CliResult } from '../support/cli.js';
+import { found } from '../support/found.js';
 import type { AuditEvent, CertificateSummary, DevicePage, User } from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
@@ -91,8 +92,7 @@ forEachDatabase('certificate actions through the CLI', (db) => {
   });
 
   it('exports the certificate as PEM and DER with the listed fingerprint (K8)', async () => {
-    const entry = (await list()).find((c) => c.alias === 'gen-ec256');
-    assert.ok(entry);
+    const entry = found((await list()).find((c) => c.alias === 'gen-ec256'), 'gen-ec256 in cert list');
     const der = join(admin.dir, 'c.der');
     const pem = join(admin.dir, 'c.pem');
     ok(await admin.run(['cert', 'export', 'gen-ec256', '--der', '--out', der]));
@@ -118,7 +118,7 @@ forEachDatabase('certificate actions through the CLI', (db) => {
       assert.equal(spki(createPublicKey(key)), spki(cert.publicKey), `${alias}: the key matches its certificate`);
       const { stdout: listing } = await exec('keytool', ['-list', '-storetype', 'PKCS12', '-keystore', out, '-storepass:file', passFile]);
       assert.match(listing, new RegExp(`${alias}, .*PrivateKeyEntry`));
-      await assert.rejects(exec('openssl', ['pkcs12', '-in', out, '-passin', 'pass:wrong-password', '-nodes']));
+      await assert.rejects(exec('openssl', ['pkcs12', '-in', out, '-passin', 'pass:wrong-password', '-nodes']), { code: 1 }, 'openssl refuses a wrong password');
     }
     assertRefused(await admin.run(['cert', 'export-keypair', 'gen-rsa2048', '--out', join(admin.dir, 'x.p12'), '--password-stdin'], { stdin: 'short' }), 'password_too_short');
     const audit = await admin.json<AuditEvent[]>(['audit', 'list']);
@@ -126,8 +126,7 @@ forEachDatabase('certificate actions through the CLI', (db) => {
   });
 
   it('lists the devices of a certificate and refuses to delete it while they use it (K7, K10)', async () => {
-    const entry = await server.ctx.store.keystore.findByAlias('gen-ec256');
-    assert.ok(entry);
+    const entry = found(await server.ctx.store.keystore.findByAlias('gen-ec256'), 'gen-ec256 in the store');
     for (let i = 0; i < 3; i++) {
       await server.ctx.store.devices.insert({
         id: randomUUID(), unitId: `00:11:22:33:44:0${i}`, name: `tc-${i}`, osFamily: 'IGEL OS', osVersion: '12.4.2', profile: 'igel-os-12',

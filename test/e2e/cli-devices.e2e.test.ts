@@ -12,6 +12,7 @@ import { generateCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import type { RegisterResult } from '../../src/app/register-device.js';
 import { assertRefused, CliSession, type CliResult } from '../support/cli.js';
+import { found } from '../support/found.js';
 import type {
   CompatibilityTable,
   DefaultPreview as Preview,
@@ -118,8 +119,7 @@ forEachDatabase('device administration through the CLI', (db) => {
     assert.equal(limited.count, FLEET.length);
     assert.equal(limited.devices.length, 2);
 
-    const first = fleet[0];
-    assert.ok(first);
+    const first = found(fleet[0], 'the first device of the fleet');
     const show = await cli.json<Device>(['device', 'show', first.deviceId]);
     assert.equal(show.id, first.deviceId);
     assert.equal(show.profile, 'igel-os-12');

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { ACCEPTED, FIXTURE_PASSWORDS, fixturePath, REFUSED, type FixtureRead } from '../fixtures/fixtures.js';
 import { assertRefused, CliSession } from '../support/cli.js';
+import { found } from '../support/found.js';
 import type { CertificateSummary } from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
@@ -77,8 +78,7 @@ forEachDatabase('import through the CLI (K6)', (db) => {
 
   it('tells a wrong password apart from an unreadable file', async () => {
     for (const file of ['keytool-rsa2048-sha256.p12', 'openssl-rsa2048-legacy.p12', 'keytool-keypass.jks', 'pem-encrypted-pkcs8.pem']) {
-      const f = ACCEPTED.find((a) => a.file === file);
-      assert.ok(f);
+      const f = found(ACCEPTED.find((a) => a.file === file), `${file} among the accepted fixtures`);
       const r = await cli.run(importArgs(cli, { ...f, keyPassword: undefined } as FixtureRead, `wrong-${file.replace(/\W/g, '-')}`, FIXTURE_PASSWORDS.wrongPassword));
       assertRefused(r, 'wrong_password');
       assert.doesNotMatch(r.stderr, new RegExp(FIXTURE_PASSWORDS.wrongPassword), 'the password is never echoed');
@@ -93,8 +93,7 @@ forEachDatabase('import through the CLI (K6)', (db) => {
   });
 
   it('refuses an alias that is taken or malformed', async () => {
-    const f = ACCEPTED[0];
-    assert.ok(f);
+    const f = found(ACCEPTED[0], 'an accepted fixture');
     assertRefused(await cli.run(importArgs(cli, f, 'tckey')), 'alias_taken');
     assertRefused(await cli.run(importArgs(cli, f, 'bad alias!')), 'invalid_alias');
   });

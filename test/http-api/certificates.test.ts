@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { forEachDatabase } from '../support/databases.js';
+import { found } from '../support/found.js';
 import { FIXTURE_PASSWORDS, fixture, startApi, type ApiHarness } from './support.js';
 import type { ApiToken, CertificateContent, CertificateSummary, DevicePage, ErrorResponse, IssuedApiToken, User } from '../../src/transport/http-api/contract/index.js';
 
@@ -32,9 +33,9 @@ forEachDatabase('REST API certificates', (db) => {
     assert.equal(res.headers['cache-control'], 'no-store');
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
     assert.equal(res.headers['referrer-policy'], 'no-referrer');
-    const [tckey, ...rest] = res.json<Record<string, unknown>[]>();
+    const [first, ...rest] = res.json<Record<string, unknown>[]>();
     assert.equal(rest.length, 0);
-    assert.ok(tckey);
+    const tckey = found(first, 'the one entry of a new keystore');
     assert.deepEqual(Object.keys(tckey).sort(), SUMMARY_FIELDS);
     assert.equal(tckey['alias'], 'tckey');
     assert.equal(tckey['position'], 1);
@@ -123,8 +124,7 @@ forEachDatabase('REST API certificates', (db) => {
   });
 
   it('pages and searches the devices of a certificate, without their credentials; a used certificate cannot be deleted', async () => {
-    const ec1 = await h.ctx.store.keystore.findByAlias('ec1');
-    assert.ok(ec1);
+    const ec1 = found(await h.ctx.store.keystore.findByAlias('ec1'), 'ec1 in the store');
     for (let i = 0; i < 7; i++) {
       await h.ctx.store.devices.insert({
         id: `dev-${i}`,

@@ -10,6 +10,7 @@ import { generateCertificate } from '../../src/app/certificates.js';
 import type { RegisterResult } from '../../src/app/register-device.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { forEachDatabase } from '../support/databases.js';
+import { found } from '../support/found.js';
 import { registerProfile } from '../support/device-fleet.js';
 import { assertError, auditSince, keystoreState, lastAuditId, startApi, type ApiHarness } from './support.js';
 import type {
@@ -177,10 +178,9 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
     assert.ok(legacy.devices.every((d) => d.certificateAlias === 'legacy256'));
     assert.equal((await devices('?certificate=tckey')).count, 4);
 
-    const one = all.devices[2];
-    assert.ok(one);
-    const found = await devices(`?search=${encodeURIComponent(one.unitId)}`);
-    assert.deepEqual(found.devices.map((d) => d.id), [one.id]);
+    const one = found(all.devices[2], 'a third device in the listing');
+    const matching = await devices(`?search=${encodeURIComponent(one.unitId)}`);
+    assert.deepEqual(matching.devices.map((d) => d.id), [one.id]);
     assert.equal((await devices(`?certificate=legacy256&search=${encodeURIComponent(one.unitId)}`)).count, one.certificateAlias === 'legacy256' ? 1 : 0);
 
     const page = await devices('?offset=2&limit=3');

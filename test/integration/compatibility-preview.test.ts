@@ -14,6 +14,7 @@ import type { DeviceRecord } from '../../src/app/records.js';
 import { rotationStatus, runRotation, UNKNOWN_PROFILE } from '../../src/app/rotation.js';
 import { DEFAULT_COMPATIBILITY_RULES, type CompatibilityRule } from '../../src/domain/compatibility.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { found } from '../support/found.js';
 import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, registerProfile, type TestKeystore } from '../support/device-fleet.js';
@@ -63,8 +64,7 @@ function observed(before: readonly DeviceRecord[], after: readonly DeviceRecord[
     assert.equal(d.certificateId, old.certificateId, 'saving the table never changes what a device pins');
     if (old.pendingCertificateId === null && d.pendingCertificateId !== null) add(d, 'newlySwitching');
     if (old.pendingCertificateId !== null && d.pendingCertificateId === null) add(d, 'noLongerSwitching');
-    const pinned = algorithmOf.get(d.certificateId);
-    assert.ok(pinned);
+    const pinned = found(algorithmOf.get(d.certificateId), `the algorithm of the certificate ${d.certificateId}`);
     if (!declaredIds.has(d.id) && !d.supportedAlgorithms.includes(pinned)) add(d, 'unsupportedPin');
   }
   return { ...counts, byProfile };

@@ -24,6 +24,7 @@ import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
 import { isCertfleetError } from '../../src/domain/errors.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { found } from '../support/found.js';
 import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, pinning, registerProfile, unitId, type TestKeystore } from '../support/device-fleet.js';
@@ -75,8 +76,7 @@ forEachDatabase('device registration and check-in', (db) => {
     await setup();
     await setCertificateActive(ctx, SYSTEM_ACTOR, 'legacy', false);
     const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 1 });
-    const identity = PROFILE_IDENTITY['igel-linux-4.01.650'];
-    assert.ok(identity);
+    const identity = found(PROFILE_IDENTITY['igel-linux-4.01.650'], 'the identity of igel-linux-4.01.650');
     const request = { enrollmentToken: token, unitId: unitId(), name: 'old-one', ...identity, profile: 'igel-linux-4.01.650' };
     await assert.rejects(registerDevice(ctx, request), (e: unknown) => {
       refusedWith('no_compatible_certificate')(e);
@@ -103,8 +103,7 @@ forEachDatabase('device registration and check-in', (db) => {
     assert.equal(dev.certificate.alias, 'tckey');
     assert.equal(dev.replacedMd5Certificate?.signatureAlgorithm, 'MD5withRSA');
     const events = await fresh.store.audit.list({ limit: 5 });
-    const replaced = events.find((e) => e.action === 'device.md5-certificate-replaced');
-    assert.ok(replaced);
+    const replaced = found(events.find((e) => e.action === 'device.md5-certificate-replaced'), 'the audit entry device.md5-certificate-replaced');
     assert.equal(replaced.actor, `device:${dev.deviceId}`);
     assert.equal(replaced.details['presentedSignatureAlgorithm'], 'MD5withRSA');
     assert.equal(replaced.details['newAlias'], 'tckey');

@@ -18,6 +18,7 @@ import { algorithmBit, algorithmMask, algorithmsOfMask, DEFAULT_COMPATIBILITY_RU
 import { isCertfleetError } from '../../src/domain/errors.js';
 import { decideRotation, RotationDecision } from '../../src/domain/rotation.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { found } from '../support/found.js';
 import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, pinning, registerProfile, unitId, type TestKeystore } from '../support/device-fleet.js';
@@ -73,8 +74,7 @@ forEachDatabase('rotation', (db) => {
     for (const { next, previous } of steps) {
       if (next) await reorderCertificate(ctx, SYSTEM_ACTOR, next, 'default');
       if (previous) await planned(ctx, previous);
-      const target = (await ctx.store.keystore.list())[0];
-      assert.ok(target);
+      const target = found((await ctx.store.keystore.list())[0], 'the default');
       const before = new Map((await allDevices(ctx)).map((d) => [d.id, d]));
       const report = await runRotation(ctx, SYSTEM_ACTOR);
       const after = new Map((await allDevices(ctx)).map((d) => [d.id, d]));
@@ -86,8 +86,7 @@ forEachDatabase('rotation', (db) => {
           device: { certificateId: was.certificateId, pendingCertificateId: was.pendingCertificateId, supportedAlgorithms: was.supportedAlgorithms },
         });
         tally[REPORT_FIELD_OF_DECISION[decision]] += 1;
-        const now = after.get(id);
-        assert.ok(now);
+        const now = found(after.get(id), `device ${id} after the pass`);
         const expectedPending =
           decision === RotationDecision.schedule || decision === RotationDecision.awaitingConfirmation ? target.id : null;
         assert.equal(now.pendingCertificateId, expectedPending, `${id} (${decision}, default ${target.alias})`);
@@ -246,8 +245,7 @@ forEachDatabase('rotation', (db) => {
     // Below the use case's check: the rotation target's foreign key itself.
     await assert.rejects(fresh.store.keystore.remove(ks.ec.id), refusedWith('certificate_in_use'));
     // Once no device needs it, the target lets go and the entry can go (here the default itself).
-    const [modern] = await allDevices(ctx);
-    assert.ok(modern);
+    const modern = found((await allDevices(ctx))[0], 'the modern device');
     await deleteDevice(ctx, SYSTEM_ACTOR, modern.id);
     await registerProfile(ctx, 'igel-linux-4.01.650'); // cannot use ec: nothing pending through the target
     assert.deepEqual((await fresh.store.keystore.findByAlias('ec'))?.usage, { pinned: 0, pending: 0 });

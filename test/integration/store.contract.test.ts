@@ -21,6 +21,7 @@ import { algorithmBit, algorithmMask } from '../../src/domain/compatibility.js';
 import { isCertfleetError } from '../../src/domain/errors.js';
 import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.js';
 import { refusedWith } from '../support/refusals.js';
+import { found } from '../support/found.js';
 import { forEachDatabase, type TestDatabase } from '../support/databases.js';
 
 const T0 = '2025-01-01T00:00:00.000Z';
@@ -576,10 +577,10 @@ forEachDatabase('Store contract', (ctx) => {
   it('stores the sealed key and the certificate bytes untransformed', async () => {
     const a = certificate('a', 1, { sealedKey: Buffer.from([0, 1, 2, 0xff, 0, 0x80, 0x7f]) });
     await store().keystore.insert(a);
-    const [row] = await rawQuery(await currentDatabase(), 'select sealed_key, cert_der from certificates where alias = $1', [
+    const [first] = await rawQuery(await currentDatabase(), 'select sealed_key, cert_der from certificates where alias = $1', [
       'a',
     ]);
-    assert.ok(row);
+    const row = found(first, 'the row of a');
     assert.ok(Buffer.isBuffer(row['sealed_key']));
     assert.deepEqual(row['sealed_key'], a.sealedKey);
     assert.deepEqual(row['cert_der'], a.certDer);
