@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { admitNode, ensureCluster, issueNetworkToken, registerNode, ROTATION_LEASE, type NodeIdentity } from '../../src/app/cluster.js';
+import { admitNode, ensureCluster, issueNetworkToken, registerNode, ROTATION_LEASE, setTokenLocation, type NodeIdentity } from '../../src/app/cluster.js';
 import { generateCertificate, reorderCertificate, Reorder, setCertificateActive, deleteCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { runRotation } from '../../src/app/rotation.js';
@@ -212,6 +212,19 @@ forEachDatabase('cluster member (heartbeat, lease, fence, token file) on fake ti
     assert.equal(member.isLeader, false);
     const parsed = parseNetworkToken(readFileSync(tokenFile, 'utf8'));
     assert.equal(parsed.kind === 'token' ? parsed.token.serial : null, (await fresh.store.cluster.get())?.token.serial);
+
+    // `cluster token-location set DIR`: every node writes there from now on; a relative path is refused.
+    const shared = mkdtempSync(join(tmpdir(), 'certfleet-shared-'));
+    await assert.rejects(setTokenLocation(ctx, SYSTEM_ACTOR, 'relative/dir'), refusedWith('invalid_request'));
+    await setTokenLocation(ctx, SYSTEM_ACTOR, shared);
+    await member.syncTokenFile();
+    const moved = parseNetworkToken(readFileSync(join(shared, 'certfleet-network-token'), 'utf8'));
+    assert.equal(moved.kind === 'token' ? moved.token.serial : null, (await fresh.store.cluster.get())?.token.serial);
+    // A location no node can write to is reported, never a reason to refuse a change.
+    await setTokenLocation(ctx, SYSTEM_ACTOR, join(shared, 'missing', 'dir'));
+    await member.syncTokenFile();
+    assert.match((await fresh.store.cluster.findNode('a'))?.tokenWriteError ?? '', /ENOENT/);
+    await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'still-possible', signatureAlgorithm: 'SHA256withECDSA', days: 30 });
     await member.stop();
   });
 });
