@@ -29,7 +29,7 @@ export interface RunningHaproxy {
 }
 
 /** The configuration the README shows, with this run's addresses. */
-export function haproxyConfig(listen: string, nodes: readonly BackendNode[], checkIntervalMs = 1000, maxconn = 4000): string {
+export function haproxyConfig(listen: string, nodes: readonly BackendNode[], checkIntervalMs = 1000, maxconn = 1000): string {
   const servers = nodes
     .map((n) => {
       const [, apiPort] = /:(\d+)$/.exec(n.api) ?? [];
