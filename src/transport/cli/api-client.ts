@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConnectionError, ServerRefusal, UsageError } from './cli-errors.js';
 import { readConfig, type CliConfig } from './cli-config.js';
+import type { ErrorResponse } from '../http-api/contract/index.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -76,7 +77,8 @@ export class ApiClient {
   async call(method: string, path: string, body?: unknown): Promise<ApiResponse> {
     const res = await this.request(method, path, body);
     if (res.status >= 200 && res.status < 300) return res;
-    let parsed: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
+    // The contract's error document, read leniently: a newer server may send a code this CLI does not know.
+    let parsed: { error?: Partial<Omit<ErrorResponse['error'], 'code'> & { code: string }> } = {};
     try {
       parsed = JSON.parse(res.body.toString('utf8')) as typeof parsed; // shape checked below
     } catch {

@@ -3,10 +3,11 @@
  * lifetime, shown once; list them (log-ins included, under the name "login"); revoke one. Every
  * account manages its own tokens, and a token has the rights of its account.
  */
-import { useEffect, useState } from 'preact/hooks';
-import { api, enc, get } from '../api';
+import { useState } from 'preact/hooks';
+import { api, enc } from '../api';
 import { ConfirmDialog, useAction } from '../components/dialog';
 import { ErrorMessage, Notice } from '../components/error-message';
+import { usePolledGet } from '../components/use-poll';
 import { formatDateTime, ROLE_NAMES } from '../format';
 import { useSession } from '../session';
 import type { ApiToken, IssuedApiToken } from '../types';
@@ -19,16 +20,11 @@ const LOGIN_NAME = 'login';
 
 export function ApiTokensPage() {
   const session = useSession();
-  const [tokens, setTokens] = useState<readonly ApiToken[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [issued, setIssued] = useState<IssuedApiToken | null>(null);
   const [revoking, setRevoking] = useState<ApiToken | null>(null);
 
-  const load = () => get<ApiToken[]>('/tokens').then((t) => setTokens(t), setError);
-  useEffect(() => {
-    void load();
-  }, []);
+  const { data: tokens, error, reload: load } = usePolledGet<ApiToken[]>('/tokens', null);
 
   return (
     <>

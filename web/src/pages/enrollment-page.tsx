@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, enc, get } from '../api';
+import { useState } from 'preact/hooks';
+import { api, enc } from '../api';
 import { ConfirmDialog, useAction } from '../components/dialog';
 import { ErrorMessage, Notice } from '../components/error-message';
+import { usePolledGet } from '../components/use-poll';
 import { formatDateTime } from '../format';
 import { useSession } from '../session';
 import { type CreateEnrollmentTokenBody, type EnrollmentToken, type IssuedEnrollmentToken, Permission } from '../types';
@@ -15,16 +16,11 @@ const STATE_NAMES: Readonly<Record<EnrollmentToken['state'], string>> = { active
 export function EnrollmentPage() {
   const session = useSession();
   const mayChange = session.can(Permission.manageCertificates);
-  const [tokens, setTokens] = useState<readonly EnrollmentToken[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [issued, setIssued] = useState<IssuedEnrollmentToken | null>(null);
   const [revoking, setRevoking] = useState<EnrollmentToken | null>(null);
 
-  const load = () => get<EnrollmentToken[]>('/enrollment-tokens').then((t) => setTokens(t), setError);
-  useEffect(() => {
-    void load();
-  }, []);
+  const { data: tokens, error, reload: load } = usePolledGet<EnrollmentToken[]>('/enrollment-tokens', null);
 
   return (
     <>
