@@ -62,9 +62,9 @@ export interface ClusterRepo {
   tokenWritten(nodeId: string, serial: number, error: string | null): Promise<void>;
 }
 
-/** The keystore as the token digests it. */
+/** The keystore as the token digests it: order, fingerprint and active flag, nothing more. */
 export interface KeystoreDigestRepo {
-  deviceEntries(): Promise<readonly KeystoreDigestEntry[]>;
+  digestEntries(): Promise<KeystoreDigestEntry[]>;
 }
 
 const DEFAULT_TOKEN_FILE = 'certfleet-network-token';
@@ -94,7 +94,7 @@ export async function ensureCluster(ctx: AppContext): Promise<ClusterRecord> {
       format: NETWORK_TOKEN_FORMAT,
       clusterId: id,
       serial: 1,
-      keystoreDigest: keystoreDigest(await tx.keystore.deviceEntries()),
+      keystoreDigest: keystoreDigest(await tx.keystore.digestEntries()),
       createdAt,
     } as const;
     await tx.cluster.create({
@@ -118,7 +118,7 @@ export async function ensureCluster(ctx: AppContext): Promise<ClusterRecord> {
 export async function issueNetworkToken(ctx: AppContext, tx: Repos): Promise<NetworkToken | null> {
   const cluster = await tx.cluster.get();
   if (!cluster) return null;
-  const digest = keystoreDigest(await tx.keystore.deviceEntries());
+  const digest = keystoreDigest(await tx.keystore.digestEntries());
   if (digest === cluster.token.keystoreDigest) return null;
   const token = signNetworkToken(
     {

@@ -4,7 +4,7 @@
  * case reads only the part it declared.
  */
 import type { UserRepo, TokenRepo } from './accounts.js';
-import type { ClusterRepo, LeaseRepo } from './cluster.js';
+import type { ClusterRepo, KeystoreDigestRepo, LeaseRepo } from './cluster.js';
 import type { CertificateDevicesRepo, KeystoreAdminRepo } from './certificates.js';
 import type { CompatibilityRepo, FirmwareMaskRepo } from './compatibility.js';
 import type { FirmwareCohortRepo } from './compatibility-preview.js';
@@ -17,7 +17,7 @@ import type { MetaRepo } from './master-key-check.js';
 import type { DeviceRegistrationRepo, EnrollmentUseRepo } from './register-device.js';
 import type { RotationRepo } from './rotation.js';
 
-export interface KeystoreRepo extends KeystoreAdminRepo, DeviceKeystoreRepo {}
+export interface KeystoreRepo extends KeystoreAdminRepo, DeviceKeystoreRepo, KeystoreDigestRepo {}
 
 export interface DeviceRepo extends DeviceAdminRepo, DeviceCheckInRepo, DeviceRegistrationRepo, CertificateDevicesRepo, FirmwareMaskRepo, FirmwareCohortRepo {}
 

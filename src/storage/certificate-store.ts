@@ -13,6 +13,7 @@ import type { KeystoreRepo } from '../app/store.js';
 import { fromIntBoolean, oneOf, timestamp, toInt, toIntBoolean } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import type { CertificateRow, Database } from './schema.js';
+import type { KeystoreDigestEntry } from '../domain/network-token.js';
 
 const SOURCES: readonly CertificateSource[] = Object.values(CertificateSource);
 
@@ -258,6 +259,11 @@ export class CertificateStore implements KeystoreRepo {
       .orderBy('alias')
       .execute();
     return rows.map((row) => ({ id: row.id, certDer: row.cert_der, sealedKey: row.sealed_key }));
+  }
+
+  async digestEntries(): Promise<KeystoreDigestEntry[]> {
+    const rows = await this.db.selectFrom('certificates').select(['position', 'active', 'sha256_fingerprint']).orderBy('position').execute();
+    return rows.map((r) => ({ position: r.position, active: fromIntBoolean(r.active), sha256Fingerprint: r.sha256_fingerprint }));
   }
 
   async deviceEntries(): Promise<DeviceEntry[]> {
