@@ -86,6 +86,17 @@ export class ClusterMember {
     }
   };
 
+  /** Writes the revision the device channel serves now into the registry (after a reload), and logs it. */
+  async reportServedRevision(): Promise<void> {
+    const revision = this.options.servedRevision();
+    try {
+      await this.options.ctx.store.cluster.heartbeat(this.options.nodeId, this.options.ctx.clock.now().toISOString(), revision);
+      this.options.log.info({ revision }, 'serving keystore revision');
+    } catch (e) {
+      this.options.log.warn({ err: e, revision }, 'could not report the served revision; the next heartbeat does');
+    }
+  }
+
   /** Resolves once the heartbeat under way, if any, has ended (for tests that step fake time). */
   async idle(): Promise<void> {
     await this.ticking;

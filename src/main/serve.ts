@@ -175,7 +175,12 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
 
     const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }) });
     closers.push(() => channel.close());
-    const reloadChannel = () => channel.reload().catch((e: unknown) => log.error({ err: e }, 'device channel: reload failed; the poll retries'));
+    // Reloaded, the node says at once which revision it serves (cluster status), not at its next heartbeat.
+    const reloadChannel = () =>
+      channel.reload().then(
+        () => member.reportServedRevision(),
+        (e: unknown) => log.error({ err: e }, 'device channel: reload failed; the poll retries'),
+      );
 
     const member = new ClusterMember({
       ctx,

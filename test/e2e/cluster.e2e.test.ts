@@ -6,7 +6,7 @@
  * keep checking in while a node dies.
  *
  * Leases are 3 s here (`--lease-ttl 3s`, the smallest allowed) so that failover is quick; what is
- * awaited across processes is polled with a deadline (support/eventually.ts).
+ * awaited across processes is the line a process prints when it happens (support/output-watch.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,6 @@ import { parseNetworkToken } from '../../src/domain/network-token.js';
 import type { CertificateSummary, ClusterStatus, IssuedEnrollmentToken, RotationReport } from '../../src/transport/http-api/contract/index.js';
 import { CliSession } from '../support/cli.js';
 import { createTestDatabase, databaseUnavailable, type TestDatabase } from '../support/databases.js';
-import { eventually } from '../support/eventually.js';
 import { startHaproxy, type RunningHaproxy } from '../support/haproxy.js';
 import { killAllServers, serveProcess, type Serving } from '../support/serve-process.js';
 
@@ -125,14 +124,16 @@ describe('a cluster of two real nodes on PostgreSQL (H1–H5)', { skip }, () => 
     const first = await cliB.json<{ pinnedAlias: string }>(['agent', '--server', b.deviceAddress, '--state', stateDir, '--token-file', tokenFile, '--once']);
     assert.equal(first.pinnedAlias, 'tckey');
 
+    const mark = b.watch.mark();
+    const changed = Date.now();
     await cliA.json<CertificateSummary[]>(['cert', 'default', 'ec1']);
     const status = await cliA.json<ClusterStatus>(['cluster', 'status']);
-    const propagated = await eventually("B's device channel serves the new revision", 2000, async () => {
-      const s = await cliB.json<ClusterStatus>(['cluster', 'status']);
-      return s.nodes.find((n) => n.id === b.nodeId)?.servedRevision === status.keystoreRevision;
-    });
-    assert.ok(propagated < 2000);
-    await eventually('the token file of B has the new serial', 2000, async () => tokenSerial(join(dataB, 'certfleet-network-token')) === serialBefore + 1);
+    await b.watch.waitFor(new RegExp(`"revision":${status.keystoreRevision},[^\n]*"msg":"serving keystore revision"`), "B's device channel serves the new revision", 2000, mark);
+    assert.ok(Date.now() - changed < 2000);
+    const s = await cliB.json<ClusterStatus>(['cluster', 'status']);
+    assert.equal(s.nodes.find((n) => n.id === b.nodeId)?.servedRevision, status.keystoreRevision);
+    await b.watch.waitFor(new RegExp(`"serial":${serialBefore + 1},[^\n]*"msg":"wrote the network token"`), 'B writes the new token file', 2000, mark);
+    assert.equal(tokenSerial(join(dataB, 'certfleet-network-token')), serialBefore + 1);
     assert.equal(tokenSerial(join(dataA, 'certfleet-network-token')), serialBefore + 1);
 
     // sync run on the follower: the leader runs the pass and B answers with its report.
@@ -164,6 +165,7 @@ describe('a cluster of two real nodes on PostgreSQL (H1–H5)', { skip }, () => 
     }
 
     const killedAt = Date.now();
+    const mark = b.watch.mark();
     a.child.kill('SIGKILL');
     await a.exited;
     // Devices keep checking in through the balancer: it sends them to B.
@@ -171,10 +173,10 @@ describe('a cluster of two real nodes on PostgreSQL (H1–H5)', { skip }, () => 
       const r = await cliB.run(['agent', '--server', balancer.address, '--state', s, '--once', '--json']);
       assert.equal(r.code, 0, r.stderr);
     }
-    const tookOver = await eventually('B takes the rotation lease', 3000 + 2000, async () => (await cliB.json<ClusterStatus>(['cluster', 'status'])).leader === b.nodeId);
+    await b.watch.waitFor(/took the rotation lease/, 'B takes the rotation lease', 3000 + 2000, mark);
     assert.ok(Date.now() - killedAt <= 3000 + 2000, `failover after ${Date.now() - killedAt} ms`);
-    assert.ok(tookOver >= 0);
     const s = await cliB.json<ClusterStatus>(['cluster', 'status']);
+    assert.equal(s.leader, b.nodeId);
     assert.equal(s.nodes.find((n) => n.id === a.nodeId)?.alive, false, 'the killed node is marked stale');
     // The new leader runs the rotation.
     assert.equal((await cliB.json<RotationReport>(['sync', 'run'])).defaultAlias, 'ec1');
@@ -185,13 +187,15 @@ describe('a cluster of two real nodes on PostgreSQL (H1–H5)', { skip }, () => 
     a = await serveProcess({ dataDir: dataA, db: db.url, env, args: LEASE });
     assert.equal(a.leaderAtStart, false, 'B leads now');
     // Pause the leader past its lease: A takes over; B, resumed, finds its lease lost and stops.
+    const markB = b.watch.mark();
     b.child.kill('SIGSTOP');
     try {
-      await eventually('A takes the lease from the paused B', 3000 + 3000, async () => (await leaderSeenFrom(a)) === a.nodeId);
+      await a.watch.waitFor(/took the rotation lease/, 'A takes the lease from the paused B', 3000 + 3000);
+      assert.equal(await leaderSeenFrom(a), a.nodeId);
     } finally {
       b.child.kill('SIGCONT');
     }
-    await eventually('B notices it lost the lease', 3000, async () => /lost the rotation lease/.test(b.output()));
+    await b.watch.waitFor(/lost the rotation lease/, 'B notices it lost the lease', 3000, markB);
     assert.doesNotMatch(b.output().split('lost the rotation lease')[1] ?? '', /"msg":"rotation pass"/, 'B ran no pass after it lost the lease');
   });
 });
@@ -235,17 +239,18 @@ describe('a rotation that survives kill -9 of the leader, over 200 simulated dev
     const enroll = join(work, 'enroll');
     writeFileSync(enroll, (await cliA.json<IssuedEnrollmentToken>(['enroll', 'create', '--uses', String(DEVICES)])).token);
 
-    const simulation = cliB.run(
+    const simulation = cliB.start(
       ['simulate', '--server', balancer.address, '--token-file', enroll, '--devices', String(DEVICES), '--mix', 'igel-os-12=1', '--interval', '4s', '--duration', '45s', '--concurrency', '16', '--json'],
       { timeoutMs: 120_000 },
     );
     // Once the fleet is registered on tckey, the default changes through B, and the leader dies.
-    await eventually('the fleet registered', 60_000, async () => (await registeredCount(cliB)) === DEVICES);
+    await simulation.watch.waitFor(new RegExp(`registered ${DEVICES}/${DEVICES}`), 'the fleet registered', 60_000);
+    assert.equal(await registeredCount(cliB), DEVICES);
     await cliB.json(['cert', 'default', 'next']);
     a.child.kill('SIGKILL');
     await a.exited;
 
-    const r = await simulation;
+    const r = await simulation.done;
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as { registered: number; onDefault: number; replacements: number; default: { alias: string | null } }; // the simulator's --json summary
     assert.equal(summary.registered, DEVICES);

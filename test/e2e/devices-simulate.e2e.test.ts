@@ -14,8 +14,7 @@ import type { SimulationSummary } from '../../src/agent/simulator.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { nodeScheduler } from '../../src/main/system.js';
 import { silentLog } from '../device-channel/channel-fixtures.js';
-import { eventually } from '../support/eventually.js';
-import { CliSession, runCli } from '../support/cli.js';
+import { CliSession, startCli } from '../support/cli.js';
 import { forEachDatabase } from '../support/databases.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -41,7 +40,7 @@ forEachDatabase('certfleet simulate', (db) => {
   it(`${DEVICES} devices register, follow a default change, and the run stops at --duration`, async () => {
     const { token } = await createEnrollmentToken(server.ctx, SYSTEM_ACTOR, { uses: DEVICES });
     const tokenFile = new CliSession(server.url).secretFile(token);
-    const run = runCli(
+    const run = startCli(
       ['simulate', '--server', `127.0.0.1:${channel.address.port}`, '--token-file', tokenFile, '--devices', String(DEVICES),
         '--interval', '2s', '--duration', '8s', '--concurrency', '8', '--json'],
       { timeoutMs: 25_000 },
@@ -49,11 +48,13 @@ forEachDatabase('certfleet simulate', (db) => {
     const registered = async () =>
       (await devicesOfCertificate(server.ctx, SYSTEM_ACTOR, 'tckey', { offset: 0, limit: 1 })).count +
       (await devicesOfCertificate(server.ctx, SYSTEM_ACTOR, 'legacy', { offset: 0, limit: 1 })).count;
-    await eventually('the fleet registered', 6000, async () => (await registered()) === DEVICES);
+    // The simulator's progress line says when every device has registered.
+    await run.watch.waitFor(new RegExp(`registered ${DEVICES}/${DEVICES}`), 'the fleet registered', 15_000);
+    assert.equal(await registered(), DEVICES);
     await reorderCertificate(server.ctx, SYSTEM_ACTOR, 'ec', 'default');
     const report = await runRotation(server.ctx, SYSTEM_ACTOR);
 
-    const r = await run;
+    const r = await run.done;
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as SimulationSummary; // simulate --json
     assert.equal(summary.registered, DEVICES);
@@ -69,7 +70,7 @@ forEachDatabase('certfleet simulate', (db) => {
     for (const p of LEGACY_PROFILES) assert.equal(summary.byProfile[p]?.onDefault, 0, `${p} stays on legacy`);
     assert.ok(summary.checkIns > DEVICES, `check-ins: ${summary.checkIns}`);
     assert.ok(summary.handshakes.resumed > 0, 'check-ins resume their TLS sessions');
-    // Exit code 0 before runCli's kill: it stopped by itself; its own clock says after --duration.
+    // Exit code 0 before startCli's kill: it stopped by itself; its own clock says after --duration.
     assert.ok(summary.duration >= 8, `ran its --duration: ${summary.duration} s`);
     assert.match(r.stderr, /registered \d+\/50/, 'progress on stderr');
     const onEc = (await devicesOfCertificate(server.ctx, SYSTEM_ACTOR, 'ec', { offset: 0, limit: 1 })).count;

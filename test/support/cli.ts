@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OutputWatch } from './output-watch.js';
 
 /** bin/certfleet.js, seen from dist/test/support/. */
 export const CLI_BIN = new URL('../../../bin/certfleet.js', import.meta.url).pathname;
@@ -18,12 +19,21 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+export interface RunningCli {
+  /** stdout and stderr together, as they arrive. */
+  readonly watch: OutputWatch;
+  /** Resolves when the process has ended (killed after `timeoutMs`). */
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts the real CLI and lets the test watch what it prints while it runs. */
+export function startCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const watch = new OutputWatch(child.stdout, child.stderr);
+  const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
@@ -38,8 +48,13 @@ export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv;
     child.stdin.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') reject(e);
     });
-    child.stdin.end(opts.stdin ?? '');
   });
+  child.stdin.end(opts.stdin ?? '');
+  return { watch, done };
+}
+
+export function runCli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return startCli(args, opts).done;
 }
 
 export class CliSession {
@@ -50,6 +65,11 @@ export class CliSession {
 
   run(args: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
     return runCli(args, { ...opts, env: this.env });
+  }
+
+  /** The same, watched while it runs (long commands such as `simulate`). */
+  start(args: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): RunningCli {
+    return startCli(args, { ...opts, env: this.env });
   }
 
   /** Writes a secret to a file of its own (mode 0600) for --password-file. */

@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OutputWatch } from './output-watch.js';
 
 export interface BackendNode {
   readonly name: string;
@@ -89,21 +90,20 @@ export async function startHaproxy(nodes: readonly BackendNode[], checkIntervalM
   const address = `127.0.0.1:${port}`;
   const config = haproxyConfig(address, nodes, checkIntervalMs);
   const file = join(dir, 'haproxy.cfg');
-  await writeFile(file, config);
-  // -db: stay in the foreground, log to stderr; -W off: one process that dies with the test.
+  // A backend whose one server can never answer: HAProxy reports it DOWN at its first health
+  // check, which runs once the listeners are bound. That line is the signal it is ready.
+  await writeFile(file, `${config}\nbackend startup_probe\n    server closed 127.0.0.1:1 check inter 100ms fall 1\n`);
+  // -db: stay in the foreground, report to stderr; one process that dies with the test.
   const child: ChildProcess = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const watch = new OutputWatch(...(child.stderr ? [child.stderr] : []));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  // Bounded wait for the listener: at most 100 tries, each a real connection attempt.
-  for (let i = 0; i < 100 && child.exitCode === null; i++) {
-    if (await accepting(port)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  if (child.exitCode !== null || !(await accepting(port))) {
+  const ready = watch.waitFor(/Server startup_probe\/closed is DOWN/, 'haproxy starts', 10_000).then(() => true);
+  ready.catch(() => undefined); // settled later when haproxy exited first
+  const started = await Promise.race([ready, exited.then(() => false)]).catch(() => false);
+  if (!started || !(await accepting(port))) {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`haproxy did not start:\n${stderr}`);
+    throw new Error(`haproxy did not start:\n${watch.output}`);
   }
   return {
     address,

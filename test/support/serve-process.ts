@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { CLI_BIN } from './cli.js';
+import { OutputWatch } from './output-watch.js';
 
 export interface Serving {
   readonly child: ChildProcessWithoutNullStreams;
@@ -22,6 +23,8 @@ export interface Serving {
   readonly leaderAtStart: boolean;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
+  /** What it prints (its JSON log lines included), to wait for a line of it. */
+  readonly watch: OutputWatch;
   /** Resolves with the exit code once it has exited. */
   readonly exited: Promise<number | null>;
   stop(): Promise<number | null>;
@@ -54,38 +57,32 @@ export function serveProcess(o: ServeProcessOptions): Promise<Serving> {
   );
   running.add(child);
   child.on('exit', () => running.delete(child));
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const watch = new OutputWatch(child.stdout, child.stderr);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in time:\n${out}`)), o.startTimeoutMs ?? 60_000);
-    const look = () => {
-      const url = /console and API at (http:\/\/[^/\s]+)\//.exec(out)?.[1];
-      const device = /Device channel \(TLS\) listening on (\S+);/.exec(out)?.[1];
-      const node = /^Node (\S+) \((rotation leader|follower)\)/m.exec(out);
-      if (url && device && node?.[1]) {
-        clearTimeout(timer);
-        child.stdout.off('data', look);
-        resolve({
-          child,
-          url,
-          deviceAddress: device,
-          nodeId: node[1],
-          leaderAtStart: node[2] === 'rotation leader',
-          output: () => out,
-          exited,
-          stop: () => {
-            child.kill('SIGTERM');
-            return exited;
-          },
-        });
-      }
+  const started = watch.waitFor(/^Node (\S+) \((rotation leader|follower)\)/m, 'serve starts', o.startTimeoutMs ?? 60_000).then((node) => {
+    const url = /console and API at (http:\/\/[^/\s]+)\//.exec(watch.output)?.[1];
+    const device = /Device channel \(TLS\) listening on (\S+);/.exec(watch.output)?.[1];
+    if (!url || !device || !node[1]) throw new Error(`serve printed no addresses:\n${watch.output}`);
+    return {
+      child,
+      url,
+      deviceAddress: device,
+      nodeId: node[1],
+      leaderAtStart: node[2] === 'rotation leader',
+      output: () => watch.output,
+      watch,
+      exited,
+      stop: () => {
+        child.kill('SIGTERM');
+        return exited;
+      },
     };
-    child.stdout.on('data', look);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(Object.assign(new Error(`serve exited with ${code}:\n${out}`), { exitCode: code, output: out }));
-    });
   });
+  const failed = exited.then((code) => {
+    throw Object.assign(new Error(`serve exited with ${code}:\n${watch.output}`), { exitCode: code, output: watch.output });
+  });
+  // Whichever loses the race is settled later (the start's deadline, the exit at the end): not an error.
+  started.catch(() => undefined);
+  failed.catch(() => undefined);
+  return Promise.race([started, failed]);
 }

@@ -136,6 +136,7 @@ export function addAgentCommands(program: Command): void {
       process.once('SIGTERM', onSignal);
       const tty = process.stderr.isTTY === true;
       let lastLine = 0;
+      let allRegistered = false;
       try {
         const summary = await runSimulation({
           servers: o.server,
@@ -147,10 +148,13 @@ export function addAgentCommands(program: Command): void {
           concurrency: o.concurrency,
           signal: stop.signal,
           onProgress: (p) => {
-            // A live line on a terminal; in a log, one line every 5 seconds.
+            // A live line on a terminal; in a log, one line every 5 seconds, and one as soon as the
+            // whole fleet has registered (the moment a demo or a test waits for).
+            const completed = !allRegistered && p.registered === p.devices;
+            allRegistered ||= completed;
             if (tty) process.stderr.write(`\r\x1b[K${formatProgress(p)}`);
-            else if (Date.now() - lastLine >= 5000) {
-              lastLine = Date.now();
+            else if (completed || p.elapsedSeconds * 1000 - lastLine >= 5000) {
+              lastLine = p.elapsedSeconds * 1000;
               process.stderr.write(formatProgress(p) + '\n');
             }
           },
