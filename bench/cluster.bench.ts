@@ -6,8 +6,8 @@
  *   changes; the baseline is the same delay on A's own channel (one node's own reload);
  * - check-ins per second with full handshakes through two nodes against one node, on the same
  *   machine (the nodes share its two cores: the goal is that coordination costs nearly nothing);
- * - failover: `kill -9` of the leader until the other node holds the rotation lease (the cluster
- *   survivor says so as it happens, and its cluster status agrees), against the lease time.
+ * - failover: `kill -9` of the leader until the other node holds the rotation lease (the
+ *   survivor says so as it happens, and its status agrees), against the lease time.
  *
  * The two certificates switched between are P-256 ones, so that each probing handshake costs
  * little and the delay measured is the propagation, not RSA-4096 signatures.
