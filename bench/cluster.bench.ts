@@ -28,7 +28,7 @@ import { testAppContext } from '../test/support/app-context.js';
 import { CliSession } from '../test/support/cli.js';
 import { createTestDatabase, databaseUnavailable } from '../test/support/databases.js';
 import { killAllServers, serveProcess, type Serving } from '../test/support/serve-process.js';
-import { goal, load, machineLine, printTable, ratio, type Row } from './support/common.js';
+import { goal, load, machineLine, percentile, printTable, ratio, type Row } from './support/common.js';
 import { perSecond, runLoad } from './support/run-load.js';
 import type { LoadTask } from './support/tls-load.js';
 
@@ -58,11 +58,6 @@ async function untilPresented(address: string, sha256: string, deadlineMs: numbe
     if ((await presentedDefault(address)) === sha256) return performance.now() - started;
     if (performance.now() - started > deadlineMs) throw new Error(`${address} did not present ${sha256} within ${deadlineMs} ms`);
   }
-}
-
-function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 }
 
 async function main(): Promise<void> {

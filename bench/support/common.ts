@@ -8,6 +8,12 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/** The value below which `p` % of `xs` fall (nearest rank). */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? NaN;
+}
+
 /** The 1-minute load average, for the line next to each result. */
 export function load(): string {
   return loadavg()[0]?.toFixed(2) ?? '?';

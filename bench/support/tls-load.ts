@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DeviceConnection } from '../../src/agent/tls-client.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
+import { percentile } from './common.js';
 
 export interface LoadTask {
   readonly port: number;
@@ -89,8 +90,7 @@ async function run(t: LoadTask): Promise<LoadResult> {
   };
   await Promise.all(Array.from({ length: t.concurrency }, (_, i) => slot(i)));
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN;
-  return { completed, errors, firstError, seconds: t.durationMs / 1000, resumed, latencyMsP50: pct(50), latencyMsP99: pct(99) };
+  return { completed, errors, firstError, seconds: t.durationMs / 1000, resumed, latencyMsP50: percentile(latencies, 50), latencyMsP99: percentile(latencies, 99) };
 }
 
 if (parentPort && workerData) {

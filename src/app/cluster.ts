@@ -215,9 +215,10 @@ export interface ClusterStatus {
   readonly networkToken: { readonly serial: number; readonly createdAt: string; readonly location: string };
 }
 
-/** The lease a leader holds, as the status reads it. */
-export interface LeaseView {
+/** A lease as stored: its holder (null: free), the epoch it was taken under, and its expiry. */
+export interface LeaseState {
   readonly holder: string | null;
+  readonly epoch: number;
   readonly expiresAt: string | null;
 }
 
@@ -237,7 +238,7 @@ export interface LeaseRepo {
   release(lease: HeldLease): Promise<void>;
   /** The fence for a write under the lease (in the writing transaction). */
   holds(lease: HeldLease, now: string): Promise<boolean>;
-  state(name: string): Promise<(LeaseView & { readonly epoch: number }) | null>;
+  state(name: string): Promise<LeaseState | null>;
 }
 
 export const ROTATION_LEASE = 'rotation';
@@ -249,15 +250,20 @@ export const DEFAULT_LEASE_TTL_MS = 15_000;
  * H1: the cluster as `cluster status` shows it. A node is alive while its last heartbeat is
  * younger than the lease time; the leader is the holder of an unexpired rotation lease.
  */
+function requireCluster(cluster: ClusterRecord | null): ClusterRecord {
+  if (!cluster) throw new CertfleetError(ErrorCode.not_found, 'This database holds no cluster yet: start a node on it first.');
+  return cluster;
+}
+
 export async function clusterStatus(ctx: AppContext, actor: Actor, opts: { readonly leaseTtlMs: number; readonly dataDir: string }): Promise<ClusterStatus> {
   authorize(actor, Permission.read);
-  const [cluster, nodes, lease, revision] = await Promise.all([
+  const [found, nodes, lease, revision] = await Promise.all([
     ctx.store.cluster.get(),
     ctx.store.cluster.nodes(),
     ctx.store.leases.state(ROTATION_LEASE),
     ctx.store.keystore.revision(),
   ]);
-  if (!cluster) throw new CertfleetError(ErrorCode.not_found, 'This database holds no cluster yet: start a node on it first.');
+  const cluster = requireCluster(found);
   const now = ctx.clock.now();
   const leader = lease?.holder && lease.expiresAt !== null && lease.expiresAt > now.toISOString() ? lease.holder : null;
   return {
@@ -281,9 +287,7 @@ export async function clusterStatus(ctx: AppContext, actor: Actor, opts: { reado
 export async function currentNetworkToken(ctx: AppContext, actor: Actor): Promise<NetworkToken> {
   // It admits a new node (given the master key and the database), so it is for operators.
   authorize(actor, Permission.manageCertificates);
-  const cluster = await ctx.store.cluster.get();
-  if (!cluster) throw new CertfleetError(ErrorCode.not_found, 'This database holds no cluster yet: start a node on it first.');
-  return cluster.token;
+  return requireCluster(await ctx.store.cluster.get()).token;
 }
 
 const MAX_LOCATION = 1024;

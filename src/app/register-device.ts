@@ -21,27 +21,20 @@ import type { AppContext, Random } from './context.js';
 import { toCachedCertificate, type DeviceCertificate } from './device-keystore.js';
 import { hashEnrollmentToken, normalizeUnitId } from './enrollment.js';
 import { AuditResult } from '../domain/vocabularies.js';
-import type { DeviceEntry } from './records.js';
+import type { DeviceEntry, DeviceRecord } from './records.js';
 import type { Repos } from './store.js';
 
-export interface NewDevice {
-  readonly id: string;
-  readonly unitId: string;
-  readonly name: string;
-  readonly osFamily: string;
-  readonly osVersion: string;
-  readonly profile: string | null;
-  readonly declaredAlgorithms: readonly string[] | null;
+/** A device as registration writes it: its identity as recorded, and what only the store keeps. */
+export interface NewDevice
+  extends Pick<DeviceRecord, 'id' | 'unitId' | 'name' | 'osFamily' | 'osVersion' | 'profile' | 'declaredAlgorithms' | 'certificateId' | 'registeredAt'> {
   /**
    * Bit mask of the supported algorithms over the allow-list (`algorithmMask`). Absent: the mask
    * of the declared algorithms, else every algorithm (a device of unknown firmware, as
    * `supportedAlgorithms` treats it). Registration always gives it.
    */
   readonly supportedMask?: number;
-  readonly certificateId: string;
   /** SHA-256 (hex) of the device credential; the credential itself is never stored. */
   readonly credentialHash: string;
-  readonly registeredAt: string;
 }
 
 /** Registration writes the device in one insert. */

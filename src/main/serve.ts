@@ -193,8 +193,15 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       onLeadership: (leader) => rotation.setLeader(leader),
       writeFile: writeFileAtomic,
     });
+    // Revisions this node made: their notification comes back to it too, and is skipped (the work
+    // below is done already). Bounded: an entry whose notification never came is dropped in time.
+    const ownRevisions = new Set<number>();
     // This node's own changes: served at once, the token file rewritten, the leader woken.
     keystoreListeners.push((change) => {
+      if (listener) {
+        if (ownRevisions.size >= 64) ownRevisions.clear();
+        ownRevisions.add(change.revision);
+      }
       void reloadChannel();
       void member.syncTokenFile().catch((e: unknown) => clusterLog.warn({ err: e }, 'network token file not updated'));
       if (change.defaultChanged) rotation.trigger(RotationTrigger.defaultChanged);
@@ -202,6 +209,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     // Other nodes' changes (H2): the same, as soon as they commit.
     onNotification.current = (channel, payload) => {
       if (channel === KEYSTORE_CHANNEL) {
+        if (ownRevisions.delete(Number(payload))) return;
         void reloadChannel();
         void member.syncTokenFile().catch((e: unknown) => clusterLog.warn({ err: e }, 'network token file not updated'));
         // The leader cannot tell a default change from the revision alone; a pass is cheap.

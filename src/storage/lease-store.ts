@@ -7,16 +7,10 @@
  * on them alone — a write is accepted only under the current holder *and* epoch.
  */
 import type { Kysely } from 'kysely';
-import type { HeldLease, LeaseRepo } from '../app/cluster.js';
+import type { HeldLease, LeaseRepo, LeaseState } from '../app/cluster.js';
 import { toInt } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import type { Database } from './schema.js';
-
-export interface LeaseState {
-  readonly holder: string | null;
-  readonly epoch: number;
-  readonly expiresAt: string | null;
-}
 
 export class LeaseStore implements LeaseRepo {
   constructor(
