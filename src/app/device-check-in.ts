@@ -46,7 +46,8 @@ export interface DeviceContact {
 /** What a check-in reads and writes: single-row statements by key, whatever the fleet's size. */
 export interface DeviceCheckInRepo {
   /** The id of the device whose credential has this hash (unique index). */
-  findIdByCredentialHash(credentialHash: string): Promise<string | null>;
+  /** The device whose credential has this hash (unique index), and whether it must register again. */
+  findByCredentialHash(credentialHash: string): Promise<{ readonly id: string; readonly reRegistrationReason: string | null } | null>;
   findById(id: string): Promise<DeviceRecord | null>;
   /**
    * A check-in in one statement: last contact, OS version, and the pin the device presented.
@@ -91,10 +92,17 @@ function unauthenticated(): CertfleetError {
 export async function authenticateDevice(ctx: AppContext, credential: string | undefined): Promise<DeviceIdentity> {
   const id = credential === undefined ? undefined : CREDENTIAL.exec(credential)?.[1];
   if (id === undefined || credential === undefined) throw unauthenticated();
-  const found = await ctx.store.devices.findIdByCredentialHash(hashDeviceCredential(credential));
+  const found = await ctx.store.devices.findByCredentialHash(hashDeviceCredential(credential));
   // The id in the credential must be the record's own: a secret never opens another record.
-  if (found === null || found !== id) throw unauthenticated();
-  return { deviceId: found };
+  if (found === null || found.id !== id) throw unauthenticated();
+  if (found.reRegistrationReason !== null) {
+    throw new CertfleetError(
+      ErrorCode.re_registration_required,
+      'This device must register again: the server was restored from a backup that does not let it go on as it was. Register it with a new enrollment token.',
+      { reason: found.reRegistrationReason },
+    );
+  }
+  return { deviceId: found.id };
 }
 
 function checkOsVersion(osVersion: unknown): string | undefined {

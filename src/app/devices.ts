@@ -21,6 +21,7 @@ export const MAX_DEVICE_PAGE = 1000;
 
 export interface DeviceListRequest {
   readonly certificateAlias?: string;
+  readonly reRegistrationRequired?: boolean;
   readonly search?: string;
   readonly offset: number;
   readonly limit: number;
@@ -58,6 +59,7 @@ export async function listDevices(ctx: AppContext, actor: Actor, q: DeviceListRe
     offset: q.offset,
     limit: q.limit,
     ...(q.search !== undefined ? { search: q.search.slice(0, 128) } : {}),
+    ...(q.reRegistrationRequired !== undefined ? { reRegistrationRequired: q.reRegistrationRequired } : {}),
     ...(certificateId !== undefined ? { certificateId } : {}),
   });
 }

@@ -50,6 +50,8 @@ export interface DeviceRecord {
   readonly pendingCertificateAlias: string | null;
   readonly registeredAt: string;
   readonly lastContactAt: string | null;
+  /** Why it must register again after a restore (domain/backup.ts), or null: it talks normally. */
+  readonly reRegistrationReason: string | null;
 }
 
 export interface Page<T> {
@@ -67,6 +69,8 @@ export interface DeviceQuery {
 export interface DeviceListQuery extends DeviceQuery {
   /** Only devices that pin this certificate or have it as a pending replacement (K10). */
   readonly certificateId?: string;
+  /** Only devices that must (true) or need not (false) register again after a restore (B2). */
+  readonly reRegistrationRequired?: boolean;
 }
 
 /** OS family and version of devices that rely on the compatibility table (no declaration). */

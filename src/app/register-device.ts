@@ -41,6 +41,8 @@ export interface NewDevice
 export interface DeviceRegistrationRepo {
   /** Ids and credentials are random, so a unique violation here is a bug and is thrown as it is. */
   insert(device: NewDevice): Promise<void>;
+  /** Removes the unit's records that were waiting for it to register again (B2); returns how many. */
+  removeReRegistered(unitId: string): Promise<number>;
 }
 
 /** Registration takes one use of an enrollment token. */
@@ -217,6 +219,8 @@ export async function registerDevice(ctx: AppContext, req: RegisterRequest): Pro
       if (selection.kind === 'none') throw noCompatibleCertificate(supported, selection.lacking);
       const entry = selection.entry;
       const profile = r.profile ?? matchRule(rules, r.osFamily, r.osVersion)?.profile ?? null;
+      // A unit registering again after a restore replaces the record that was waiting for it.
+      await tx.devices.removeReRegistered(r.unitId);
       await tx.devices.insert({
         id: deviceId,
         unitId: r.unitId,

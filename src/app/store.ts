@@ -4,6 +4,7 @@
  * case reads only the part it declared.
  */
 import type { UserRepo, TokenRepo } from './accounts.js';
+import type { BackupRepo } from './backup.js';
 import type { ClusterRepo, KeystoreDigestRepo, LeaseRepo } from './cluster.js';
 import type { CertificateDevicesRepo, KeystoreAdminRepo } from './certificates.js';
 import type { CompatibilityRepo, FirmwareMaskRepo } from './compatibility.js';
@@ -35,6 +36,7 @@ export interface Repos {
   readonly meta: MetaRepo;
   readonly cluster: ClusterRepo;
   readonly leases: LeaseRepo;
+  readonly backups: BackupRepo;
 }
 
 export interface Store extends Repos {

@@ -59,8 +59,17 @@ export const ErrorCode = {
   device_not_found: 'device_not_found',
   pin_mismatch: 'pin_mismatch',
   invalid_compatibility_rules: 'invalid_compatibility_rules',
+  re_registration_required: 're_registration_required',
   // cluster
   lease_lost: 'lease_lost',
+  // backup and restore (B1, B2)
+  backup_passphrase_invalid: 'backup_passphrase_invalid',
+  backup_wrong_passphrase: 'backup_wrong_passphrase',
+  backup_not_a_backup: 'backup_not_a_backup',
+  backup_corrupt: 'backup_corrupt',
+  backup_format_too_new: 'backup_format_too_new',
+  backup_schema_too_new: 'backup_schema_too_new',
+  backup_in_progress: 'backup_in_progress',
   // start-up
   master_key_mismatch: 'master_key_mismatch',
   join_token_required: 'join_token_required',

@@ -45,6 +45,7 @@ const RECORD_COLUMNS = [
   'p.alias as pending_certificate_alias',
   'd.registered_at',
   'd.last_contact_at',
+  'd.re_registration_reason',
 ] as const;
 
 /** RECORD_COLUMNS: the device's own columns, the alias it pins, and its pending replacement (`p`). */
@@ -70,6 +71,7 @@ function toDeviceRecord(r: RecordRow): DeviceRecord {
     pendingCertificateAlias: r.pending_certificate_alias,
     registeredAt: r.registered_at,
     lastContactAt: r.last_contact_at,
+    reRegistrationReason: r.re_registration_reason,
   };
 }
 
@@ -133,6 +135,9 @@ export class DeviceStore implements DeviceRepo {
     const matching = (eb: DeviceScope) =>
       eb.and([
         ...(certificateId === undefined ? [] : [ofCertificate(eb, certificateId)]),
+        ...(query.reRegistrationRequired === undefined
+          ? []
+          : [eb('d.re_registration_reason', query.reRegistrationRequired ? 'is not' : 'is', null)]),
         ...(search === ''
           ? []
           : [
@@ -172,13 +177,22 @@ export class DeviceStore implements DeviceRepo {
     return row ? toDeviceRecord(row) : null;
   }
 
-  async findIdByCredentialHash(credentialHash: string): Promise<string | null> {
+  async findByCredentialHash(credentialHash: string): Promise<{ id: string; reRegistrationReason: string | null } | null> {
     const row = await this.db
       .selectFrom('devices')
-      .select('id')
+      .select(['id', 're_registration_reason'])
       .where('credential_hash', '=', credentialHash)
       .executeTakeFirst();
-    return row?.id ?? null;
+    return row ? { id: row.id, reRegistrationReason: row.re_registration_reason } : null;
+  }
+
+  async removeReRegistered(unitId: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('devices')
+      .where('unit_id', '=', unitId)
+      .where('re_registration_reason', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async remove(id: string): Promise<boolean> {

@@ -23,6 +23,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Repos, Store } from '../app/store.js';
 import { AuditStore } from './audit-store.js';
+import { BackupStore } from './backup-store.js';
 import { CertificateStore } from './certificate-store.js';
 import { ClusterStore } from './cluster-store.js';
 import { CompatibilityStore } from './compatibility-store.js';
@@ -103,7 +104,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
       throw error;
     }
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    return migrated(db, sqliteDialect, null);
+    return migrated(db, sqliteDialect, null, target.path === ':memory:' ? null : target.path);
   }
 
   const schema = options.schema;
@@ -117,7 +118,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
     const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
     const resolved = schema ?? current.rows[0]?.schema ?? undefined;
     if (resolved === undefined) throw new Error('The PostgreSQL search_path names no existing schema; pass a schema.');
-    return await migrated(db, postgresDialect, { connectionString: postgresConnection(target.connectionString, undefined).connectionString, schema: resolved });
+    return await migrated(db, postgresDialect, { connectionString: postgresConnection(target.connectionString, undefined).connectionString, schema: resolved }, null);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -145,17 +146,22 @@ function postgresConnection(connectionString: string, schema: string | undefined
   return { connectionString, options: options.filter((o) => o !== null && o !== '').join(' ') };
 }
 
-async function migrated(db: Kysely<Database>, dialect: SqlDialect, notifications: NotificationTarget | null): Promise<OpenedStore> {
+async function migrated(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  notifications: NotificationTarget | null,
+  sqliteFile: string | null,
+): Promise<OpenedStore> {
   try {
     await migrateToLatest(db, dialect, notifications?.schema);
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return new SqlStore(db, dialect, notifications);
+  return new SqlStore(db, dialect, notifications, sqliteFile);
 }
 
-function reposOn(db: Kysely<Database>, dialect: SqlDialect, notifications: NotificationTarget | null): Repos {
+function reposOn(db: Kysely<Database>, dialect: SqlDialect, notifications: NotificationTarget | null, sqliteFile: string | null): Repos {
   return {
     keystore: new CertificateStore(db, dialect, notifications && channelName(notifications.schema, KEYSTORE_CHANNEL)),
     devices: new DeviceStore(db, dialect),
@@ -168,6 +174,7 @@ function reposOn(db: Kysely<Database>, dialect: SqlDialect, notifications: Notif
     meta: new MetaStore(db),
     cluster: new ClusterStore(db),
     leases: new LeaseStore(db, dialect),
+    backups: new BackupStore(db, dialect, sqliteFile),
   };
 }
 
@@ -184,15 +191,17 @@ class SqlStore implements OpenedStore {
   readonly meta: Repos['meta'];
   readonly cluster: Repos['cluster'];
   readonly leases: Repos['leases'];
+  readonly backups: Repos['backups'];
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly sqlDialect: SqlDialect,
     readonly notifications: NotificationTarget | null,
+    private readonly sqliteFile: string | null,
   ) {
     this.dialect = sqlDialect.name;
-    const repos = reposOn(db, sqlDialect, notifications);
+    const repos = reposOn(db, sqlDialect, notifications, sqliteFile);
     this.keystore = repos.keystore;
     this.devices = repos.devices;
     this.enrollment = repos.enrollment;
@@ -204,10 +213,11 @@ class SqlStore implements OpenedStore {
     this.meta = repos.meta;
     this.cluster = repos.cluster;
     this.leases = repos.leases;
+    this.backups = repos.backups;
   }
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {
-    return this.sqlDialect.transaction(this.db, (trx) => fn(reposOn(trx, this.sqlDialect, this.notifications)));
+    return this.sqlDialect.transaction(this.db, (trx) => fn(reposOn(trx, this.sqlDialect, this.notifications, this.sqliteFile)));
   }
 
   /** Closes the connections; calling it again waits for the first close. */

@@ -71,6 +71,8 @@ export interface DevicesTable {
   last_contact_at: string | null;
   /** Bit mask of the supported algorithms over the allow-list (domain/compatibility.ts). */
   supported_mask: number;
+  /** Null, or why the device must register again after a restore (domain/backup.ts). */
+  re_registration_reason: string | null;
 }
 
 export interface EnrollmentTokensTable {
@@ -188,6 +190,21 @@ export interface ClusterLeaseTable {
   expires_at: string | null;
 }
 
+/** Each backup the server wrote (0005). */
+export interface BackupRunsTable {
+  id: Generated<Int>;
+  trigger: string;
+  node_id: string | null;
+  file: string | null;
+  started_at: string;
+  finished_at: string;
+  size_bytes: number | null;
+  result: string;
+  error: string | null;
+  /** JSON object: rows per table. */
+  counts: string;
+}
+
 export interface Database {
   certificates: CertificatesTable;
   keystore_state: KeystoreStateTable;
@@ -203,6 +220,7 @@ export interface Database {
   cluster: ClusterTable;
   cluster_nodes: ClusterNodesTable;
   cluster_lease: ClusterLeaseTable;
+  backup_runs: BackupRunsTable;
 }
 
 

@@ -236,6 +236,9 @@ class DroppingStore implements Store {
   get keystore(): Repos['keystore'] {
     return this.store.keystore;
   }
+  get backups(): Repos['backups'] {
+    return this.store.backups;
+  }
   get devices(): Repos['devices'] {
     return this.store.devices;
   }

@@ -33,6 +33,7 @@ export function registerDeviceRoutes(server: FastifyInstance, ctx: AppContext): 
         offset: q.offset ?? DEVICE_PAGE_DEFAULTS.offset,
         limit: q.limit ?? DEVICE_PAGE_DEFAULTS.limit,
         ...(q.certificate !== undefined ? { certificateAlias: q.certificate } : {}),
+        ...(q.reRegistrationRequired !== undefined ? { reRegistrationRequired: q.reRegistrationRequired } : {}),
         ...(search ? { search } : {}),
       });
       return presentDevicePage(page);

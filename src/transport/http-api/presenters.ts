@@ -85,6 +85,8 @@ export function presentDevice(d: DeviceRecord): DeviceSummary {
     pendingCertificateAlias: d.pendingCertificateAlias,
     registeredAt: d.registeredAt,
     lastContactAt: d.lastContactAt,
+    reRegistrationRequired: d.reRegistrationReason !== null,
+    reRegistrationReason: d.reRegistrationReason,
   };
 }
 

@@ -17,6 +17,13 @@ export const DeviceSummarySchema = Named('DeviceSummary', Type.Object(
     pendingCertificateAlias: Nullable(Type.String(), 'Its pending replacement, if any.'),
     registeredAt: IsoDate(),
     lastContactAt: Nullable(IsoDate()),
+    reRegistrationRequired: Type.Boolean({
+      description: 'After a restore: the device cannot go on as it was and must register again with an enrollment token (B2).',
+    }),
+    reRegistrationReason: Nullable(
+      Type.String(),
+      'Why: `pinned_certificate_not_restored` (the certificate it pins is not in the restored keystore) or `registered_after_backup` (the backup does not know it).',
+    ),
   },
   { description: 'A device as administrators see it: never its credential.' },
 ));
@@ -47,6 +54,7 @@ export type DevicePageQuery = Static<typeof DevicePageQuerySchema>;
 export const DeviceListQuerySchema = Type.Object(
   {
     certificate: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'The alias of a keystore entry.' })),
+    reRegistrationRequired: Type.Optional(Type.Boolean({ description: 'Only the devices that must (true) or need not (false) register again.' })),
     ...pageQueryFields,
   },
   { additionalProperties: false },

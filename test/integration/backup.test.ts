@@ -1,0 +1,253 @@
+/**
+ * Backup and restore (B1, B2) through the use cases on both databases, and across them: round
+ * trips compared row by row, the restore report and the devices it marks, dry runs, and bad
+ * backups that change nothing.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { createBackup, inspectBackup, restoreBackup, type BackupOpener, type RestoreReport } from '../../src/app/backup.js';
+import { generateCertificate } from '../../src/app/certificates.js';
+import { SYSTEM_ACTOR, type Actor } from '../../src/app/context.js';
+import { authenticateDevice } from '../../src/app/device-check-in.js';
+import { createEnrollmentToken } from '../../src/app/enrollment.js';
+import { listDevices } from '../../src/app/devices.js';
+import { registerDevice } from '../../src/app/register-device.js';
+import type { Store } from '../../src/app/store.js';
+import { BACKUP_TABLES, ReRegistrationReason } from '../../src/domain/backup.js';
+import { ErrorCode } from '../../src/domain/errors.js';
+import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
+import { MIGRATION_NAMES } from '../../src/storage/migrations/index.js';
+import { BackupFileWriter } from '../../src/crypto/backup-file.js';
+import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { createTestDatabase, forEachDatabase, TEST_DIALECTS, type TestDatabase } from '../support/databases.js';
+import { deviceKeystore, registerProfile } from '../support/device-fleet.js';
+import { refusedWith } from '../support/refusals.js';
+
+const PASSPHRASE = 'correct horse battery staple';
+/** Fast key derivation for tests; the product's default is 2^18. */
+const LOG_N = 10;
+const VIEWER: Actor = { userId: 'v', username: 'viewer', role: 'viewer', tokenId: null };
+
+class Collect extends Writable {
+  readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.chunks.push(chunk);
+    cb();
+  }
+  get bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+async function backupOf(ctx: TestAppContext): Promise<Buffer> {
+  const out = new Collect();
+  await createBackup(ctx, SYSTEM_ACTOR, out, {
+    passphrase: PASSPHRASE,
+    serverVersion: 'test',
+    schemaVersion: MIGRATION_NAMES.at(-1) ?? '',
+    scryptLogN: LOG_N,
+    trigger: 'manual',
+    nodeId: null,
+    file: null,
+  });
+  return out.bytes;
+}
+
+const opener = (bytes: Buffer): BackupOpener => () => (async function* () {
+  // In pieces, as a file or an upload arrives.
+  for (let i = 0; i < bytes.length; i += 7000) yield bytes.subarray(i, i + 7000);
+})();
+
+function restore(ctx: TestAppContext, bytes: Buffer, o: { dryRun?: boolean; keep?: boolean; passphrase?: string } = {}): Promise<RestoreReport> {
+  return restoreBackup(ctx, SYSTEM_ACTOR, opener(bytes), {
+    passphrase: o.passphrase ?? PASSPHRASE,
+    dryRun: o.dryRun ?? false,
+    keepCurrentCertificates: o.keep ?? false,
+    knownMigrations: MIGRATION_NAMES,
+    file: null,
+  });
+}
+
+/** Every row of every table a backup holds, keys unsealed, ids as numbers: comparable across databases and master keys. */
+async function dump(ctx: TestAppContext, skip: readonly string[] = []): Promise<Record<string, unknown[][]>> {
+  const out: Record<string, unknown[][]> = {};
+  await ctx.store.backups.readSnapshot(async (snap) => {
+    for (const table of BACKUP_TABLES) {
+      if (skip.includes(table)) continue;
+      const columns = ctx.store.backups.columns(table);
+      const page = await snap.page(table, null, 1_000_000);
+      out[table] = page.rows.map((r) =>
+        r.map((v, i) => {
+          if (columns[i] === 'sealed_key') return ctx.sealer.open(v as Buffer, String(r[0])).toString('hex');
+          if (Buffer.isBuffer(v)) return v.toString('hex');
+          return v;
+        }),
+      );
+    }
+  });
+  return out;
+}
+
+/** A populated installation: three certificates, devices of new and old firmware, tokens, an audit log. */
+async function populate(ctx: TestAppContext): Promise<void> {
+  await deviceKeystore(ctx);
+  await registerProfile(ctx, 'igel-os-12');
+  await registerProfile(ctx, 'igel-os-11');
+  await registerProfile(ctx, 'igel-linux-4.01.650');
+  await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 5 });
+}
+
+forEachDatabase('backup and restore', (db) => {
+  it('round trip: a backup restored into a fresh database under another master key gives back every row', async () => {
+    const source = testAppContext(await db.open());
+    await populate(source);
+    const bytes = await backupOf(source);
+    const target = testAppContext(await (await db.database()).open());
+    const report = await restore(target, bytes);
+    // The history a fresh installation had (none here) comes after the backup's.
+    const restored = await dump(target, ['audit_log']);
+    assert.deepEqual(restored, await dump(source, ['audit_log']));
+    const sourceAudit = (await dump(source)).audit_log ?? [];
+    const targetAudit = (await dump(target)).audit_log ?? [];
+    assert.deepEqual(targetAudit.slice(0, sourceAudit.length - 1), sourceAudit.slice(0, -1), 'the backup audit rows, in order');
+    assert.equal(report.reRegistrationRequired.reRegistrationRequired, 0);
+    assert.equal(report.certificates.onlyInBackup.length, 3);
+    const inspected = await inspectBackup(opener(bytes), PASSPHRASE, MIGRATION_NAMES);
+    assert.equal(inspected.header.counts.devices, 3);
+    assert.deepEqual(inspected.header.certificates.map((c) => [c.alias, c.isDefault]), [['tckey', true], ['legacy', false], ['ec', false]]);
+  });
+
+  it('a restore with another keystore marks exactly the devices that pin what it drops and those it does not know', async () => {
+    const ctx = testAppContext(await db.open());
+    await populate(ctx);
+    const bytes = await backupOf(ctx);
+    // After the backup: a device registers, one certificate is replaced by a new one a device pins.
+    const late = await registerProfile(ctx, 'igel-os-12');
+    const fresh = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'fresh', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
+    const all = (await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100 })).items;
+    const moved = all.find((d) => d.id !== late.deviceId) ?? assert.fail('a device');
+    await ctx.store.devices.recordContact(moved.id, { at: new Date().toISOString(), pinnedCertificateId: fresh.id });
+
+    const dry = await restore(ctx, bytes, { dryRun: true });
+    const before = await dump(ctx);
+    const real = await restore(ctx, bytes);
+    assert.deepEqual(dry.reRegistrationRequired, real.reRegistrationRequired, 'the dry run reports what the restore does');
+    const listed = new Map(real.reRegistrationRequired.devices.map((d) => [d.id, d.reason]));
+    assert.deepEqual(
+      listed,
+      new Map([
+        [late.deviceId, ReRegistrationReason.registeredAfterBackup],
+        [moved.id, ReRegistrationReason.pinnedCertificateNotRestored],
+      ]),
+    );
+    assert.deepEqual(real.certificates.onlyCurrent.map((c) => c.alias), ['fresh']);
+    assert.notDeepEqual(await dump(ctx), before);
+    // Marked devices are told to register again; the others authenticate.
+    const flagged = await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100, reRegistrationRequired: true });
+    assert.deepEqual(new Set(flagged.items.map((d) => d.id)), new Set(listed.keys()));
+    await assert.rejects(authenticateDevice(ctx, late.credential), refusedWith(ErrorCode.re_registration_required));
+    // The same unit registering again replaces its waiting record.
+    const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, {});
+    const lateRecord = flagged.items.find((d) => d.id === late.deviceId) ?? assert.fail('late device listed');
+    const again = await registerDevice(ctx, { enrollmentToken: token, unitId: lateRecord.unitId, name: lateRecord.name, ...PROFILE_IDENTITY['igel-os-12'], profile: 'igel-os-12' });
+    assert.equal((await authenticateDevice(ctx, again.credential)).deviceId, again.deviceId);
+    const left = await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100, reRegistrationRequired: true });
+    assert.deepEqual(left.items.map((d) => d.id), [moved.id]);
+  });
+
+  it('--keep-current-certificates keeps every device the backup knows talking; only unknown ones are listed', async () => {
+    const ctx = testAppContext(await db.open());
+    await populate(ctx);
+    const bytes = await backupOf(ctx);
+    const late = await registerProfile(ctx, 'igel-os-12');
+    const fresh = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'tckey-2', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
+    const devices = (await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100 })).items;
+    const moved = devices.find((d) => d.id !== late.deviceId) ?? assert.fail('a device');
+    await ctx.store.devices.recordContact(moved.id, { at: new Date().toISOString(), pinnedCertificateId: fresh.id });
+    const report = await restore(ctx, bytes, { keep: true });
+    assert.deepEqual(report.reRegistrationRequired.devices.map((d) => [d.id, d.reason]), [[late.deviceId, ReRegistrationReason.registeredAfterBackup]]);
+    assert.deepEqual(report.certificates.restored.map((c) => [c.alias, c.active]), [['tckey', true], ['legacy', true], ['ec', true], ['tckey-2', true]]);
+    const after = (await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100 })).items.find((d) => d.id === moved.id);
+    assert.equal(after?.certificateAlias, 'tckey-2', 'the device follows what it pins now');
+    assert.equal(after?.reRegistrationReason, null);
+  });
+
+  describe('bad backups change nothing', () => {
+    let ctx: TestAppContext;
+    let good: Buffer;
+    let state: Record<string, unknown[][]>;
+    before(async () => {
+      ctx = testAppContext(await db.open());
+      await populate(ctx);
+      good = await backupOf(ctx);
+      state = await dump(ctx);
+    });
+    after(async () => {
+      // Refusals are audited; nothing else moved.
+      assert.deepEqual(await dump(ctx, ['audit_log']), Object.fromEntries(Object.entries(state).filter(([t]) => t !== 'audit_log')));
+    });
+
+    it('a wrong passphrase', async () => {
+      await assert.rejects(restore(ctx, good, { passphrase: 'not the passphrase at all' }), refusedWith(ErrorCode.backup_wrong_passphrase));
+    });
+    it('a truncated file', async () => {
+      await assert.rejects(restore(ctx, good.subarray(0, good.length - 40)), refusedWith(ErrorCode.backup_corrupt));
+    });
+    it('a changed byte', async () => {
+      const bad = Buffer.from(good);
+      bad[bad.length - 100] = (bad[bad.length - 100] ?? 0) ^ 1;
+      await assert.rejects(restore(ctx, bad), refusedWith(ErrorCode.backup_corrupt));
+    });
+    it('random bytes and another product\'s file', async () => {
+      await assert.rejects(restore(ctx, randomBytes(5000)), refusedWith(ErrorCode.backup_not_a_backup));
+      const other = new Collect();
+      const w = BackupFileWriter.open(other, { passphrase: PASSPHRASE, scryptLogN: LOG_N });
+      await w.rows([['not', 'a', 'header']]);
+      await w.finish();
+      await assert.rejects(restore(ctx, other.bytes), refusedWith(ErrorCode.backup_not_a_backup));
+    });
+    it('a newer format and a newer schema', async () => {
+      for (const [patch, code] of [
+        [{ formatVersion: 99 }, ErrorCode.backup_format_too_new],
+        [{ schemaVersion: '9999-future' }, ErrorCode.backup_schema_too_new],
+      ] as const) {
+        const out = new Collect();
+        const w = BackupFileWriter.open(out, { passphrase: PASSPHRASE, scryptLogN: LOG_N });
+        const { header } = await inspectBackup(opener(good), PASSPHRASE, MIGRATION_NAMES);
+        await w.header({ ...header, ...patch });
+        await w.finish();
+        await assert.rejects(restore(ctx, out.bytes), refusedWith(code));
+      }
+    });
+    it('a caller without the backup permission', async () => {
+      await assert.rejects(restoreBackup(ctx, VIEWER, opener(good), { passphrase: PASSPHRASE, dryRun: true, keepCurrentCertificates: false, knownMigrations: MIGRATION_NAMES, file: null }), refusedWith(ErrorCode.forbidden));
+      await assert.rejects(createBackup(ctx, VIEWER, new Collect(), { passphrase: PASSPHRASE, serverVersion: 't', schemaVersion: 's', trigger: 'manual', nodeId: null, file: null }), refusedWith(ErrorCode.forbidden));
+    });
+  });
+});
+
+describe('backup across databases', () => {
+  const dbs: TestDatabase[] = [];
+  after(async () => {
+    for (const d of dbs) await d.drop();
+  });
+
+  it('SQLite → PostgreSQL → SQLite gives back every row', async () => {
+    const open = async (dialect: (typeof TEST_DIALECTS)[number]): Promise<Store> => {
+      const d = await createTestDatabase(dialect);
+      dbs.push(d);
+      return d.open();
+    };
+    const sqlite = testAppContext(await open('sqlite'));
+    await populate(sqlite);
+    const postgres = testAppContext(await open('postgres'));
+    await restore(postgres, await backupOf(sqlite));
+    const back = testAppContext(await open('sqlite'));
+    await restore(back, await backupOf(postgres));
+    const skip = ['audit_log'];
+    assert.deepEqual(await dump(postgres, skip), await dump(sqlite, skip));
+    assert.deepEqual(await dump(back, skip), await dump(sqlite, skip));
+  });
+});
