@@ -27,7 +27,7 @@ async function databaseBytes(db: TestDatabase): Promise<Buffer> {
     const dir = join(db.url, '..');
     return Buffer.concat(readdirSync(dir).filter((f) => f.startsWith('certfleet.db')).map((f) => readFileSync(join(dir, f))));
   }
-  const schema = new URL(db.url).searchParams.get('options')?.replace('-c search_path=', '') ?? '';
+  const schema = db.schema ?? '';
   const client = new pg.Client({ connectionString: TEST_PG_URL });
   await client.connect();
   try {

@@ -44,6 +44,8 @@ export interface TestDatabase {
    * for a server or CLI started by the test: `certfleet serve --db URL`.
    */
   readonly url: string;
+  /** PostgreSQL: the schema that holds this database (to restore a dump into it); SQLite: null. */
+  readonly schema: string | null;
   /** Opens and migrates a Store on this database; closed by `drop()` at the latest. */
   open(extra?: Partial<Omit<OpenStoreOptions, 'url' | 'schema'>>): Promise<Store>;
   /** Closes every Store opened here (the database stays). */
@@ -128,6 +130,7 @@ export async function createTestDatabase(dialect: TestDialect): Promise<TestData
     return {
       dialect,
       url,
+      schema: null,
       open: (extra = {}) => track(openStore({ ...extra, url })),
       closeStores: closeAll,
       drop: async () => {
@@ -144,6 +147,7 @@ export async function createTestDatabase(dialect: TestDialect): Promise<TestData
   return {
     dialect,
     url: url.toString(),
+    schema,
     // A small pool: suites open many stores, and PostgreSQL allows 100 connections in all.
     open: (extra = {}) => track(openStore({ poolSize: 4, ...extra, url: TEST_PG_URL, schema })),
     closeStores: closeAll,
