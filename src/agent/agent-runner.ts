@@ -63,6 +63,8 @@ function describeEvent(e: AgentEvent): string | null {
       return `now pinning "${e.certificate.alias}" (SHA-256 ${e.certificate.sha256}), confirmed by ${e.by}`;
     case 'fail-over':
       return `${e.server} failed (${e.message}); trying the next server`;
+    case 're-registering':
+      return `must register again (${e.reason}); registering with the enrollment token`;
     default:
       return null;
   }

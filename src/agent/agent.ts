@@ -17,7 +17,7 @@
 import { helloServerName, pinServerName, fingerprintHex } from '../domain/device-names.js';
 import type { AgentState, PinnedCertificate, StateStore } from './agent-state.js';
 import type { FirmwareProfile } from './profiles.js';
-import { AgentError, CertificateNotSupportedError, ConnectionFailure } from './agent-errors.js';
+import { AgentError, CertificateNotSupportedError, ConnectionFailure, ServerRefusal } from './agent-errors.js';
 import { DeviceConnection, describeCertificatePem, type CertificateCheck } from './tls-client.js';
 import { formatServer, type ServerAddress } from './servers.js';
 
@@ -34,6 +34,7 @@ export type AgentEvent =
   | { readonly kind: 'replacement-received'; readonly certificate: PinnedCertificate }
   | { readonly kind: 'replacement-confirmed'; readonly certificate: PinnedCertificate; readonly by: 'confirm' | 'check-in' }
   | { readonly kind: 'fail-over'; readonly server: string; readonly message: string }
+  | { readonly kind: 're-registering'; readonly reason: string }
   | { readonly kind: 'handshake'; readonly resumed: boolean };
 
 export interface AgentOptions {
@@ -94,6 +95,19 @@ function parseCheckIn(v: unknown): CheckInAnswer {
     replacement: replacement as (CertificateAnswer & { pem: string }) | null, // certificateAnswer(…, true) guarantees the pem
     checkInSeconds: typeof v.checkInSeconds === 'number' ? v.checkInSeconds : 0,
   };
+}
+
+/**
+ * Why the server no longer takes this device as it is, or null: it answered
+ * `re_registration_required`, or no server knows the certificate the device pins (the TLS
+ * handshake ends with the unrecognized_name alert, docs/device-protocol.md).
+ */
+function mustRegisterAgain(e: unknown): string | null {
+  if (e instanceof ServerRefusal && e.code === 're_registration_required') return 'the server was restored and no longer knows it as it is';
+  if (e instanceof ConnectionFailure && e.code !== null && /UNRECOGNIZED_NAME/i.test(e.code)) {
+    return 'no server has the certificate it pins any more (TLS alert unrecognized_name)';
+  }
+  return null;
 }
 
 export class DeviceAgent {
@@ -254,8 +268,31 @@ export class DeviceAgent {
     return next;
   }
 
-  /** One full cycle: register if needed, check in, apply and confirm any replacement. */
+  /**
+   * One full cycle: register if needed, check in, apply and confirm any replacement. When the
+   * server says the device must register again (after a restore, B2), it does so with the
+   * enrollment token it was given, and says what it needs when it was given none.
+   */
   async cycle(enrollmentToken?: string): Promise<CycleResult> {
+    try {
+      return await this.cycleOnce(enrollmentToken);
+    } catch (e) {
+      const why = this.current.deviceId === null ? null : mustRegisterAgain(e);
+      if (why === null) throw e;
+      if (!enrollmentToken) {
+        throw new AgentError(
+          're_registration_required',
+          `This device must register again: ${why}. Give it an enrollment token (--token-file, CERTFLEET_ENROLLMENT_TOKEN or --token) and run the agent again.`,
+        );
+      }
+      this.opts.onEvent?.({ kind: 're-registering', reason: why });
+      await this.update({ deviceId: null, credential: null, pinned: null, next: null });
+      this.session = null;
+      return this.cycleOnce(enrollmentToken);
+    }
+  }
+
+  private async cycleOnce(enrollmentToken?: string): Promise<CycleResult> {
     let registered = false;
     if (!this.current.deviceId) {
       await this.register(enrollmentToken);

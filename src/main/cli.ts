@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { addApiCommands } from '../transport/cli/commands.js';
-import { durationSeconds } from '../transport/cli/cli-io.js';
+import { durationSeconds, wholeNumber } from '../transport/cli/cli-io.js';
 import { addAgentCommands } from '../transport/cli/agent.commands.js';
 import { ConnectionError, ExitCode, ServerRefusal, UsageError } from '../transport/cli/cli-errors.js';
 import { isCertfleetError } from '../domain/errors.js';
@@ -30,12 +30,21 @@ program
   .addOption(new Option('--web-cert <file>', 'PEM certificate for HTTPS on a non-loopback address'))
   .addOption(new Option('--web-key <file>', 'PEM private key for --web-cert'))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug').env('CERTFLEET_LOG_LEVEL').default('info'))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string }) => {
+  .addOption(new Option('--backup-dir <dir>', 'scheduled backups: where the leader writes them').env('CERTFLEET_BACKUP_DIR'))
+  .addOption(new Option('--backup-every <duration>', 'scheduled backups: how often, e.g. 24h').env('CERTFLEET_BACKUP_EVERY').default(86_400, '24h').argParser(durationSeconds('--backup-every')))
+  .addOption(new Option('--backup-keep <n>', 'scheduled backups: how many of the newest to keep').env('CERTFLEET_BACKUP_KEEP').default(7).argParser(wholeNumber('--backup-keep')))
+  .addOption(new Option('--backup-passphrase-file <file>', 'scheduled backups: the file holding their passphrase (never on the command line)').env('CERTFLEET_BACKUP_PASSPHRASE_FILE'))
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string }) => {
     if (o.leaseTtl < 3) throw new UsageError('--lease-ttl must be at least 3s');
+    if (o.backupDir !== undefined && o.backupPassphraseFile === undefined) throw new UsageError('--backup-dir needs --backup-passphrase-file FILE');
+    if (o.backupKeep < 1) throw new UsageError('--backup-keep must be at least 1');
     const opts: ServeOptions = {
       dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, syncIntervalMs: o.syncInterval * 1000,
       leaseTtlMs: o.leaseTtl * 1000, joinTokenFile: o.joinToken,
       webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel,
+      backups: o.backupDir === undefined || o.backupPassphraseFile === undefined
+        ? null
+        : { dir: o.backupDir, everyMs: o.backupEvery * 1000, keep: o.backupKeep, passphraseFile: o.backupPassphraseFile },
     };
     // Loaded here, not at the top: the client commands start fast without the server's modules.
     const { createLogger, startServer } = await import('./serve.js');

@@ -18,7 +18,10 @@ import { verifyMasterKey } from '../app/master-key-check.js';
 import { RotationTrigger, runRotation } from '../app/rotation.js';
 import { nodeKeyPairSource } from '../crypto/key-generation.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
+import { checkPassphrase, MAX_SCRYPT_LOG_N } from '../crypto/backup-file.js';
+import { BackupSchedule } from '../jobs/backup.scheduler.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
+import { MIGRATION_NAMES } from '../storage/migrations/index.js';
 import { openStore } from '../storage/open-store.js';
 import { KEYSTORE_CHANNEL, PgListener } from '../storage/pg-listener.js';
 import { ClusterMember } from '../jobs/cluster-member.js';
@@ -46,6 +49,30 @@ export interface ServeOptions {
   readonly webCert: string | undefined;
   readonly webKey: string | undefined;
   readonly logLevel: string;
+  /** Scheduled backups, written by the leader; null: none. */
+  readonly backups: ScheduledBackups | null;
+}
+
+export interface ScheduledBackups {
+  readonly dir: string;
+  readonly everyMs: number;
+  readonly keep: number;
+  readonly passphraseFile: string;
+}
+
+/** Largest backup upload a restore accepts. */
+const MAX_RESTORE_BYTES = 16 * 1024 ** 3;
+
+/**
+ * The passphrase work factor of the backups this server writes (2^n). Tests lower it to save the
+ * ~0.5 s a key derivation costs; in production leave it at age's default.
+ */
+function backupScryptLogN(): number | undefined {
+  const text = process.env.CERTFLEET_BACKUP_SCRYPT_LOG_N;
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 10 || n > MAX_SCRYPT_LOG_N) throw new Error(`CERTFLEET_BACKUP_SCRYPT_LOG_N must be a whole number from 10 to ${MAX_SCRYPT_LOG_N}`);
+  return n;
 }
 
 const NODE_ID_FILE = 'node-id';
@@ -227,7 +254,14 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     }
 
     const tls = isLoopback(opts.listen.host) && !opts.webCert ? null : await loadWebTls({ dataDir, certFile: opts.webCert, keyFile: opts.webKey, hostName: hostname() });
-    const app = await buildHttpApi({ ctx, logger: log, https: tls, cluster: { leaseTtlMs: opts.leaseTtlMs, dataDir } });
+    const scryptLogN = backupScryptLogN();
+    const app = await buildHttpApi({
+      ctx,
+      logger: log,
+      https: tls,
+      cluster: { leaseTtlMs: opts.leaseTtlMs, dataDir },
+      backups: { dataDir, serverVersion: VERSION, nodeId, maxRestoreBytes: MAX_RESTORE_BYTES, ...(scryptLogN !== undefined ? { scryptLogN } : {}) },
+    });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
     closers.push(() => app.close());
     const address = app.server.address();
@@ -242,6 +276,26 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       await member.stop();
       await rotation.stop();
     });
+    if (opts.backups) {
+      mkdirSync(opts.backups.dir, { recursive: true, mode: 0o700 });
+      const schedule = new BackupSchedule({
+        ctx,
+        dir: opts.backups.dir,
+        everyMs: opts.backups.everyMs,
+        keep: opts.backups.keep,
+        passphrase: checkPassphrase(await readFile(opts.backups.passphraseFile, 'utf8')),
+        scheduler: nodeScheduler,
+        log: log.child({ component: 'backup' }),
+        isLeader: () => member.isLeader,
+        nodeId,
+        serverVersion: VERSION,
+        schemaVersion: MIGRATION_NAMES.at(-1) ?? '',
+        ...(scryptLogN !== undefined ? { scryptLogN } : {}),
+      });
+      schedule.start();
+      closers.push(() => schedule.stop());
+      out(`Scheduled backups: every ${opts.backups.everyMs / 1000} s into ${opts.backups.dir} (newest ${opts.backups.keep} kept), written by the rotation leader`);
+    }
     out(`certfleet is listening: console and API at ${url}/ (OpenAPI at ${url}/api/v1/openapi.json)`);
     out(`Device channel (TLS) listening on ${deviceAddress}; rotation every ${opts.syncIntervalMs / 1000} s`);
     out(`Node ${nodeId} (${member.isLeader ? 'rotation leader' : 'follower'}); lease ${opts.leaseTtlMs / 1000} s`);

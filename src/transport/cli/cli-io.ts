@@ -24,11 +24,20 @@ export function readSecretFile(path: string, what: string): string {
 }
 
 /** Exactly one of --password-stdin / --password-file must be given. */
-export async function readPassword(opts: { passwordStdin?: boolean; passwordFile?: string }, what = 'password'): Promise<string> {
-  if (opts.passwordStdin && opts.passwordFile) throw new UsageError('Give either --password-stdin or --password-file, not both.');
-  if (opts.passwordStdin) return readStdinSecret(what);
-  if (opts.passwordFile) return readSecretFile(opts.passwordFile, what);
-  throw new UsageError(`The ${what} is needed: give --password-stdin or --password-file FILE (never on the command line).`);
+export function readPassword(opts: { passwordStdin?: boolean; passwordFile?: string }, what = 'password'): Promise<string> {
+  return readSecret(opts.passwordStdin, opts.passwordFile, 'password', what);
+}
+
+/** Exactly one of --passphrase-stdin / --passphrase-file must be given. */
+export function readPassphrase(opts: { passphraseStdin?: boolean; passphraseFile?: string }, what = 'passphrase'): Promise<string> {
+  return readSecret(opts.passphraseStdin, opts.passphraseFile, 'passphrase', what);
+}
+
+async function readSecret(stdin: boolean | undefined, file: string | undefined, flag: string, what: string): Promise<string> {
+  if (stdin && file) throw new UsageError(`Give either --${flag}-stdin or --${flag}-file, not both.`);
+  if (stdin) return readStdinSecret(what);
+  if (file) return readSecretFile(file, what);
+  throw new UsageError(`The ${what} is needed: give --${flag}-stdin or --${flag}-file FILE (never on the command line).`);
 }
 
 export function printJson(value: unknown): void {

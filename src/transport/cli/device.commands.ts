@@ -48,7 +48,7 @@ export function printDevices(heading: string, page: DevicePage): void {
         d.name,
         `${d.osFamily} ${d.osVersion}`,
         d.profile ?? '',
-        d.certificateAlias,
+        d.reRegistrationRequired ? `${d.certificateAlias} (RE-REGISTER: ${d.reRegistrationReason ?? ''})` : d.certificateAlias,
         d.pendingCertificateAlias ?? '',
         d.lastContactAt ?? 'never',
       ]),
@@ -69,6 +69,7 @@ function describeDevice(d: DeviceSummary): string {
     ['pending', d.pendingCertificateAlias ?? '(none)'],
     ['registered', d.registeredAt],
     ['last contact', d.lastContactAt ?? 'never'],
+    ['re-register', d.reRegistrationRequired ? `required (${d.reRegistrationReason ?? ''}): give it a new enrollment token` : 'no'],
   ];
   return rows.map(([k, v]) => `${`${k}:`.padEnd(14)}${v}\n`).join('');
 }
@@ -79,12 +80,17 @@ export function addDeviceCommands(program: Command): void {
   device.command('list').description('registered devices, by name')
     .option('--cert <alias>', 'only devices that pin this certificate or have it pending')
     .option('--search <text>', 'only devices whose id, unit id or name contains this')
+    .option('--re-registration-required', 'only devices that must register again after a restore')
     .option('--limit <n>', 'at most this many (default: all)', wholeNumber('--limit'))
     .option('--json', 'print JSON: {"count": N, "devices": [...]}')
-    .action(async (opts: { cert?: string; search?: string; limit?: number; json?: boolean }) => {
-      const page = await fetchDevices(client(), '/api/v1/devices', { ...opts, ...(opts.cert ? { extra: { certificate: opts.cert } } : {}) });
+    .action(async (opts: { cert?: string; search?: string; limit?: number; json?: boolean; reRegistrationRequired?: boolean }) => {
+      const extra = {
+        ...(opts.cert ? { certificate: opts.cert } : {}),
+        ...(opts.reRegistrationRequired ? { reRegistrationRequired: 'true' } : {}),
+      };
+      const page = await fetchDevices(client(), '/api/v1/devices', { ...opts, extra });
       if (opts.json) printJson(page);
-      else printDevices(`Devices${opts.cert ? ` which use ${opts.cert}` : ''} (${page.count})`, page);
+      else printDevices(`Devices${opts.cert ? ` which use ${opts.cert}` : ''}${opts.reRegistrationRequired ? ' that must register again' : ''} (${page.count})`, page);
     });
 
   device.command('show').argument('<id>').description('one device')

@@ -42,7 +42,7 @@ import {
   NoContent,
   Ref,
 } from './contract/index.js';
-import { spec } from './operation.js';
+import { fileAnswer as file, spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage } from './presenters.js';
 
@@ -59,9 +59,6 @@ const TAGS = ['certificates'];
 const summary = Ref(CertificateSummarySchema, 'The entry.');
 const wholeList = ArrayOf(CertificateSummarySchema, 'The whole keystore in priority order, after the change.');
 
-/** A file answer: the bytes go out as they are, so no schema types them. */
-const file = (media: Readonly<Record<string, ReturnType<typeof Type.String>>>, description: string) =>
-  Type.Unsafe<unknown>({ description, content: Object.fromEntries(Object.entries(media).map(([type, schema]) => [type, { schema }])) });
 
 /** K3 and K4 share one shape: act on the entry, answer with the whole new list. */
 const LIST_CHANGES = [

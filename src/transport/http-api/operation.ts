@@ -3,7 +3,7 @@
  * OpenAPI document: the permission it needs (`x-permission`, enforced by the use case), the error
  * codes it can answer with, grouped by status from the one HTTP_STATUS table.
  */
-import type { TSchema } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { ErrorCode } from '../../domain/errors.js';
 import { Permission, ROLES, roleAllows } from '../../domain/roles.js';
 import type { Actor } from '../../app/context.js';
@@ -134,3 +134,7 @@ export function spec<P, Q, B, R extends Responses>(doc: OperationDoc<P, Q, B, R>
     ...(doc.bodyLimit !== undefined ? { bodyLimit: doc.bodyLimit } : {}),
   };
 }
+
+/** A file answer: the bytes go out as they are (a Buffer or a stream), so no schema types them. */
+export const fileAnswer = (media: Readonly<Record<string, ReturnType<typeof Type.String>>>, description: string) =>
+  Type.Unsafe<unknown>({ description, content: Object.fromEntries(Object.entries(media).map(([type, schema]) => [type, { schema }])) });

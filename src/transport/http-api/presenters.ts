@@ -17,9 +17,12 @@ import type { EnrollmentTokenRecord } from '../../app/enrollment.js';
 import type { NetworkToken } from '../../domain/network-token.js';
 import type { CompatibilityPreview as AppCompatibilityPreview } from '../../app/compatibility-preview.js';
 import type { DefaultPreview as Preview, RotationReport as Report, RotationStatus as Status } from '../../app/rotation.js';
+import type { BackupRun, RestoreReport } from '../../app/backup.js';
 import type {
   ApiToken,
   AuditEvent,
+  BackupRunView,
+  RestoreReportView,
   CertificateContent,
   CertificateSummary,
   ClusterStatus,
@@ -254,4 +257,36 @@ export function presentClusterStatus(s: AppClusterStatus): ClusterStatus {
 
 export function presentNetworkToken(t: NetworkToken): NetworkTokenAnswer {
   return { format: t.format, clusterId: t.clusterId, serial: t.serial, keystoreDigest: t.keystoreDigest, createdAt: t.createdAt, signature: t.signature };
+}
+
+export function presentRestoreReport(r: RestoreReport): RestoreReportView {
+  return {
+    dryRun: r.dryRun,
+    backup: { ...r.backup, counts: { ...r.backup.counts } },
+    certificates: {
+      restored: r.certificates.restored.map((c) => ({ ...c })),
+      current: r.certificates.current.map((c) => ({ ...c })),
+      onlyInBackup: r.certificates.onlyInBackup.map((c) => ({ ...c })),
+      onlyCurrent: r.certificates.onlyCurrent.map((c) => ({ ...c })),
+    },
+    reRegistrationRequired: {
+      count: r.reRegistrationRequired.reRegistrationRequired,
+      devices: r.reRegistrationRequired.devices.map((d) => ({ id: d.id, name: d.name, unitId: d.unitId, reason: d.reason })),
+    },
+  };
+}
+
+export function presentBackupRun(r: BackupRun): BackupRunView {
+  return {
+    id: r.id,
+    trigger: r.trigger,
+    nodeId: r.nodeId,
+    file: r.file,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    sizeBytes: r.sizeBytes,
+    result: r.result,
+    error: r.error,
+    counts: { ...r.counts },
+  };
 }

@@ -27,6 +27,7 @@ import { Access, spec } from './operation.js';
 import { API_PREFIX, OPENAPI_PATH } from './paths.js';
 import { SHARED_SCHEMAS } from './contract/index.js';
 import { refuseCoercedBodies } from './strict-body.js';
+import { registerBackupRoutes, type BackupRouteOptions } from './backups.routes.js';
 import { registerClusterRoutes, type ClusterRouteOptions } from './cluster.routes.js';
 import { DEFAULT_LEASE_TTL_MS } from '../../app/cluster.js';
 import { registerSyncRoutes } from './sync.routes.js';
@@ -42,6 +43,8 @@ export interface HttpApiOptions {
   readonly trustProxy?: boolean;
   /** What the cluster status needs of this node; a process that is no node (tests) takes the defaults. */
   readonly cluster?: ClusterRouteOptions;
+  /** Where uploaded backups are kept while they are restored, and what a backup names as its server. */
+  readonly backups?: BackupRouteOptions;
 }
 
 /** Every route but the import takes small JSON bodies. */
@@ -55,10 +58,11 @@ export const LOG_REDACT_PATHS: readonly string[] = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-csrf-token"]',
+  'req.headers["x-certfleet-backup-passphrase"]',
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
-  ...['password', 'keyPassword', 'file', 'token', 'privateKey', 'sealedKey', 'passwordHash', 'tokenHash', 'credentialHash'].flatMap(
+  ...['password', 'passphrase', 'keyPassword', 'file', 'token', 'privateKey', 'sealedKey', 'passwordHash', 'tokenHash', 'credentialHash'].flatMap(
     (f) => [f, `*.${f}`, `*.*.${f}`],
   ),
 ];
@@ -190,6 +194,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   registerCompatibilityRoutes(app, ctx);
   registerSyncRoutes(app, ctx);
   registerClusterRoutes(app, ctx, opts.cluster ?? { leaseTtlMs: DEFAULT_LEASE_TTL_MS, dataDir: 'DATA' });
+  if (opts.backups) registerBackupRoutes(app, ctx, opts.backups);
   // The web console's static files at / (built into dist/web by `npm run build`).
   registerConsole(app);
 

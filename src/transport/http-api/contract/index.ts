@@ -17,6 +17,7 @@ import { UserSchema } from './user.js';
 
 export * from './api-token.js';
 export * from './audit-event.js';
+export * from './backup.js';
 export * from './auth.js';
 export * from './certificate.js';
 export * from './certificate-content.js';
