@@ -289,6 +289,8 @@ export interface RestoreOptions {
   readonly keepCurrentCertificates: boolean;
   readonly knownMigrations: readonly string[];
   readonly file: string | null;
+  /** Told when the file has been checked and the one transaction that applies it begins. */
+  readonly onApplying?: () => void;
 }
 
 export interface RestoreReport {
@@ -327,6 +329,7 @@ export async function restoreBackup(ctx: AppContext, actor: Actor, open: BackupO
       counts: header.counts,
     };
     let summary: RestoreSummary;
+    o.onApplying?.();
     try {
       summary = await ctx.store.transaction(async (tx) => {
         await tx.keystore.lock();

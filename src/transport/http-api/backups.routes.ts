@@ -167,7 +167,9 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
               keepCurrentCertificates: request.query.keepCurrentCertificates ?? false,
               knownMigrations: MIGRATION_NAMES,
               file: null,
+              onApplying: () => request.log.info({ dryRun: request.query.dryRun ?? false }, 'restore: the backup checked out; applying it in one transaction'),
             });
+            request.log.info({ dryRun: report.dryRun, reRegistrationRequired: report.reRegistrationRequired.reRegistrationRequired }, 'restore: done');
             return presentRestoreReport(report);
           } finally {
             await unlink(path).catch(() => undefined); // absent when the upload failed before the file was made
