@@ -127,6 +127,12 @@ export class BackupFileWriter {
 
   private constructor(out: Writable, encrypted: Promise<ReadableStream<Uint8Array>>, gzip: Gzip) {
     this.gzip = gzip;
+    // Heard from the start: `out` may fail (a file that cannot be opened) before the key derivation
+    // has finished and the pipeline below is attached.
+    out.on('error', (e) => {
+      this.failure ??= e;
+      gzip.destroy(e);
+    });
     this.done = encrypted.then((stream) =>
       pipeline(Readable.fromWeb(stream as import('node:stream/web').ReadableStream<Uint8Array>), countBytes((n) => (this.bytes += n)), out),
     );

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -157,7 +157,44 @@ forEachDatabase('backup and restore, end to end', (db) => {
   });
 });
 
-describe('restore refuses bad input through the CLI', () => {
+describe('backup on one SQLite node', () => {
+  it('serve --backup-dir: the leader writes scheduled backups, keeps the newest, and backup list shows them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'certfleet-backup-e2e-'));
+    const database = await createTestDatabase('sqlite');
+    try {
+      const passphraseFile = join(dir, 'passphrase');
+      writeFileSync(passphraseFile, `${PASSPHRASE}\n`, { mode: 0o600 });
+      const backups = join(dir, 'backups');
+      const server = await serveProcess({
+        dataDir: join(dir, 'data'),
+        db: database.url,
+        env: SERVER_ENV,
+        args: ['--backup-dir', backups, '--backup-every', '1s', '--backup-keep', '2', '--backup-passphrase-file', passphraseFile],
+      });
+      assert.match(server.output(), /Scheduled backups: every 1 s into .* \(newest 2 kept\), written by the rotation leader/);
+      for (let n = 0, from = 0; n < 3; n++) {
+        const m = await server.watch.waitFor(/wrote a scheduled backup/, `scheduled backup ${n + 1}`, 30_000, from);
+        from += m.index + m[0].length;
+      }
+      await server.watch.waitFor(/removed an old scheduled backup/, 'the oldest is removed', 30_000);
+      await server.stop();
+      const files = readdirSync(backups).sort();
+      assert.equal(files.length, 2);
+      assert.ok(files.every((f) => /^certfleet-.*\.cfbak$/.test(f)), files.join(', '));
+      const again = await serveProcess({ dataDir: join(dir, 'data'), db: database.url, env: SERVER_ENV });
+      const cli2 = new CliSession(again.url);
+      await cli2.login('admin', ADMIN);
+      const list = await cli2.json<{ runs: { trigger: string; result: string; file: string | null }[] }>(['backup', 'list']);
+      assert.ok(list.runs.length >= 3, `${list.runs.length} runs`);
+      assert.deepEqual([list.runs[0]?.trigger, list.runs[0]?.result], ['scheduled', 'ok']);
+      await again.stop();
+    } finally {
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   it('a wrong passphrase and random bytes: their own codes, exit 1, nothing changed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certfleet-backup-e2e-'));
     const database = await createTestDatabase('sqlite');
