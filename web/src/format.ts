@@ -1,5 +1,5 @@
 /** How dates and counts read on screen: ISO dates (unambiguous for an international fleet), local time. */
-import { BACKUP_TABLES, type BackupTable } from './types';
+import { BACKUP_TABLES, ReRegistrationReason, type BackupTable } from './types';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -65,4 +65,16 @@ export function countsText(counts: Readonly<Record<string, number>>): string {
     .filter(([t]) => !KNOWN_TABLES.has(t))
     .map(([t, n]) => `${t} ${n}`);
   return [...known, ...other].join(', ') || '—';
+}
+
+const RE_REGISTRATION_WORDS = new Map<string, string>(
+  Object.entries({
+    [ReRegistrationReason.pinnedCertificateNotRestored]: 'its certificate is not in the restored keystore',
+    [ReRegistrationReason.registeredAfterBackup]: 'registered after the restored backup',
+  } satisfies Record<ReRegistrationReason, string>),
+);
+
+/** Why a device must register again, in words; a reason this console does not know, as the server named it. */
+export function reRegistrationText(reason: string | null): string | null {
+  return reason === null ? null : (RE_REGISTRATION_WORDS.get(reason) ?? reason);
 }

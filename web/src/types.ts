@@ -5,7 +5,7 @@
  */
 export { Permission, ROLES, type Role } from '../../src/domain/roles.js';
 export { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
-export { BACKUP_TABLES, type BackupTable } from '../../src/domain/backup.js';
+export { BACKUP_TABLES, ReRegistrationReason, type BackupTable } from '../../src/domain/backup.js';
 export type {
   ApiToken,
   AuditEvent,
