@@ -15,13 +15,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { after, before } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { BackupList, LoginAnswer, RestoreReportView } from '../../src/transport/http-api/contract/index.js';
 import { CliSession } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { killAllServers, serveProcess, type Serving } from '../support/serve-process.js';
-import { browserSuite, goTo, launchBrowser, logIn, newConsolePage, screenshot } from './browser.js';
+import { browserSuite, goTo, launchBrowser, logIn, newConsolePage, orderedSteps, screenshot } from './browser.js';
 
 const ADMIN = 'backup-console-admin-1';
 const PASSPHRASE = 'correct horse battery staple';
@@ -65,18 +65,7 @@ browserSuite('web console: backups, and the devices a restore strands', () => {
     return d?.deviceId ?? '';
   };
 
-  /** The steps build on each other: once one fails, the rest are skipped instead of timing out one by one. */
-  let broken: string | null = null;
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async (t) => {
-      if (broken !== null) return t.skip(`an earlier step failed: ${broken}`);
-      try {
-        await fn();
-      } catch (e) {
-        broken = name;
-        throw e;
-      }
-    });
+  const step = orderedSteps();
 
   before(async () => {
     db = await createTestDatabase('sqlite');
