@@ -56,6 +56,25 @@ export function browserSuite(name: string, suite: () => void): void {
   describe(name, suite);
 }
 
+/**
+ * `it` for steps that build on each other and run in order: once one fails, the rest are skipped
+ * with its name instead of timing out one by one.
+ */
+export function orderedSteps(): (name: string, fn: () => Promise<void>) => void {
+  let broken: string | null = null;
+  return (name, fn) => {
+    it(name, async (t) => {
+      if (broken !== null) return t.skip(`an earlier step failed: ${broken}`);
+      try {
+        await fn();
+      } catch (e) {
+        broken = name;
+        throw e;
+      }
+    });
+  };
+}
+
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
 }

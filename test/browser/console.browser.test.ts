@@ -26,7 +26,7 @@ import { DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
 import { runCli } from '../support/cli.js';
 import { databaseUnavailable, openTestStore } from '../support/databases.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
-import { browserSuite, goTo, launchBrowser, logIn, newConsolePage, screenshot } from './browser.js';
+import { browserSuite, goTo, launchBrowser, logIn, newConsolePage, orderedSteps, screenshot } from './browser.js';
 
 /** test/fixtures/out, seen from dist/test/browser/. */
 const FIXTURES = new URL('../../../test/fixtures/out/', import.meta.url).pathname;
@@ -64,18 +64,7 @@ browserSuite('web console', () => {
     return JSON.parse(r.stdout) as AgentResult; // agent --once --json prints one object
   };
 
-  /** The steps build on each other: once one fails, the rest are skipped instead of timing out one by one. */
-  let broken: string | null = null;
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async (t) => {
-      if (broken !== null) return t.skip(`an earlier step failed: ${broken}`);
-      try {
-        await fn();
-      } catch (e) {
-        broken = name;
-        throw e;
-      }
-    });
+  const step = orderedSteps();
 
   const dialog = () => page.getByRole('dialog');
   const button = (name: string) => page.getByRole('button', { name, exact: true });

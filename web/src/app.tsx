@@ -13,6 +13,7 @@ import { ROLE_NAMES } from './format';
 import { AccountsPage } from './pages/accounts-page';
 import { ApiTokensPage } from './pages/api-tokens-page';
 import { AuditPage } from './pages/audit-page';
+import { BackupsPage } from './pages/backups-page';
 import { CertificatesPage } from './pages/certificates/certificates-page';
 import { CompatibilityPage } from './pages/compatibility-page';
 import { DevicesPage } from './pages/devices-page';
@@ -37,6 +38,7 @@ const PAGES: readonly PageDef[] = [
   { path: 'compatibility', title: 'Firmware compatibility', component: CompatibilityPage, permission: Permission.read },
   { path: 'rotation', title: 'Rotation', component: RotationPage, permission: Permission.read },
   { path: 'cluster', title: 'Cluster', component: ClusterPage, permission: Permission.read },
+  { path: 'backups', title: 'Backups', component: BackupsPage, permission: Permission.read },
   { path: 'audit', title: 'Audit log', component: AuditPage, permission: Permission.read },
   { path: 'tokens', title: 'API tokens', component: ApiTokensPage, permission: Permission.read },
   { path: 'accounts', title: 'Accounts', component: AccountsPage, permission: Permission.manageAccounts },

@@ -5,9 +5,12 @@
  */
 export { Permission, ROLES, type Role } from '../../src/domain/roles.js';
 export { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
+export { BACKUP_TABLES, ReRegistrationReason, type BackupTable } from '../../src/domain/backup.js';
 export type {
   ApiToken,
   AuditEvent,
+  BackupList,
+  BackupRunView,
   CertificateContent,
   CertificateSummary,
   ClusterStatus,

@@ -1,5 +1,16 @@
 import type { DeviceSummary } from '../types';
-import { formatDateTime } from '../format';
+import { formatDateTime, reRegistrationText } from '../format';
+
+/** After a restore: this device cannot go on as it was and needs a new enrollment token (B2). */
+function ReRegistration({ device }: { readonly device: DeviceSummary }) {
+  const reason = reRegistrationText(device.reRegistrationReason);
+  return (
+    <span class="re-registration">
+      <span class="badge attention">Re-registration required</span>
+      {reason !== null ? <span class="reason">{reason}</span> : null}
+    </span>
+  );
+}
 
 /** Devices as a table; `relativeTo` shows how each one uses that certificate instead of the certificate columns. */
 export function DevicesTable(props: {
@@ -36,8 +47,11 @@ export function DevicesTable(props: {
       </thead>
       <tbody>
         {devices.map((d) => (
-          <tr key={d.id}>
-            <td class="nowrap">{d.name}</td>
+          <tr key={d.id} data-device={d.id} class={d.reRegistrationRequired ? 're-register' : ''}>
+            <td class="nowrap">
+              {d.name}
+              {d.reRegistrationRequired ? <ReRegistration device={d} /> : null}
+            </td>
             <td class="mono nowrap">{d.unitId}</td>
             <td>
               {d.osFamily} {d.osVersion}
