@@ -87,7 +87,7 @@ interface ChildResult {
 }
 
 /** certfleet's backup or restore in a child process: its own figure and its own peak RSS. */
-async function certfleet(mode: 'backup' | 'restore', db: TestDatabase, file: string, masterKey: Buffer): Promise<ChildResult & { processMs: number }> {
+async function certfleet(mode: 'backup' | 'restore' | 'scrypt', db: TestDatabase, file: string, masterKey: Buffer): Promise<ChildResult & { processMs: number }> {
   const target = db.dialect === 'sqlite' ? db.url : (db.schema as string); // a PostgreSQL TestDatabase has a schema
   const r = await run(process.execPath, [CHILD, mode, db.dialect, target, file], {
     ...process.env,
@@ -199,6 +199,7 @@ async function bench(dialect: TestDialect, dir: string): Promise<Row[]> {
     const restore = await certfleet('restore', target, ours, keyB);
     const restoreLoad = load();
     const restoredDevices = await deviceCount(target);
+    const floor = await certfleet('scrypt', target, ours, keyB);
     let baselineRestore: () => Promise<Timed>;
     if (dialect === 'sqlite') {
       const fresh = join(dir, 'restored.db');
@@ -232,6 +233,7 @@ async function bench(dialect: TestDialect, dir: string): Promise<Row[]> {
       [`backup peak RSS, ${dialect}`, MB(backup.maxRssKb), `${base.backup}: ${MB(bBase.maxRssKb)}`, bBase.maxRssKb ? ratio(backup.maxRssKb, bBase.maxRssKb) : 'n/a', goal(`≤ ${GOAL_RSS_MB} MB`, rss(backup.maxRssKb)), backupLoad],
       [`restore into a new server (own first certificate), ${dialect}`, `${s(restore.ms)} (restoreBackup, ${factor}, both passes)`, `${base.restore}: ${s(rBase.ms)}`, ratio(restore.ms, rBase.ms), goal(`≤ ${GOAL_RATIO}×`, restore.ms <= GOAL_RATIO * rBase.ms), restoreLoad],
       [`restore peak RSS, ${dialect}`, MB(restore.maxRssKb), `${base.restore}: ${MB(rBase.maxRssKb)}`, rBase.maxRssKb ? ratio(restore.maxRssKb, rBase.maxRssKb) : 'n/a', goal(`≤ ${GOAL_RSS_MB} MB`, rss(restore.maxRssKb)), restoreLoad],
+      [`peak RSS of the passphrase's key derivation alone (the floor), ${dialect}`, `${MB(floor.maxRssKb)} (${factor}: 128 × r × N = ${(128 * 8 * 2 ** floor.scryptLogN) / 2 ** 20} MiB, in a process with an open store)`, '', '', '', load()],
     ];
   } finally {
     for (const c of cleanup.reverse()) await c().catch((e: unknown) => console.error(`[${dialect}] cleanup: ${String(e)}`));
