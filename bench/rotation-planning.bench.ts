@@ -17,11 +17,10 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
 import { runRotation } from '../src/app/rotation.js';
-import { firmwareProfile } from '../src/agent/profiles.js';
-import { PROFILE_IDENTITY } from '../src/domain/compatibility.js';
 import { testAppContext } from '../test/support/app-context.js';
 import { createTestDatabase, databaseUnavailable, type TestDialect } from '../test/support/databases.js';
 import { deviceKeystore } from '../test/support/device-fleet.js';
+import { insertDevicesSql } from './support/device-rows.js';
 import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
 
 const DEVICES = Math.max(1, Math.min(20_000_000, Number(process.env['BENCH_DEVICES'] ?? 1_000_000) || 1_000_000));
@@ -32,34 +31,6 @@ const PASSES = 5;
 const COUNT_RUNS = 20;
 
 const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
-
-function mask(profile: string): number {
-  const p = firmwareProfile(profile);
-  if (!p) throw new Error(`no profile ${profile}`);
-  return p.mask;
-}
-
-/** One INSERT … SELECT over `series` (a relation with an integer column n). */
-function insertSql(series: string, ids: { tckey: string; legacy: string; ec: string }): string {
-  // n % 100: 0–59 igel-os-12 on tckey (current), 60–79 igel-os-11 on legacy (to be scheduled),
-  // 80–89 igel-linux on legacy and 90–94 windows-7 on legacy (incompatible with SHA512withRSA),
-  // 95–98 igel-os-12 on ec (scheduled), 99 igel-os-12 on legacy, one in ten of them with an explicit pending ec.
-  const bucket = (cases: [number, string][], otherwise: string) =>
-    `case ${cases.map(([below, v]) => `when n % 100 < ${below} then ${v}`).join(' ')} else ${otherwise} end`;
-  const profile = bucket([[60, q('igel-os-12')], [80, q('igel-os-11')], [90, q('igel-linux-4.01.650')], [95, q('windows-7-embedded-3.08.100')]], q('igel-os-12'));
-  const ident = (field: 'osFamily' | 'osVersion') =>
-    bucket(
-      (['igel-os-12', 'igel-os-11', 'igel-linux-4.01.650', 'windows-7-embedded-3.08.100'] as const).map((p, i) => [[60, 80, 90, 95][i] as number, q((PROFILE_IDENTITY[p] as Record<string, string>)[field] as string)]),
-      q((PROFILE_IDENTITY['igel-os-12'] as Record<string, string>)[field] as string),
-    );
-  const masks = bucket([[60, String(mask('igel-os-12'))], [80, String(mask('igel-os-11'))], [90, String(mask('igel-linux-4.01.650'))], [95, String(mask('windows-7-embedded-3.08.100'))]], String(mask('igel-os-12')));
-  const cert = bucket([[60, q(ids.tckey)], [95, q(ids.legacy)], [99, q(ids.ec)]], q(ids.legacy));
-  return `insert into devices (id, unit_id, name, os_family, os_version, profile, declared_algorithms, certificate_id,
-      credential_hash, registered_at, last_contact_at, supported_mask)
-    select 'dev-' || n, 'unit-' || n, 'tc-' || n, ${ident('osFamily')}, ${ident('osVersion')}, ${profile}, null, ${cert},
-      'hash-' || n, '2026-01-01T00:00:00.000Z', null, ${masks}
-    from ${series}`;
-}
 
 async function bench(dialect: TestDialect): Promise<Row[]> {
   const db = await createTestDatabase(dialect);
@@ -87,11 +58,7 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
     try {
       process.stdout.write(`[${dialect}] inserting ${DEVICES.toLocaleString('en')} devices … `);
       const t0 = performance.now();
-      if (dialect === 'sqlite') {
-        await exec(`with recursive s(n) as (select 1 union all select n + 1 from s where n < ${DEVICES}) ${insertSql('s', ids)}`);
-      } else {
-        await exec(insertSql(`generate_series(1, ${DEVICES}) as s(n)`, ids));
-      }
+      await exec(insertDevicesSql(dialect, DEVICES, ids));
       const insertMs = performance.now() - t0;
       let vacuumMs = 0;
       if (dialect === 'postgres') {
