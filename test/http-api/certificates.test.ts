@@ -145,8 +145,8 @@ forEachDatabase('REST API certificates', (db) => {
     assert.equal(body.count, 7);
     assert.equal(body.devices.length, 3);
     assert.deepEqual(Object.keys(body.devices[0] ?? {}).sort(), [
-      'certificateAlias', 'id', 'lastContactAt', 'name', 'osFamily', 'osVersion', 'pendingCertificateAlias', 'profile', 'registeredAt',
-      'supportedAlgorithms', 'unitId',
+      'certificateAlias', 'id', 'lastContactAt', 'name', 'osFamily', 'osVersion', 'pendingCertificateAlias', 'profile', 'reRegistrationReason',
+      'reRegistrationRequired', 'registeredAt', 'supportedAlgorithms', 'unitId',
     ]);
     assert.ok(!page.body.includes('secret-credential-hash'));
     const search = await h.call('viewer', { method: 'GET', url: '/api/v1/certificates/ec1/devices?search=LAB' });

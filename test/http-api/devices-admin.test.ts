@@ -25,7 +25,7 @@ import type {
 
 const DEVICE_KEYS = [
   'certificateAlias', 'id', 'lastContactAt', 'name', 'osFamily', 'osVersion', 'pendingCertificateAlias', 'profile',
-  'registeredAt', 'supportedAlgorithms', 'unitId',
+  'reRegistrationReason', 'reRegistrationRequired', 'registeredAt', 'supportedAlgorithms', 'unitId',
 ];
 const TOKEN_KEYS = ['createdAt', 'createdBy', 'expiresAt', 'id', 'revokedAt', 'state', 'unitId', 'usesAllowed', 'usesLeft'];
 const REPORT_KEYS = ['alreadyCurrent', 'awaitingConfirmation', 'checked', 'defaultAlias', 'finishedAt', 'incompatible', 'scheduled', 'startedAt'];

@@ -22,6 +22,7 @@ import { isCertfleetError } from '../../src/domain/errors.js';
 import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.js';
 import { refusedWith } from '../support/refusals.js';
 import { found } from '../support/found.js';
+import { MIGRATION_NAMES } from '../../src/storage/migrations/index.js';
 import { forEachDatabase, type TestDatabase } from '../support/databases.js';
 
 const T0 = '2025-01-01T00:00:00.000Z';
@@ -332,6 +333,7 @@ forEachDatabase('Store contract', (ctx) => {
         pendingCertificateAlias: null,
         registeredAt: T0,
         lastContactAt: null,
+        reRegistrationReason: null,
       },
       {
         id: 'dev-2',
@@ -349,6 +351,7 @@ forEachDatabase('Store contract', (ctx) => {
         pendingCertificateAlias: 'a',
         registeredAt: T0,
         lastContactAt: null,
+        reRegistrationReason: null,
       },
     ]);
     const ofB = await store().devices.listByCertificate(b.id, { offset: 0, limit: 10 });
@@ -598,7 +601,7 @@ forEachDatabase('Store contract', (ctx) => {
     assert.deepEqual((await third.keystore.list()).map((e) => e.alias), ['a']);
     assert.deepEqual((await again.keystore.list()).map((e) => e.alias), ['a']);
     const ran = await rawQuery(db, 'select name from kysely_migration order by name', []);
-    assert.deepEqual(ran.map((r) => r['name']), ['0001-initial', '0002-devices', '0003-drop-explicit-pending', '0004-cluster']);
+    assert.deepEqual(ran.map((r) => r['name']), [...MIGRATION_NAMES]);
     const state = await rawQuery(db, 'select count(*) as n from keystore_state', []);
     assert.equal(Number(state[0]?.['n']), 1);
   });
