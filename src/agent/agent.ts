@@ -104,6 +104,9 @@ function parseCheckIn(v: unknown): CheckInAnswer {
  */
 function mustRegisterAgain(e: unknown): string | null {
   if (e instanceof ServerRefusal && e.code === 're_registration_required') return 'the server was restored and no longer knows it as it is';
+  // The certificate it pins is neither the one the server has on record nor its pending replacement
+  // (docs/device-protocol.md): the server does not take a pin on the device's word.
+  if (e instanceof ServerRefusal && e.code === 'pin_not_allowed') return 'the server does not have the certificate it pins on record for it';
   if (e instanceof ConnectionFailure && e.code !== null && /UNRECOGNIZED_NAME/i.test(e.code)) {
     return 'no server has the certificate it pins any more (TLS alert unrecognized_name)';
   }
@@ -256,14 +259,22 @@ export class DeviceAgent {
   }
 
   /** Stores the replacement beside the pinned certificate, connects pinning it, and confirms. */
-  private async applyReplacement(answer: CertificateAnswer & { pem: string }): Promise<PinnedCertificate> {
+  private async applyReplacement(answer: CertificateAnswer & { pem: string }): Promise<PinnedCertificate | null> {
     const next = this.pinnedOf(answer, 'check-in');
     await this.update({ next });
     this.opts.onEvent?.({ kind: 'replacement-received', certificate: next });
     const credential = this.credential();
-    await this.withConnection(pinServerName(next.sha256), this.check(next), true, (conn) =>
-      conn.request('POST', DEVICE_PATHS.confirm, { sha256Fingerprint: next.sha256 }, credential),
-    );
+    try {
+      await this.withConnection(pinServerName(next.sha256), this.check(next), true, (conn) =>
+        conn.request('POST', DEVICE_PATHS.confirm, { sha256Fingerprint: next.sha256 }, credential),
+      );
+    } catch (e) {
+      // A newer replacement was planned since the check-in: keep the pinned certificate; the next
+      // check-in hands out the new one.
+      if (!(e instanceof ServerRefusal && e.code === 'pin_not_allowed')) throw e;
+      await this.update({ next: null });
+      return null;
+    }
     await this.promote(next, 'confirm');
     return next;
   }
@@ -315,10 +326,14 @@ export class DeviceAgent {
         await this.promote(pending, 'check-in');
         replaced = pending;
       } catch (e) {
-        // No server would even complete a handshake pinning it: go on with the pinned certificate,
-        // whose check-in says what the server wants now. A request that may have reached the
-        // server, a pin mismatch, a refusal: the cycle ends, and the next one tries again.
-        if (!(e instanceof ConnectionFailure) || !e.beforeRequest) throw e;
+        // No server would even complete a handshake pinning it, or the server no longer has it as
+        // this device's replacement (a newer default was planned meanwhile: pin_not_allowed): go
+        // on with the pinned certificate, whose check-in says what the server wants now. A request
+        // that may have reached the server, a pin mismatch, another refusal: the cycle ends, and
+        // the next one tries again.
+        const superseded = e instanceof ServerRefusal && e.code === 'pin_not_allowed';
+        if (!superseded && (!(e instanceof ConnectionFailure) || !e.beforeRequest)) throw e;
+        if (superseded) await this.update({ next: null });
         answer = null;
       }
     }

@@ -4,16 +4,21 @@
  * device its credential belongs to, so one device can never reach another's record.
  *
  * A check-in is two statements: the credential lookup (unique index) and one UPDATE that records
- * the contact and applies the pin the device presented (`outcomeOfPin`, rotation.ts):
+ * the contact on the current pin. The pin the device presented decides (`outcomeOfPin`, rotation.ts):
  *
- *   pin = current          → unchanged
- *   pin = pending          → confirmed: current = pin, pending = ∅ (a lost confirmation is recovered here)
- *   pin = another entry    → adopted: current = pin (the device verified it; the record follows)
+ *   pin = current          → unchanged (the one UPDATE)
+ *   pin = pending          → confirmed: current = pin, pending = ∅, audited `device.pin-changed`
+ *                            (a lost confirmation is recovered here); a compare-and-set in one transaction
+ *   pin = another entry    → refused, `pin_not_allowed`, nothing written. Until this was changed the
+ *                            record "adopted" any verified pin; that let a device credential move its
+ *                            record to any entry (an inactive one, one an administrator is deleting).
  *
  * Certificates come from a per-process cache (device-keystore.ts), so no keystore query is needed.
  */
 import { colonFingerprint, fingerprintHex } from '../domain/device-names.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
+import { outcomeOfPin } from '../domain/rotation.js';
+import { AuditResult } from '../domain/vocabularies.js';
 import { maskOfFirmware } from './compatibility.js';
 import type { AppContext } from './context.js';
 import { deviceCertificateView, type DeviceCertificate } from './device-keystore.js';
@@ -36,9 +41,8 @@ export interface DeviceContact {
   /** The OS version the device reports now; absent: unchanged. */
   readonly osVersion?: string;
   /**
-   * The keystore entry the device pinned on this connection, if known. The record follows it
-   * (domain/rotation.ts, `outcomeOfPin`): it becomes the current certificate, and a pending
-   * replacement equal to it is confirmed (it ends by itself, as the device now pins the target).
+   * The keystore entry the device pinned on this connection, if known (domain/rotation.ts,
+   * `outcomeOfPin`): its current certificate, or its pending replacement, which is then confirmed.
    */
   readonly pinnedCertificateId: string | null;
 }
@@ -50,10 +54,16 @@ export interface DeviceCheckInRepo {
   findByCredentialHash(credentialHash: string): Promise<{ readonly id: string; readonly reRegistrationReason: string | null } | null>;
   findById(id: string): Promise<DeviceRecord | null>;
   /**
-   * A check-in in one statement: last contact, OS version, and the pin the device presented.
-   * Returns the state afterwards, or null when the device does not exist (any more).
+   * A check-in in one statement: last contact and OS version, written only when the device exists
+   * and `pinnedCertificateId` is null or its current certificate. Returns the state afterwards, or
+   * null when nothing was written (no such device, or another pin).
    */
   recordContact(id: string, contact: DeviceContact): Promise<DeviceCertificateState | null>;
+  /**
+   * The confirmation of a replacement, as a compare-and-set: current `from` → `to`, only while the
+   * device pins `from` and `to` is its pending replacement. Null when either no longer holds.
+   */
+  switchPin(id: string, from: string, to: string, contact: DeviceContact): Promise<DeviceCertificateState | null>;
   /** Writes one device's supported mask (its firmware changed what it supports). */
   setSupportedMask(id: string, mask: number): Promise<void>;
 }
@@ -122,12 +132,11 @@ export async function checkInDevice(
   const osVersion = checkOsVersion(req.osVersion);
   const certificates = ctx.deviceCertificates;
   const pinned = conn.pinnedSha256Hex === null ? null : await certificates.findBySha256Hex(conn.pinnedSha256Hex);
-  const state = await ctx.store.devices.recordContact(device.deviceId, {
+  const state = await recordContactOnPin(ctx, device.deviceId, 'check-in', {
     at: ctx.clock.now().toISOString(),
     ...(osVersion !== undefined ? { osVersion } : {}),
     pinnedCertificateId: pinned?.id ?? null,
   });
-  if (!state) throw unauthenticated();
   if (osVersion !== undefined && state.declaredAlgorithms === null) {
     // New firmware may support more (or less): the table decides again; the reconciler acts on it.
     const mask = maskOfFirmware(await ctx.compatibilityRules.current(), state);
@@ -166,9 +175,72 @@ export async function confirmReplacement(
   }
   const pinned = await ctx.deviceCertificates.findBySha256Hex(hex, true);
   if (!pinned) throw mismatch('The certificate being confirmed is not in the keystore.');
-  const state = await ctx.store.devices.recordContact(device.deviceId, { at: ctx.clock.now().toISOString(), pinnedCertificateId: pinned.id });
-  if (!state) throw unauthenticated();
+  await recordContactOnPin(ctx, device.deviceId, 'confirm', { at: ctx.clock.now().toISOString(), pinnedCertificateId: pinned.id });
   return { certificate: deviceCertificateView(pinned) };
+}
+
+/** How many times a confirmation races a rotation pass (or another check-in) before giving up. */
+const SWITCH_ATTEMPTS = 3;
+
+/**
+ * Records a contact under the rule of `outcomeOfPin`: the common case (the current pin, or none) is
+ * one UPDATE; a confirmation is a compare-and-set with its audit entry in one transaction; any
+ * other pin is refused and writes nothing.
+ */
+async function recordContactOnPin(ctx: AppContext, deviceId: string, via: 'check-in' | 'confirm', contact: DeviceContact): Promise<DeviceCertificateState> {
+  const state = await ctx.store.devices.recordContact(deviceId, contact);
+  if (state) return state;
+  const pinnedId = contact.pinnedCertificateId;
+  if (pinnedId === null) throw unauthenticated(); // nothing written without a pin: the device is gone
+  for (let attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
+    // Read, decide, then write by compare-and-set: a rotation pass or another check-in in between
+    // makes the write miss, and the loop decides again on what is there now. (The certificates are
+    // read before the transaction: a cache miss inside it would wait for the connection it holds.)
+    const record = await ctx.store.devices.findById(deviceId);
+    if (!record) throw unauthenticated();
+    const outcome = outcomeOfPin(record, pinnedId);
+    if (outcome.kind === 'refused') throw await pinNotAllowed(ctx, record);
+    if (outcome.kind === 'unchanged') {
+      const state = await ctx.store.devices.recordContact(deviceId, contact);
+      if (state) return state;
+      continue;
+    }
+    const from = await ctx.deviceCertificates.get(record.certificateId);
+    const to = await ctx.deviceCertificates.get(outcome.certificateId);
+    const switched = await ctx.store.transaction(async (tx) => {
+      const after = await tx.devices.switchPin(deviceId, from.id, to.id, contact);
+      if (after) {
+        await tx.audit.append({
+          at: contact.at,
+          actor: `device:${deviceId}`,
+          action: 'device.pin-changed',
+          target: deviceId,
+          result: AuditResult.ok,
+          code: null,
+          details: { unitId: record.unitId, from: from.alias, to: to.alias, toSha256Fingerprint: to.sha256Fingerprint, via },
+        });
+      }
+      return after;
+    });
+    if (switched) return switched;
+  }
+  // Each attempt lost a race with a rotation pass that moved the pending replacement: the device
+  // learns the new one at its next check-in on its current pin.
+  throw new CertfleetError(ErrorCode.pin_not_allowed, 'The replacement changed while it was being confirmed. Check in again on the current certificate.', {});
+}
+
+async function pinNotAllowed(ctx: AppContext, record: DeviceRecord): Promise<CertfleetError> {
+  const current = await ctx.deviceCertificates.get(record.certificateId);
+  const pending = record.pendingCertificateId === null ? null : await ctx.deviceCertificates.get(record.pendingCertificateId);
+  return new CertfleetError(
+    ErrorCode.pin_not_allowed,
+    'This connection pins a certificate that is neither the device\'s current certificate nor its pending replacement. ' +
+      'Connect pinning the current one; if the device no longer has it, register it again with an enrollment token.',
+    {
+      current: { alias: current.alias, sha256Fingerprint: current.sha256Fingerprint },
+      pending: pending === null ? null : { alias: pending.alias, sha256Fingerprint: pending.sha256Fingerprint },
+    },
+  );
 }
 
 export async function getOwnDevice(ctx: AppContext, device: DeviceIdentity): Promise<DeviceRecord> {

@@ -58,6 +58,8 @@ export const ErrorCode = {
   device_unauthenticated: 'device_unauthenticated',
   device_not_found: 'device_not_found',
   pin_mismatch: 'pin_mismatch',
+  pin_not_allowed: 'pin_not_allowed',
+  registration_rate_limited: 'registration_rate_limited',
   invalid_compatibility_rules: 'invalid_compatibility_rules',
   re_registration_required: 're_registration_required',
   // cluster

@@ -50,18 +50,22 @@ export function decideRotation(input: RotationInput): RotationDecision {
 
 /**
  * What a check-in means for the record, from the certificate the device pinned on this
- * connection (TLS server name). Returns the new current/pending, and why.
+ * connection (TLS server name):
+ *
+ *   pin = current       → unchanged
+ *   pin = pending       → confirmed (also a lost confirmation, recovered by the next check-in)
+ *   pin = anything else → refused (`pin_not_allowed`): the record never follows a pin it did not
+ *                         hand out. A device credential alone must not let its holder move the
+ *                         record to any entry of the keystore (an inactive one kept for others, one
+ *                         an administrator wants to delete, K7), nor out of the rotation's reach.
  */
 export type PinOutcome =
   | { readonly kind: 'unchanged' }
   | { readonly kind: 'confirmed'; readonly certificateId: string }
-  | { readonly kind: 'adopted'; readonly certificateId: string };
+  | { readonly kind: 'refused' };
 
 export function outcomeOfPin(device: { readonly certificateId: string; readonly pendingCertificateId: string | null }, pinnedId: string): PinOutcome {
   if (pinnedId === device.certificateId) return { kind: 'unchanged' };
   if (pinnedId === device.pendingCertificateId) return { kind: 'confirmed', certificateId: pinnedId };
-  // The device talks over a keystore entry the record does not expect (for example after a
-  // restore, or a pending that was re-pointed after the device had applied it): the pin it
-  // verified is the truth, so the record follows it.
-  return { kind: 'adopted', certificateId: pinnedId };
+  return { kind: 'refused' };
 }

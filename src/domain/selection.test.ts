@@ -72,7 +72,9 @@ describe('rotation policy (R3)', () => {
   it('confirms a pending replacement from the pin the device presents, even if the confirmation was lost', () => {
     assert.deepEqual(outcomeOfPin({ certificateId: 'A', pendingCertificateId: 'B' }, 'B'), { kind: 'confirmed', certificateId: 'B' });
     assert.deepEqual(outcomeOfPin({ certificateId: 'A', pendingCertificateId: 'B' }, 'A'), { kind: 'unchanged' });
-    assert.deepEqual(outcomeOfPin({ certificateId: 'A', pendingCertificateId: null }, 'C'), { kind: 'adopted', certificateId: 'C' });
+    // Another entry's pin is refused, pending or not: the record follows only what it handed out.
+    assert.deepEqual(outcomeOfPin({ certificateId: 'A', pendingCertificateId: null }, 'C'), { kind: 'refused' });
+    assert.deepEqual(outcomeOfPin({ certificateId: 'A', pendingCertificateId: 'B' }, 'C'), { kind: 'refused' });
   });
 });
 

@@ -22,6 +22,19 @@ type DeviceScope = ExpressionBuilder<Database & { d: Database['devices']; r: Dat
 /** A device's pending replacement in queries that join rotation_state as `r` (pending.ts). */
 const PENDING = effectivePending('d.', joinedTarget('r'));
 
+/** What a check-in's UPDATE returns: the device's certificate state afterwards. */
+const STATE_COLUMNS = [
+  'certificate_id',
+  effectivePending('', selectedTarget).as('pending_certificate_id'),
+  'os_family',
+  'os_version',
+  'declared_algorithms',
+  'supported_mask',
+] as const;
+type StateRow = Pick<DeviceRow, 'certificate_id' | 'os_family' | 'os_version' | 'declared_algorithms' | 'supported_mask'> & {
+  readonly pending_certificate_id: string | null;
+};
+
 /** Firmware pairs per statement when masks are recomputed: well below every parameter limit. */
 const FIRMWARE_CHUNK = 500;
 
@@ -207,21 +220,25 @@ export class DeviceStore implements DeviceRepo {
       .where('id', '=', id);
     if (contact.osVersion !== undefined) update = update.set({ os_version: contact.osVersion });
     const pinned = contact.pinnedCertificateId;
-    if (pinned !== null) {
-      // outcomeOfPin in one statement: the pin becomes current (unchanged, confirmed or adopted);
-      // a pending replacement equal to it ends by itself, as the device now pins the target.
-      update = update.set({ certificate_id: pinned });
-    }
-    const row = await update
-      .returning([
-        'certificate_id',
-        effectivePending('', selectedTarget).as('pending_certificate_id'),
-        'os_family',
-        'os_version',
-        'declared_algorithms',
-        'supported_mask',
-      ])
-      .executeTakeFirst();
+    // Only a check-in on the current pin is written here; any other pin is the caller's to decide
+    // (outcomeOfPin: a confirmation through switchPin, or a refusal that writes nothing).
+    if (pinned !== null) update = update.where('certificate_id', '=', pinned);
+    return this.stateOf(await update.returning(STATE_COLUMNS).executeTakeFirst());
+  }
+
+  async switchPin(id: string, from: string, to: string, contact: DeviceContact): Promise<DeviceCertificateState | null> {
+    let update = this.db
+      .updateTable('devices')
+      .set({ last_contact_at: timestamp(contact.at), certificate_id: to })
+      .where('id', '=', id)
+      .where('certificate_id', '=', from)
+      // `to` must still be the pending replacement as the rotation target defines it now.
+      .where(effectivePending('', selectedTarget), '=', to);
+    if (contact.osVersion !== undefined) update = update.set({ os_version: contact.osVersion });
+    return this.stateOf(await update.returning(STATE_COLUMNS).executeTakeFirst());
+  }
+
+  private stateOf(row: StateRow | undefined): DeviceCertificateState | null {
     if (!row) return null;
     return {
       certificateId: row.certificate_id,

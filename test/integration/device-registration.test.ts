@@ -115,7 +115,7 @@ forEachDatabase('device registration and check-in', (db) => {
     assert.equal((await fresh.store.audit.list({ limit: 50 })).filter((e) => e.action === 'device.md5-certificate-replaced').length, 1);
   });
 
-  it('checks in: confirms a replacement on the new pin, recovers a lost confirmation, adopts another verified pin', async () => {
+  it('checks in: confirms a replacement on the new pin, recovers a lost confirmation, refuses any other pin', async () => {
     await setup();
     const a = await registerProfile(ctx, 'igel-os-12');
     const b = await registerProfile(ctx, 'igel-os-12');
@@ -146,14 +146,38 @@ forEachDatabase('device registration and check-in', (db) => {
     assert.deepEqual([recovered.certificate.alias, recovered.replacement], ['ec', null]);
     // A connection without a pin changes nothing.
     assert.equal((await checkInDevice(ctx, idB, { pinnedSha256Hex: null }, {})).certificate.alias, 'ec');
-    // B talks over legacy, an entry the record does not expect: the record follows the verified pin…
-    const adopted = await checkInDevice(ctx, idB, pinning(ks.legacy), {});
-    assert.equal(adopted.certificate.alias, 'legacy');
-    // …and, as it does not pin the default, has the default pending again at once.
-    assert.equal((await checkInDevice(ctx, idB, pinning(ks.legacy), {})).replacement?.alias, 'ec');
-    assert.deepEqual(pick(await runRotation(ctx, SYSTEM_ACTOR)), { scheduled: 0, awaitingConfirmation: 1, alreadyCurrent: 1 });
-    // A pin the keystore does not know is ignored.
-    assert.equal((await checkInDevice(ctx, idB, { pinnedSha256Hex: 'ab'.repeat(32) }, {})).certificate.alias, 'legacy');
+    // B talks over legacy, an entry the record neither has nor expects: refused, nothing written,
+    // and the answer names what the record has.
+    const before = await getOwnDevice(ctx, idB);
+    await assert.rejects(checkInDevice(ctx, idB, pinning(ks.legacy), {}), (e: unknown) => {
+      refusedWith('pin_not_allowed')(e);
+      assert.ok(isCertfleetError(e));
+      assert.deepEqual(e.details['current'], { alias: 'ec', sha256Fingerprint: ks.ec.facts.sha256Fingerprint });
+      return true;
+    });
+    await assert.rejects(confirmReplacement(ctx, idB, pinning(ks.legacy), ks.legacy.facts.sha256Fingerprint), refusedWith('pin_not_allowed'));
+    assert.deepEqual(await getOwnDevice(ctx, idB), before, 'a refused pin writes nothing, not even the contact');
+    // Each change of pin is in the audit log: A by its confirmation, B by its check-in.
+    const changes = (await ctx.store.audit.list({ limit: 50 })).filter((e) => e.action === 'device.pin-changed');
+    assert.deepEqual(
+      changes.map((e) => [e.target, e.details['from'], e.details['to'], e.details['via']]).sort(),
+      [[a.deviceId, 'tckey', 'ec', 'confirm'], [b.deviceId, 'tckey', 'ec', 'check-in']].sort(),
+    );
+  });
+
+  it('a confirmation that lost its race with a newer default is refused, and the device goes on from its current pin', async () => {
+    await setup();
+    const a = await registerProfile(ctx, 'igel-os-12');
+    const idA = await authenticateDevice(ctx, a.credential);
+    await reorderCertificate(ctx, SYSTEM_ACTOR, 'ec', 'default');
+    await runRotation(ctx, SYSTEM_ACTOR);
+    assert.equal((await checkInDevice(ctx, idA, pinning(ks.tckey), {})).replacement?.alias, 'ec');
+    // Before A confirms ec, the default moves on to legacy and a pass plans it:
+    await reorderCertificate(ctx, SYSTEM_ACTOR, 'legacy', 'default');
+    await runRotation(ctx, SYSTEM_ACTOR);
+    await assert.rejects(confirmReplacement(ctx, idA, pinning(ks.ec), ks.ec.facts.sha256Fingerprint), refusedWith('pin_not_allowed'));
+    const again = await checkInDevice(ctx, idA, pinning(ks.tckey), {});
+    assert.deepEqual([again.certificate.alias, again.replacement?.alias], ['tckey', 'legacy']);
   });
 
   it('re-matches the compatibility table when a device reports new firmware', async () => {
@@ -190,9 +214,9 @@ forEachDatabase('device registration and check-in', (db) => {
     }
     // What A does changes A only.
     const before = await getOwnDevice(ctx, { deviceId: b.deviceId });
-    await checkInDevice(ctx, await authenticateDevice(ctx, a.credential), pinning(ks.legacy), { osVersion: '12.5.0' });
+    await checkInDevice(ctx, await authenticateDevice(ctx, a.credential), pinning(ks.tckey), { osVersion: '12.5.0' });
     assert.deepEqual(await getOwnDevice(ctx, { deviceId: b.deviceId }), before);
-    assert.equal((await getOwnDevice(ctx, { deviceId: a.deviceId })).certificateAlias, 'legacy');
+    assert.equal((await getOwnDevice(ctx, { deviceId: a.deviceId })).osVersion, '12.5.0');
     // A deleted device's credential stops working at once.
     await deleteDevice(ctx, SYSTEM_ACTOR, a.deviceId);
     await assert.rejects(authenticateDevice(ctx, a.credential), refusedWith('device_unauthenticated'));

@@ -9,7 +9,8 @@ import { ErrorCode, isCertfleetError, type ErrorDetails } from '../../domain/err
 /**
  * 400 the request itself is wrong; 401 who are you; 403 you may not; 404 no such thing;
  * 409 the request is fine but the current state refuses it; 413 too large; 422 the keystore file
- * was received but its contents cannot be imported; 500 a fault of the server.
+ * was received but its contents cannot be imported; 429 too many attempts from one source, come back
+ * after Retry-After; 500 a fault of the server.
  */
 export const HTTP_STATUS = {
   invalid_request: 400,
@@ -57,6 +58,8 @@ export const HTTP_STATUS = {
   device_unauthenticated: 401,
   device_not_found: 404,
   pin_mismatch: 409,
+  pin_not_allowed: 409,
+  registration_rate_limited: 429,
   invalid_compatibility_rules: 400,
   re_registration_required: 401,
   lease_lost: 409,
