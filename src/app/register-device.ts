@@ -7,6 +7,10 @@
  * last use). A refusal rolls all of it back, so no use is taken. Every attempt, registered or
  * refused, is in the audit log.
  *
+ * Refusals come from strangers too (anyone who reaches the device port): a transport that passes a
+ * `RefusalSink` gets them instead of the audit log, to aggregate (the device channel writes one entry
+ * per source address and minute, with a count). Faults of the server are always written at once.
+ *
  * R4: a device that presents an MD5-signed certificate left from an older installation is given
  * a new one by R1 like any other; the leftover is recorded (`device.md5-certificate-replaced`).
  */
@@ -59,6 +63,15 @@ export interface EnrollmentUseRepo {
 }
 
 export type { DeviceCertificate } from './device-keystore.js';
+
+/** Where a refused registration goes instead of one audit entry each (see the module header). */
+export interface RefusalSink {
+  refused(refusal: { readonly at: string; readonly code: ErrorCode; readonly details: Readonly<Record<string, unknown>> }): void;
+}
+
+export interface RegisterOptions {
+  readonly refusals?: RefusalSink;
+}
 
 export const DEVICE_CREDENTIAL_PREFIX = 'cfd_';
 
@@ -184,7 +197,7 @@ async function keystoreWithCurrentTarget(tx: Repos, now: string): Promise<Device
   return fresh;
 }
 
-export async function registerDevice(ctx: AppContext, req: RegisterRequest): Promise<RegisterResult> {
+export async function registerDevice(ctx: AppContext, req: RegisterRequest, opts: RegisterOptions = {}): Promise<RegisterResult> {
   const at = () => ctx.clock.now().toISOString();
   const about = {
     unitId: typeof req.unitId === 'string' ? req.unitId.slice(0, LIMITS.unitId) : null,
@@ -286,6 +299,10 @@ export async function registerDevice(ctx: AppContext, req: RegisterRequest): Pro
     };
   } catch (e) {
     const refused = isCertfleetError(e);
+    if (refused && opts.refusals) {
+      opts.refusals.refused({ at: at(), code: e.code, details: { ...about, ...e.details } });
+      throw e;
+    }
     await ctx.store.audit.append({
       at: at(),
       actor: 'anonymous',

@@ -8,7 +8,7 @@ import { after, before, it } from 'node:test';
 import type { AppContext } from '../../src/app/context.js';
 import { runSimulation } from '../../src/agent/simulator.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
-import { nodeScheduler } from '../../src/main/system.js';
+import { nodeScheduler, systemClock } from '../../src/main/system.js';
 import { makeEntry, MEMORY_CREDENTIAL, memoryUseCases, silentLog } from './channel-fixtures.js';
 import { FakeTime } from '../support/fake-time.js';
 
@@ -20,7 +20,7 @@ let channel: DeviceChannel;
 
 before(async () => {
   const entry = await makeEntry('sim', 'SHA256withRSA', 1);
-  const ctx = {} as AppContext; // the use cases in memory never look at the context
+  const ctx = { clock: systemClock } as AppContext; // the use cases in memory never look at the context; the channel reads its clock
   channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: silentLog, useCases: memoryUseCases({ current: { revision: 1, entries: [entry] } }).uc });
 });
 after(() => channel?.close());

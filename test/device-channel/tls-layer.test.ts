@@ -14,7 +14,7 @@ import { firmwareProfile } from '../../src/agent/profiles.js';
 import { CertificateNotSupportedError, PinMismatchError, ServerRefusal } from '../../src/agent/agent-errors.js';
 import { DeviceConnection } from '../../src/agent/tls-client.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
-import { nodeScheduler } from '../../src/main/system.js';
+import { nodeScheduler, systemClock } from '../../src/main/system.js';
 import type { DeviceKeystore, DeviceKeystoreEntry } from '../../src/app/device-keystore.js';
 import { impostorServer, makeEntry, MEMORY_CREDENTIAL as CREDENTIAL, memoryUseCases, presentedFor, signallingLog, silentLog } from './channel-fixtures.js';
 
@@ -37,7 +37,7 @@ describe('device channel TLS layer', () => {
   let channel: DeviceChannel;
   let port: number;
   const logs = signallingLog();
-  const ctx = {} as AppContext; // the fake use cases never look at the context
+  const ctx = { clock: systemClock } as AppContext; // the fake use cases never look at the context; the channel reads its clock
 
   before(async () => {
     sha512 = await makeEntry('top', 'SHA512withRSA', 1);

@@ -1,11 +1,15 @@
 /**
  * The device channel (SPEC R5): TLS on port 30001, HTTP/1.1 + JSON inside (docs/device-protocol.md).
  *
- *   TCP accept ─ read the ClientHello's server name (client-hello.ts) ─ ServedKeystore.resolve
+ *   TCP accept ─ over the connection cap (or the cap on unfinished handshakes): closed at once
+ *     ─ deadline: from accept to a finished handshake, `handshakeDeadlineMs` in all (not an idle
+ *       timer: a client that sends one byte at a time gets no longer than one that sends none)
+ *   ─ read the ClientHello's server name (client-hello.ts) ─ ServedKeystore.resolve
  *     ─ unknown pin: `unrecognized_name` alert, closed
  *     ─ else a server-side TLSSocket with exactly that entry's SecureContext; the pin of the
  *       connection is that entry, known before the handshake (full or resumed, TLS 1.2 or 1.3)
  *   handshake done ─ the HTTP server ─ routes ─ use cases of src/app
+ *     (registrations: throttled per source, refusals counted per source and minute, source-limits.ts)
  *
  * Keystore changes: `reload()` when this node changed the keystore; a poll of the keystore revision
  * every `pollIntervalMs` for changes made on other nodes (H2). Contexts are rebuilt only when the
@@ -29,6 +33,7 @@ import { ErrorCode } from '../../domain/errors.js';
 import { every, type Scheduler } from '../../domain/time.js';
 import { MAX_CLIENT_HELLO_BYTES, peekClientHello, UNRECOGNIZED_NAME_ALERT } from './client-hello.js';
 import { deviceRoutes, type RouteHandler } from './device.routes.js';
+import { RefusalAudit, RegistrationThrottle, sourceOf } from './source-limits.js';
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
 import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
 import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
@@ -49,7 +54,36 @@ export interface DeviceChannelOptions {
   readonly useCases?: DeviceUseCases;
   /** TLS session lifetime (tickets); devices check in every minute or so. */
   readonly sessionTimeoutSeconds?: number;
+  /** What strangers may cost the port; each has its default in DEVICE_CHANNEL_LIMITS. */
+  readonly limits?: Partial<DeviceChannelLimits>;
 }
+
+export interface DeviceChannelLimits {
+  /** From TCP accept to a finished TLS handshake, at most (an absolute deadline). */
+  readonly handshakeDeadlineMs: number;
+  /** Open connections, handshaking or not; past it a new connection is closed at once. */
+  readonly maxConnections: number;
+  /** Connections whose handshake has not finished; past it a new connection is closed at once. */
+  readonly maxHandshakes: number;
+  /** Registration attempts one source may make at once … */
+  readonly registrationBurst: number;
+  /** … and gets back per minute; a successful registration does not count. */
+  readonly registrationsPerMinute: number;
+  /** Sources the throttle remembers (least recently seen forgotten first). */
+  readonly maxThrottledSources: number;
+  /** Audit entries of refused registrations per minute, one per source; the rest share one more. */
+  readonly maxRefusalSourcesPerMinute: number;
+}
+
+export const DEVICE_CHANNEL_LIMITS: DeviceChannelLimits = {
+  handshakeDeadlineMs: 10_000,
+  maxConnections: 20_000,
+  maxHandshakes: 2_000,
+  registrationBurst: 30,
+  registrationsPerMinute: 30,
+  maxThrottledSources: 100_000,
+  maxRefusalSourcesPerMinute: 1_000,
+};
 
 export interface DeviceChannel {
   readonly address: AddressInfo;
@@ -61,14 +95,23 @@ export interface DeviceChannel {
 }
 
 const DEFAULT_SESSION_TIMEOUT_SECONDS = 2 * 3600;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_GRACE_MS = 1_000;
 
 export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<DeviceChannel> {
   const { ctx, log } = opts;
   const pollIntervalMs = opts.pollIntervalMs ?? 2000;
   const uc = opts.useCases ?? APP_DEVICE_USE_CASES;
-  const routes = deviceRoutes(ctx, uc, log);
+  const limits: DeviceChannelLimits = { ...DEVICE_CHANNEL_LIMITS, ...opts.limits };
+  const throttle = new RegistrationThrottle(ctx.clock, {
+    burst: limits.registrationBurst,
+    perMinute: limits.registrationsPerMinute,
+    maxSources: limits.maxThrottledSources,
+  });
+  const refusals = new RefusalAudit(
+    { audit: { append: (e) => ctx.store.audit.append(e) }, clock: ctx.clock, scheduler: opts.scheduler, log },
+    { action: 'device.register', maxSourcesPerMinute: limits.maxRefusalSourcesPerMinute },
+  );
+  const routes = deviceRoutes(ctx, uc, log, { throttle, refusals });
 
   // In every context: tickets issued under one entry resume under any (and across reloads).
   const tlsCommon: SecureContextOptions = {
@@ -82,8 +125,11 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     buildServedKeystore(await uc.loadDeviceKeystore(ctx), previous, tlsCommon);
   let served: ServedKeystore = await load(null);
 
-  /** The certificate each connection was given, decided before its handshake. */
-  const presented = new WeakMap<TLSSocket, ServedCertificate>();
+  /** The certificate each connection was given, decided before its handshake, and where it comes from. */
+  const presented = new WeakMap<TLSSocket, { readonly entry: ServedCertificate; readonly source: string }>();
+  /** Connections turned away at the caps since the last log line about it. */
+  let turnedAway = 0;
+  let handshaking = 0;
   // Every socket from the first byte (handshakes included), so that close() can end them all.
   const sockets = new Set<Socket>();
 
@@ -95,10 +141,11 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   // starts its check of headersTimeout and requestTimeout on 'listening': start it here.
   http.emit('listening');
 
-  function startTls(raw: Socket, entry: ServedCertificate, firstBytes: Buffer): void {
+  function startTls(raw: Socket, entry: ServedCertificate, firstBytes: Buffer, handshakeDone: (tls: TLSSocket | null) => void): void {
     raw.unshift(firstBytes); // TLSSocket first takes in what the socket has buffered
     const socket = new TLSSocket(raw, { isServer: true, secureContext: entry.context });
-    presented.set(socket, entry);
+    presented.set(socket, { entry, source: sourceOf(raw.remoteAddress) });
+    handshakeDone(socket); // not done: tells the deadline which socket to end
     const fail = () => socket.destroy();
     // Server-side TLSSockets report handshake errors on '_tlsError' (where tls.Server listens too).
     socket.on('_tlsError', (err: Error & { code?: string }) => {
@@ -106,19 +153,49 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       fail();
     });
     socket.on('error', fail);
-    const timer = setTimeout(fail, HANDSHAKE_TIMEOUT_MS);
-    socket.once('close', () => clearTimeout(timer));
     socket.once('secure', () => {
-      clearTimeout(timer);
+      handshakeDone(null);
       http.emit('connection', socket);
     });
   }
 
   function accept(raw: Socket): void {
+    if (sockets.size >= limits.maxConnections || handshaking >= limits.maxHandshakes) {
+      raw.destroy();
+      if (turnedAway++ === 0) {
+        log.warn({ connections: sockets.size, handshaking, maxConnections: limits.maxConnections, maxHandshakes: limits.maxHandshakes }, 'device channel: at its connection cap; new connections are closed at once');
+      }
+      return;
+    }
+    if (turnedAway > 0) {
+      log.info({ turnedAway }, 'device channel: below its connection cap again');
+      turnedAway = 0;
+    }
     sockets.add(raw);
-    raw.once('close', () => sockets.delete(raw));
+    handshaking++;
+    let tls: TLSSocket | null = null;
+    let finished = false;
+    // One deadline from accept to the end of the handshake, on the injected scheduler.
+    const deadline = opts.scheduler.schedule(limits.handshakeDeadlineMs, () => {
+      if (finished) return;
+      tls?.destroy();
+      raw.destroy();
+    });
+    const handshakeDone = (socket: TLSSocket | null) => {
+      if (socket) {
+        tls = socket;
+        return;
+      }
+      if (finished) return;
+      finished = true;
+      handshaking--;
+      deadline.cancel();
+    };
+    raw.once('close', () => {
+      sockets.delete(raw);
+      handshakeDone(null);
+    });
     raw.on('error', () => raw.destroy());
-    raw.setTimeout(HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -126,15 +203,14 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       if (peek.kind === 'incomplete' && buffered.length < MAX_CLIENT_HELLO_BYTES) return;
       raw.off('data', onData);
       raw.pause();
-      raw.setTimeout(0);
       const entry = served.resolve(parseServerName(peek.kind === 'hello' ? peek.serverName : null));
       if (!entry) {
-        // An unknown pin (or an empty keystore): the handshake fails, as the protocol says.
-        raw.setTimeout(2000, () => raw.destroy());
+        // An unknown pin (or an empty keystore): the handshake fails, as the protocol says; the
+        // deadline ends the socket if the client does not close it.
         raw.end(UNRECOGNIZED_NAME_ALERT);
         return;
       }
-      startTls(raw, entry, buffered);
+      startTls(raw, entry, buffered, handshakeDone);
     };
     raw.on('data', onData);
   }
@@ -153,8 +229,8 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
         sendHttpError(res, transportError(ErrorCode.not_found, `There is no route ${req.method ?? ''} ${path.slice(0, 100)} on the device channel (see docs/device-protocol.md).`));
         return;
       }
-      const entry = presented.get(req.socket as TLSSocket); // the HTTP server only gets the TLS sockets made above
-      const answer = await route(req, { pinnedSha256Hex: entry?.sha256Hex ?? null });
+      const conn = presented.get(req.socket as TLSSocket); // the HTTP server only gets the TLS sockets made above
+      const answer = await route(req, { pinnedSha256Hex: conn?.entry.sha256Hex ?? null, source: conn?.source ?? 'unknown' });
       sendJson(res, answer.status, answer.body);
       if (log.isLevelEnabled('debug')) log.debug({ requestId, route: path, status: answer.status, ms: Math.round(performance.now() - started) }, 'device request');
     } catch (e) {
@@ -216,6 +292,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       for (const s of sockets) s.destroy();
       await closed;
       await reloading.catch(() => undefined);
+      await refusals.flush(); // the refusals of the minute so far
     },
   };
 }

@@ -12,6 +12,7 @@ import type { DeviceConnection } from '../../app/device-check-in.js';
 import type { DeviceCertificate } from '../../app/device-keystore.js';
 import type { DeviceUseCases } from './device-use-cases.js';
 import { bearer, readJsonBody, refusal, stringArrayField, stringField } from './http-io.js';
+import type { RefusalAudit, RegistrationThrottle } from './source-limits.js';
 
 export const DEVICE_API_PREFIX = '/device/v1';
 
@@ -20,7 +21,18 @@ export interface RouteAnswer {
   readonly body: unknown;
 }
 
-export type RouteHandler = (req: IncomingMessage, conn: DeviceConnection) => Promise<RouteAnswer>;
+/** What the channel knows of a connection: its pin, and the source it is counted under. */
+export interface ChannelConnection extends DeviceConnection {
+  readonly source: string;
+}
+
+export type RouteHandler = (req: IncomingMessage, conn: ChannelConnection) => Promise<RouteAnswer>;
+
+/** How registrations from strangers are kept in bounds (source-limits.ts). */
+export interface RegistrationLimits {
+  readonly throttle: RegistrationThrottle;
+  readonly refusals: RefusalAudit;
+}
 
 const PEM_MAX = 16 * 1024;
 const TEXT_MAX = 256;
@@ -34,13 +46,23 @@ function certificateWithPem(c: DeviceCertificate & { readonly pem: string }) {
 }
 
 /** `METHOD path` → handler. */
-export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger): ReadonlyMap<string, RouteHandler> {
+export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, limits: RegistrationLimits): ReadonlyMap<string, RouteHandler> {
   const authenticated = (req: IncomingMessage) => uc.authenticateDevice(ctx, bearer(req));
 
   return new Map<string, RouteHandler>([
     [
       `POST ${DEVICE_API_PREFIX}/register`,
-      async (req) => {
+      async (req, conn) => {
+        // Before any work: a source over its budget learns only when to come back.
+        const verdict = limits.throttle.take(conn.source);
+        if (!verdict.ok) {
+          limits.refusals.count(conn.source, ErrorCode.registration_rate_limited, ctx.clock.now().toISOString());
+          throw refusal(
+            ErrorCode.registration_rate_limited,
+            `Too many registration attempts from this address. Try again in ${verdict.retryAfterSeconds} s.`,
+            { retryAfterSeconds: verdict.retryAfterSeconds },
+          );
+        }
         const body = await readJsonBody(req);
         const presented = stringField(body, 'presentedCertificate', { required: false, max: PEM_MAX });
         const profile = stringField(body, 'profile', { required: false, max: TEXT_MAX });
@@ -58,7 +80,8 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger): 
           ...(profile !== undefined ? { profile } : {}),
           ...(supported !== undefined ? { supportedAlgorithms: supported } : {}),
           ...(presented !== undefined ? { presentedCertificatePem: presented } : {}),
-        });
+        }, { refusals: limits.refusals.sinkFor(conn.source) });
+        limits.throttle.giveBack(conn.source);
         if (result.replacedMd5Certificate) {
           // R4: the leftover of an older installation; the use case wrote it to the audit log too.
           log.info({ event: 'device.md5-certificate-replaced', deviceId: result.deviceId, presented: result.replacedMd5Certificate, newAlias: result.certificate.alias }, 'device presented an MD5-signed certificate; it was given a new one');

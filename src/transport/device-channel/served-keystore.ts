@@ -11,7 +11,11 @@
  */
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { DeviceKeystore, DeviceKeystoreEntry } from '../../app/device-keystore.js';
-import { algorithmsOfMask } from '../../domain/compatibility.js';
+import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../domain/algorithms.js';
+import { algorithmMask, algorithmsOfMask } from '../../domain/compatibility.js';
+
+/** Every bit a mask over the allow-list can have. */
+const ALLOW_LIST_MASK = algorithmMask(ALLOWED_SIGNATURE_ALGORITHMS);
 import type { ServerNameRequest } from '../../domain/device-names.js';
 import { selectCertificate } from '../../domain/selection.js';
 
@@ -22,7 +26,11 @@ export interface ServedCertificate extends DeviceKeystoreEntry {
 
 export class ServedKeystore {
   private readonly byPin: ReadonlyMap<string, ServedCertificate>;
-  /** R1 per algorithm mask, computed once per mask seen (a fleet has a handful of masks). */
+  /**
+   * R1 per algorithm mask, computed once per mask seen (a fleet has a handful of masks). Keyed by
+   * the bits of the allow-list only: a first-contact name may carry any 32-bit mask, and a stranger
+   * must not grow this map with them (at most 2^8 keys for the 8 algorithms of the allow-list).
+   */
   private readonly byMask = new Map<number, ServedCertificate | null>();
 
   constructor(
@@ -31,6 +39,11 @@ export class ServedKeystore {
     readonly entries: readonly ServedCertificate[],
   ) {
     this.byPin = new Map(entries.map((e) => [e.sha256Hex, e]));
+  }
+
+  /** How many masks have their answer cached (bounded by the allow-list; for tests). */
+  get cachedMasks(): number {
+    return this.byMask.size;
   }
 
   get default(): ServedCertificate | null {
@@ -47,9 +60,10 @@ export class ServedKeystore {
       case 'pin':
         return this.bySha256Hex(request.sha256Hex);
       case 'hello': {
-        let chosen = this.byMask.get(request.algorithmMask);
+        const mask = request.algorithmMask & ALLOW_LIST_MASK;
+        let chosen = this.byMask.get(mask);
         if (chosen === undefined) {
-          const supported = algorithmsOfMask(request.algorithmMask);
+          const supported = algorithmsOfMask(mask);
           const selection = selectCertificate(this.entries, supported);
           // When no active entry fits, an inactive one the firmware can verify still carries the
           // handshake, so that the registration request arrives and is refused with its reason
@@ -58,7 +72,7 @@ export class ServedKeystore {
             selection.kind === 'selected'
               ? selection.entry
               : (this.entries.find((e) => supported.includes(e.signatureAlgorithm)) ?? this.default);
-          this.byMask.set(request.algorithmMask, chosen);
+          this.byMask.set(mask, chosen);
         }
         return chosen;
       }
