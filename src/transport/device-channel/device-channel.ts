@@ -137,6 +137,24 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     { keepAliveTimeout: 15_000, headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000, maxHeaderSize: 8 * 1024 },
     (req, res) => void handle(req, res),
   );
+  // A request Node's parser refuses (an unknown method, a malformed header …) gets the API's error
+  // shape too, not Node's bare "400 Bad Request"; timeouts just end the connection.
+  http.on('clientError', (err: Error & { code?: string }, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? { code: ErrorCode.payload_too_large, message: 'The request headers are too large.', details: {} }
+        : { code: ErrorCode.invalid_request, message: 'The request cannot be parsed as HTTP/1.1.', details: {} },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '413 Payload Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   // This HTTP server never listens itself (it is handed the TLS sockets made below), but Node
   // starts its check of headersTimeout and requestTimeout on 'listening': start it here.
   http.emit('listening');
