@@ -26,6 +26,8 @@ export interface AgentCommandOptions {
   readonly name: string | undefined;
   /** R4: a PEM certificate left from an older installation, sent at registration. */
   readonly presentedCertificatePem?: string | undefined;
+  /** L3: the fingerprints to expect at first contact (token file, --expect-fingerprint); none: trust on first use. */
+  readonly expectedFingerprints?: readonly string[];
 }
 
 export interface AgentIo {
@@ -114,6 +116,7 @@ export async function runAgentCommand(o: AgentCommandOptions, io: AgentIo): Prom
     servers: serversOf(state),
     profile,
     ...(o.presentedCertificatePem !== undefined ? { presentedCertificatePem: o.presentedCertificatePem } : {}),
+    ...(o.expectedFingerprints !== undefined ? { expectedFingerprints: o.expectedFingerprints } : {}),
     onEvent: (e) => {
       const line = describeEvent(e);
       if (line && !(o.json && o.once)) io.err(`agent: ${line}`);

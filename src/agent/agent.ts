@@ -4,7 +4,9 @@
  *
  * One cycle:
  *   not registered → first contact: SNI <mask>.hello…, check the algorithm (no pin yet), register,
- *                    store id + credential + the certificate (pin), confirm over a pinned connection
+ *                    store id + credential + the certificate (pin), confirm over a pinned connection;
+ *                    with expected fingerprints (L3): SNI pinning each of them in turn, and the token
+ *                    goes only over a connection that presented one of them
  *   next stored    → check in pinning next: the server takes that as the confirmation → promote
  *   check in       → pinning the current certificate; a replacement is stored as next, a connection
  *                    pinning it is opened and verified, the replacement confirmed, then promoted
@@ -14,7 +16,7 @@
  * it is harmless: check-in and confirm, never register). A pin mismatch or a certificate the
  * firmware cannot verify ends the cycle with an error: never a reason to try someone else.
  */
-import { helloServerName, pinServerName, fingerprintHex } from '../domain/device-names.js';
+import { colonFingerprint, helloServerName, pinServerName, fingerprintHex } from '../domain/device-names.js';
 import type { AgentState, PinnedCertificate, StateStore } from './agent-state.js';
 import type { FirmwareProfile } from './profiles.js';
 import { AgentError, CertificateNotSupportedError, ConnectionFailure, ServerRefusal } from './agent-errors.js';
@@ -43,6 +45,12 @@ export interface AgentOptions {
   readonly timeoutMs?: number;
   /** R4: the server certificate an older installation left on the device, sent at registration. */
   readonly presentedCertificatePem?: string;
+  /**
+   * L3: the SHA-256 fingerprints (any spelling) the device must accept at its first contact, from
+   * the token file or --expect-fingerprint. Empty or absent: the first server that answers is
+   * trusted (trust on first use).
+   */
+  readonly expectedFingerprints?: readonly string[];
   /** One copy of each certificate for many devices (the simulator). */
   readonly intern?: (c: PinnedCertificate) => PinnedCertificate;
   readonly onEvent?: (e: AgentEvent) => void;
@@ -213,8 +221,7 @@ export class DeviceAgent {
       throw new AgentError('enrollment_token_missing', 'This device is not registered yet: give an enrollment token (--token-file, CERTFLEET_ENROLLMENT_TOKEN or --token).');
     }
     const profile = this.opts.profile;
-    const servername = helloServerName(profile.mask);
-    const { body, presented, ticket, server } = await this.withConnection(servername, this.check(null), false, async (conn) => {
+    const send = async (conn: DeviceConnection) => {
       const answer = await conn.request('POST', DEVICE_PATHS.register, {
         enrollmentToken,
         unitId: this.current.unitId,
@@ -225,7 +232,10 @@ export class DeviceAgent {
         ...(this.opts.presentedCertificatePem !== undefined ? { presentedCertificate: this.opts.presentedCertificatePem } : {}),
       });
       return { body: answer.body, presented: conn.peer, ticket: conn.session, server: conn.server };
-    });
+    };
+    const expected = (this.opts.expectedFingerprints ?? []).map(fingerprintHex);
+    const { body, presented, ticket, server } =
+      expected.length === 0 ? await this.withConnection(helloServerName(profile.mask), this.check(null), false, send) : await this.firstContactPinned(expected, send);
     if (!isRecord(body) || typeof body.deviceId !== 'string' || typeof body.credential !== 'string') throw protocolError('register');
     const answer = certificateAnswer(body.certificate, true);
     if (!answer) throw protocolError('register');
@@ -241,6 +251,32 @@ export class DeviceAgent {
     if (!profile.algorithms.includes(pinned.signatureAlgorithm)) {
       throw new CertificateNotSupportedError(server, pinned.signatureAlgorithm, profile.algorithms);
     }
+  }
+
+  /**
+   * First contact with expected fingerprints (L3): a connection pinning each of them in turn, so
+   * the server presents exactly that certificate, and the token is sent only over the first that
+   * verifies. An entry the server no longer has (unrecognized_name) or the firmware cannot verify
+   * is skipped; a server that presents anything else ends it at once (PinMismatchError, nothing
+   * sent). The certificate the server then assigns came over that verified connection.
+   */
+  private async firstContactPinned<T>(expected: readonly string[], send: (conn: DeviceConnection) => Promise<T>): Promise<T> {
+    this.session = null; // a resumed session shows no certificate: nothing to check
+    const skipped: string[] = [];
+    for (const hex of expected) {
+      try {
+        return await this.withConnection(pinServerName(hex), { pinSha256Hex: hex, acceptedAlgorithms: this.opts.profile.algorithms }, false, send);
+      } catch (e) {
+        if (e instanceof CertificateNotSupportedError) skipped.push(`${colonFingerprint(hex)}: ${e.signatureAlgorithm}, which this firmware cannot verify`);
+        else if (e instanceof ConnectionFailure && e.beforeRequest) skipped.push(`${colonFingerprint(hex)}: ${e.message}`);
+        else throw e;
+      }
+    }
+    throw new AgentError(
+      'server_not_expected',
+      `No server presented a certificate this device was told to expect at its first contact, so the enrollment token was not sent (${skipped.join('; ')}). ` +
+        'Ask an administrator for a token made with `certfleet enroll create --pin-current` after the current certificates were made.',
+    );
   }
 
   private credential(): string {

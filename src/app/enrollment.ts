@@ -2,6 +2,12 @@
  * Enrollment tokens (R5): what a device needs to register. An administrator makes one (one-time,
  * N uses, an expiry, optionally bound to a unit id); its text is shown once and only its SHA-256
  * is stored. Registration takes one use atomically (register-device.ts).
+ *
+ * L3, first contact pinned: with `pinCurrent` the token is handed out with the SHA-256 fingerprints
+ * of the keystore's active entries (those R1 may give a device), in priority order. The device
+ * accepts at its first contact only a server that presents one of them, and sends the token to no
+ * other. The server does not store them: it is the device that checks, and the fingerprints are
+ * no secret (every device of the fleet sees them).
  */
 import { createHash } from 'node:crypto';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
@@ -35,6 +41,8 @@ export interface CreateEnrollmentTokenRequest {
   readonly uses?: number;
   readonly expiresInSeconds?: number;
   readonly unitId?: string;
+  /** Hand the token out with the fingerprints of the active keystore entries (L3). */
+  readonly pinCurrent?: boolean;
 }
 
 export function hashEnrollmentToken(token: string): string {
@@ -71,7 +79,7 @@ export async function createEnrollmentToken(
   ctx: AppContext,
   actor: Actor,
   req: CreateEnrollmentTokenRequest,
-): Promise<{ token: string; record: EnrollmentTokenRecord }> {
+): Promise<{ token: string; record: EnrollmentTokenRecord; expectedFingerprints: string[] }> {
   return auditedChange(ctx, actor, 'enrollment.create', req.unitId ?? null, async (audit) => {
     authorize(actor, Permission.manageCertificates);
     const uses = wholeNumberIn(req.uses, DEFAULT_ENROLLMENT_USES, 1, MAX_ENROLLMENT_USES, 'uses', 'The number of uses');
@@ -92,11 +100,13 @@ export async function createEnrollmentToken(
       createdAt: now.toISOString(),
       revokedAt: null,
     };
-    await ctx.store.transaction(async (tx) => {
+    const expectedFingerprints = await ctx.store.transaction(async (tx) => {
+      const pins = req.pinCurrent === true ? (await tx.keystore.deviceEntries()).filter((e) => e.active).map((e) => e.sha256Fingerprint) : [];
       await tx.enrollment.create({ ...stored, tokenHash: hashEnrollmentToken(token) });
-      await audit.ok(tx, { tokenId: stored.id, uses, expiresAt: stored.expiresAt, unitId });
+      await audit.ok(tx, { tokenId: stored.id, uses, expiresAt: stored.expiresAt, unitId, ...(pins.length > 0 ? { expectedFingerprints: pins } : {}) });
+      return pins;
     });
-    return { token, record: { ...stored, state: enrollmentTokenState(stored, now) } };
+    return { token, record: { ...stored, state: enrollmentTokenState(stored, now) }, expectedFingerprints };
   });
 }
 

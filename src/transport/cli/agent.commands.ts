@@ -26,11 +26,46 @@ function positive(flag: string) {
   };
 }
 
-/** The enrollment token: --token-file, else $CERTFLEET_ENROLLMENT_TOKEN, else --token. */
-function enrollmentToken(o: { token?: string; tokenFile?: string }): string | undefined {
+/** What a token file holds: the token, and the fingerprints to expect at first contact (L3). */
+interface TokenFile {
+  readonly token: string | undefined;
+  readonly expectedFingerprints: readonly string[];
+}
+
+const FINGERPRINT = /^(?:[0-9a-f]{2}:){31}[0-9a-f]{2}$|^[0-9a-f]{64}$/i;
+
+function checkedFingerprints(list: readonly unknown[], where: string): string[] {
+  return list.map((f) => {
+    if (typeof f !== 'string' || !FINGERPRINT.test(f.trim())) throw new UsageError(`${where}: "${String(f).slice(0, 100)}" is not a SHA-256 fingerprint (64 hex digits, colons allowed).`);
+    return f.trim();
+  });
+}
+
+/**
+ * The enrollment token: --token-file, else $CERTFLEET_ENROLLMENT_TOKEN, else --token. A token file
+ * holds the token alone, or the JSON of `certfleet enroll create --json` (`token`, and
+ * `expectedFingerprints` with --pin-current).
+ */
+function enrollmentToken(o: { token?: string; tokenFile?: string }): TokenFile {
   if (o.token !== undefined && o.tokenFile !== undefined) throw new UsageError('Give either --token or --token-file, not both.');
-  if (o.tokenFile !== undefined) return readSecretFile(o.tokenFile, 'enrollment token');
-  return o.token ?? (process.env[ENROLLMENT_TOKEN_ENV] || undefined);
+  if (o.tokenFile === undefined) return { token: o.token ?? (process.env[ENROLLMENT_TOKEN_ENV] || undefined), expectedFingerprints: [] };
+  const text = readSecretFile(o.tokenFile, 'enrollment token').trim();
+  if (!text.startsWith('{')) return { token: text, expectedFingerprints: [] };
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${o.tokenFile} starts like JSON but is not: give the token alone, or the output of \`certfleet enroll create --json\`.`);
+  }
+  const file = (typeof v === 'object' && v !== null ? v : {}) as { token?: unknown; expectedFingerprints?: unknown }; // checked field by field
+  if (typeof file.token !== 'string') throw new UsageError(`${o.tokenFile} has no "token": give the output of \`certfleet enroll create --json\`.`);
+  const expected = file.expectedFingerprints ?? [];
+  if (!Array.isArray(expected)) throw new UsageError(`${o.tokenFile}: "expectedFingerprints" must be a list.`);
+  return { token: file.token, expectedFingerprints: checkedFingerprints(expected, o.tokenFile) };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').filter((x) => x.trim().length > 0)];
 }
 
 const TOKEN_HELP = `enrollment token (another user can read argv in the process list: prefer --token-file or $${ENROLLMENT_TOKEN_ENV})`;
@@ -47,6 +82,7 @@ interface AgentFlags {
   unitId?: string;
   name?: string;
   presentedCertificate?: string;
+  expectFingerprint?: string[];
 }
 
 interface SimulateFlags {
@@ -76,9 +112,12 @@ export function addAgentCommands(program: Command): void {
     .option('--unit-id <mac>', 'unit id (MAC address) to register with (default: a random local one)')
     .option('--name <name>', 'device name to register with')
     .option('--presented-certificate <file>', 'PEM server certificate left from an older installation, shown at registration (an MD5-signed one is replaced, R4)')
+    .option('--expect-fingerprint <sha256>', 'at first contact, accept only a server that presents this certificate (repeatable or comma-separated; also read from a JSON token file)', collect)
     .addHelpText('after', `\nThe token is needed only for the first run. Exit codes: 0 done, 1 refused or failed, 2 usage.`)
     .action(async (o: AgentFlags) => {
-      const token = enrollmentToken(o);
+      const tokenFile = enrollmentToken(o);
+      const token = tokenFile.token;
+      const expectedFingerprints = [...tokenFile.expectedFingerprints, ...checkedFingerprints(o.expectFingerprint ?? [], '--expect-fingerprint')];
       const { runAgentCommand, AgentUsageError } = await import('../../agent/agent-runner.js');
       const { StateFileError } = await import('../../agent/agent-state.js');
       const stop = new AbortController();
@@ -98,6 +137,7 @@ export function addAgentCommands(program: Command): void {
             unitId: o.unitId,
             name: o.name,
             presentedCertificatePem: o.presentedCertificate !== undefined ? readSecretFile(o.presentedCertificate, 'presented certificate') : undefined,
+            expectedFingerprints,
           },
           { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n'), signal: stop.signal },
         );
@@ -125,7 +165,7 @@ export function addAgentCommands(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nProgress goes to stderr (at most once per second); the summary to stdout at the end.')
     .action(async (o: SimulateFlags) => {
-      const token = enrollmentToken(o);
+      const token = enrollmentToken(o).token;
       if (!token) throw new UsageError(`The simulated devices register: give --token-file, $${ENROLLMENT_TOKEN_ENV} or --token.`);
       const { runSimulation, parseMix, formatProgress } = await import('../../agent/simulator.js');
       const mix = parseMix(o.mix ?? DEFAULT_MIX);

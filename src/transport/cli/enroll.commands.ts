@@ -17,12 +17,14 @@ export function addEnrollCommands(program: Command): void {
     .option('--uses <n>', 'how many devices may register with it (default 1)', wholeNumber('--uses'))
     .option('--expires <duration>', 'how long it is valid: 3600s, 90m, 24h, 7d (default 24h)', durationSeconds('--expires'))
     .option('--unit-id <mac>', 'only the device with this unit id (MAC address) may use it')
-    .option('--json', 'print JSON (with `token`)')
-    .action(async (opts: { uses?: number; expires?: number; unitId?: string; json?: boolean }) => {
+    .option('--pin-current', 'hand the token out with the fingerprints of the active certificates: the device accepts only a server that presents one of them at its first contact')
+    .option('--json', 'print JSON (with `token`, and `expectedFingerprints`): also a token file for `certfleet agent --token-file`')
+    .action(async (opts: { uses?: number; expires?: number; unitId?: string; pinCurrent?: boolean; json?: boolean }) => {
       const created = await client().json<IssuedEnrollmentToken>('POST', '/api/v1/enrollment-tokens', {
         ...(opts.uses !== undefined ? { uses: opts.uses } : {}),
         ...(opts.expires !== undefined ? { expiresIn: opts.expires } : {}),
         ...(opts.unitId !== undefined ? { unitId: opts.unitId } : {}),
+        ...(opts.pinCurrent ? { pinCurrent: true } : {}),
       } satisfies CreateEnrollmentTokenBody);
       if (opts.json) {
         printJson(created);
@@ -32,7 +34,12 @@ export function addEnrollCommands(program: Command): void {
         `Created enrollment token ${created.id}: ${plural(created.usesAllowed, 'use')}, valid until ${created.expiresAt}, ` +
           `${created.unitId ? `only for unit ${created.unitId}` : 'for any unit'}.\n` +
           'The token is shown only now and cannot be shown again; store it where your devices get it:\n\n' +
-          `${created.token}\n`,
+          `${created.token}\n` +
+          (created.expectedFingerprints.length > 0
+            ? '\nAt its first contact the device must accept only a server that presents one of these certificates (SHA-256):\n\n' +
+              created.expectedFingerprints.map((f) => `${f}\n`).join('') +
+              '\nGive them to it with --expect-fingerprint, or hand it the output of `--json` as its --token-file.\n'
+            : ''),
       );
     });
 

@@ -30,6 +30,7 @@ export function registerEnrollmentRoutes(server: FastifyInstance, ctx: AppContex
       description:
         'Devices register with it on the device channel. `uses`: how many devices may register with it (default 1). ' +
         '`expiresIn`: seconds until it expires (default 86400, one day). `unitId`: only the device with this MAC address may use it. ' +
+        '`pinCurrent`: the answer carries the fingerprints the device must accept at its first contact (L3); give them to the device with the token. ' +
         'Only a hash of the token is stored. The body may be left out: every field has its default.',
       tags: TAGS,
       access: Permission.manageCertificates,
@@ -47,6 +48,7 @@ export function registerEnrollmentRoutes(server: FastifyInstance, ctx: AppContex
         ...(b.uses !== undefined ? { uses: b.uses } : {}),
         ...(b.expiresIn !== undefined ? { expiresInSeconds: b.expiresIn } : {}),
         ...(b.unitId !== undefined ? { unitId: b.unitId } : {}),
+        ...(b.pinCurrent !== undefined ? { pinCurrent: b.pinCurrent } : {}),
       });
       return reply.code(201).send(presentIssuedEnrollmentToken(issued));
     },

@@ -170,9 +170,13 @@ export function presentEnrollmentToken(t: EnrollmentTokenRecord): EnrollmentToke
 }
 
 /** The one moment an enrollment token is shown: right after it was made. */
-export function presentIssuedEnrollmentToken(issued: { readonly token: string; readonly record: EnrollmentTokenRecord }): IssuedEnrollmentToken {
+export function presentIssuedEnrollmentToken(issued: {
+  readonly token: string;
+  readonly record: EnrollmentTokenRecord;
+  readonly expectedFingerprints: readonly string[];
+}): IssuedEnrollmentToken {
   const { id, ...rest } = presentEnrollmentToken(issued.record);
-  return { id, token: issued.token, ...rest };
+  return { id, token: issued.token, ...rest, expectedFingerprints: [...issued.expectedFingerprints] };
 }
 
 export function presentCompatibilityRules(rules: readonly StoredCompatibilityRule[]): CompatibilityTable {
