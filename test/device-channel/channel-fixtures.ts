@@ -22,6 +22,9 @@ import { initialState, memoryStateStore, type AgentState } from '../../src/agent
 import { firmwareProfile } from '../../src/agent/profiles.js';
 import { formatServer } from '../../src/agent/servers.js';
 import { poolKeyPairSource } from '../support/key-pool.js';
+import type { AppContext } from '../../src/app/context.js';
+import type { Scheduler } from '../../src/domain/time.js';
+import { startDeviceChannel, type DeviceChannel, type DeviceChannelLimits } from '../../src/transport/device-channel/device-channel.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -177,3 +180,12 @@ export function memoryAgent(
   });
 }
 
+
+/**
+ * The channel on the real use cases with its timers on `scheduler` (a FakeTime: the handshake
+ * deadline and the minute of the refusal audit move only when the test says), a silent log, and a
+ * keystore poll that never comes within a test.
+ */
+export function channelOn(ctx: AppContext, scheduler: Scheduler, limits: Partial<DeviceChannelLimits> = {}): Promise<DeviceChannel> {
+  return startDeviceChannel({ scheduler, ctx, host: '127.0.0.1', port: 0, log: silentLog, pollIntervalMs: 3_600_000, limits });
+}

@@ -10,21 +10,20 @@ import assert from 'node:assert/strict';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import pino from 'pino';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import type { NewAuditEvent } from '../../src/app/records.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { algorithmMask } from '../../src/domain/compatibility.js';
 import { helloServerName, parseServerName, pinServerName } from '../../src/domain/device-names.js';
-import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import type { DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { buildServedKeystore } from '../../src/transport/device-channel/served-keystore.js';
 import { OTHER_SOURCES, RefusalAudit, RegistrationThrottle, sourceOf } from '../../src/transport/device-channel/source-limits.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { forEachDatabase } from '../support/databases.js';
 import { deviceKeystore, type TestKeystore } from '../support/device-fleet.js';
 import { FakeTime } from '../support/fake-time.js';
-import { makeEntry, silentLog } from './channel-fixtures.js';
+import { channelOn, makeEntry, silentLog } from './channel-fixtures.js';
 import { errorCode, floodAgent, handshakeMs, rawRequest } from './raw-client.js';
 
 const REGISTER = '/device/v1/register';
@@ -124,15 +123,7 @@ forEachDatabase('device port limits', (db) => {
     ctx = testAppContext(await db.open(), { clock: time });
     ks = await deviceKeystore(ctx);
     pin = pinServerName(ks.tckey.facts.sha256Fingerprint);
-    channel = await startDeviceChannel({
-      scheduler: time,
-      ctx,
-      host: '127.0.0.1',
-      port: 0,
-      log: pino({ level: 'silent' }),
-      pollIntervalMs: 3_600_000,
-      limits: { registrationBurst: 5, registrationsPerMinute: 5, handshakeDeadlineMs: 10_000, maxHandshakes: 3 },
-    });
+    channel = await channelOn(ctx, time, { registrationBurst: 5, registrationsPerMinute: 5, handshakeDeadlineMs: 10_000, maxHandshakes: 3 });
     port = channel.address.port;
   });
   after(() => channel?.close());
@@ -214,7 +205,7 @@ forEachDatabase('device port limits', (db) => {
 
   it('keeps a device handshake fast while a registration flood runs', { timeout: 60_000 }, async (t) => {
     // The default caps (the channel above has a tiny one for the test before).
-    const flooded = await startDeviceChannel({ scheduler: time, ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), pollIntervalMs: 3_600_000 });
+    const flooded = await channelOn(ctx, time);
     const port = flooded.address.port;
     const measure = async (n: number) => {
       const ms: number[] = [];

@@ -13,18 +13,18 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import fc from 'fast-check';
-import pino from 'pino';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { createEnrollmentToken, revokeEnrollmentToken } from '../../src/app/enrollment.js';
 import { registerDevice } from '../../src/app/register-device.js';
 import { ErrorCode } from '../../src/domain/errors.js';
 import { pinServerName } from '../../src/domain/device-names.js';
 import { HTTP_STATUS } from '../../src/transport/http-api/errors.js';
-import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import type { DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { openTestStore } from '../support/databases.js';
 import { deviceKeystore, type TestKeystore } from '../support/device-fleet.js';
 import { FakeTime } from '../support/fake-time.js';
+import { channelOn } from './channel-fixtures.js';
 import { errorCode, floodAgent, rawRequest, type RawAnswer } from './raw-client.js';
 
 const RUNS = Number(process.env.CERTFLEET_FUZZ_RUNS ?? 5000);
@@ -65,16 +65,8 @@ before(async () => {
   const revoked = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 5 });
   await revokeEnrollmentToken(ctx, SYSTEM_ACTOR, revoked.record.id);
   revokedToken = revoked.token;
-  channel = await startDeviceChannel({
-    scheduler: time,
-    ctx,
-    host: '127.0.0.1',
-    port: 0,
-    log: pino({ level: 'silent' }),
-    pollIntervalMs: 3_600_000,
-    // Not what is tested here: every case should reach the parsing and the use cases.
-    limits: { registrationBurst: 1e9, registrationsPerMinute: 1e9 },
-  });
+  // The throttle is not what is tested here: every case should reach the parsing and the use cases.
+  channel = await channelOn(ctx, time, { registrationBurst: 1e9, registrationsPerMinute: 1e9 });
 });
 after(async () => {
   await channel?.close();

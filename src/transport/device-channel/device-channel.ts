@@ -159,11 +159,17 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   // starts its check of headersTimeout and requestTimeout on 'listening': start it here.
   http.emit('listening');
 
-  function startTls(raw: Socket, entry: ServedCertificate, firstBytes: Buffer, handshakeDone: (tls: TLSSocket | null) => void): void {
+  /** What the deadline of one connection is told: the TLS socket it must also end, and the end of the handshake. */
+  interface HandshakeWatch {
+    tlsStarted(tls: TLSSocket): void;
+    finished(): void;
+  }
+
+  function startTls(raw: Socket, entry: ServedCertificate, firstBytes: Buffer, watch: HandshakeWatch): void {
     raw.unshift(firstBytes); // TLSSocket first takes in what the socket has buffered
     const socket = new TLSSocket(raw, { isServer: true, secureContext: entry.context });
     presented.set(socket, { entry, source: sourceOf(raw.remoteAddress) });
-    handshakeDone(socket); // not done: tells the deadline which socket to end
+    watch.tlsStarted(socket);
     const fail = () => socket.destroy();
     // Server-side TLSSockets report handshake errors on '_tlsError' (where tls.Server listens too).
     socket.on('_tlsError', (err: Error & { code?: string }) => {
@@ -172,7 +178,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     });
     socket.on('error', fail);
     socket.once('secure', () => {
-      handshakeDone(null);
+      watch.finished();
       http.emit('connection', socket);
     });
   }
@@ -199,19 +205,20 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       tls?.destroy();
       raw.destroy();
     });
-    const handshakeDone = (socket: TLSSocket | null) => {
-      if (socket) {
+    const watch: HandshakeWatch = {
+      tlsStarted: (socket) => {
         tls = socket;
-        return;
-      }
-      if (finished) return;
-      finished = true;
-      handshaking--;
-      deadline.cancel();
+      },
+      finished: () => {
+        if (finished) return;
+        finished = true;
+        handshaking--;
+        deadline.cancel();
+      },
     };
     raw.once('close', () => {
       sockets.delete(raw);
-      handshakeDone(null);
+      watch.finished();
     });
     raw.on('error', () => raw.destroy());
     let buffered: Buffer = Buffer.alloc(0);
@@ -228,7 +235,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
         raw.end(UNRECOGNIZED_NAME_ALERT);
         return;
       }
-      startTls(raw, entry, buffered, handshakeDone);
+      startTls(raw, entry, buffered, watch);
     };
     raw.on('data', onData);
   }
