@@ -225,6 +225,7 @@ forEachDatabase('device port limits', (db) => {
     const ended = next();
     worker.postMessage('stop');
     const { sent = 0, statuses = {} } = await ended;
+    await worker.terminate(); // its message port would keep it, and this process, alive
     await flooded.close();
     const worst = (xs: number[]) => xs[xs.length - 1] ?? 0;
     const median = (xs: number[]) => xs[Math.floor(xs.length / 2)] ?? 0;

@@ -31,3 +31,4 @@ async function flooder(): Promise<void> {
 await Promise.all(Array.from({ length: connections }, flooder));
 agent.destroy();
 parentPort?.postMessage({ sent, statuses });
+parentPort?.close();
