@@ -73,7 +73,7 @@ forEachDatabase('devices, enrollment, compatibility and rotation over HTTP', (db
     });
     assert.equal(res.statusCode, 201, res.body);
     const created = res.json<IssuedEnrollmentToken>();
-    assert.deepEqual(keys(created), [...TOKEN_KEYS, 'token'].sort());
+    assert.deepEqual(keys(created), [...TOKEN_KEYS, 'expectedFingerprints', 'token'].sort());
     assert.match(created.token, /^cfe_[A-Za-z0-9_-]{43}$/);
     assert.equal(created.usesAllowed, 3);
     assert.equal(created.usesLeft, 3);

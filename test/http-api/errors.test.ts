@@ -28,8 +28,8 @@ import {
 import type { IssuedApiToken } from '../../src/transport/http-api/contract/index.js';
 
 describe('HTTP_STATUS', () => {
-  it('uses only the statuses the SPEC names, plus 500 for faults', () => {
-    for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 500].includes(status));
+  it('uses only the statuses the SPEC names, 429 for throttled attempts (issue 10), and 500 for faults', () => {
+    for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 429, 500].includes(status));
   });
   it('answers 500 only for faults of the server (and for start-up refusals, which no request can meet)', () => {
     const faults = Object.entries(HTTP_STATUS).filter(([, s]) => s === 500).map(([c]) => c).sort();

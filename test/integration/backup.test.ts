@@ -10,7 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { createBackup, inspectBackup, restoreBackup, type BackupOpener, type RestoreReport } from '../../src/app/backup.js';
 import { generateCertificate } from '../../src/app/certificates.js';
 import { SYSTEM_ACTOR, type Actor } from '../../src/app/context.js';
-import { authenticateDevice } from '../../src/app/device-check-in.js';
+import { authenticateDevice, checkInDevice } from '../../src/app/device-check-in.js';
+import type { StoredCertificate } from '../../src/app/records.js';
+import { algorithmBit } from '../../src/domain/compatibility.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { listDevices } from '../../src/app/devices.js';
 import { registerDevice } from '../../src/app/register-device.js';
@@ -22,7 +24,7 @@ import { MIGRATION_NAMES } from '../../src/storage/migrations/index.js';
 import { BackupFileWriter } from '../../src/crypto/backup-file.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { createTestDatabase, forEachDatabase, TEST_DIALECTS, type TestDatabase } from '../support/databases.js';
-import { deviceKeystore, registerProfile } from '../support/device-fleet.js';
+import { deviceKeystore, pinning, registerProfile } from '../support/device-fleet.js';
 import { refusedWith } from '../support/refusals.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -99,6 +101,15 @@ async function populate(ctx: TestAppContext): Promise<void> {
   await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 5 });
 }
 
+/**
+ * A device moves to `to` the way a rotation moves it: `to` planned as the target, then the device
+ * checks in pinning it, which confirms the replacement (a device may present no other pin).
+ */
+async function moveByRotation(ctx: TestAppContext, deviceId: string, to: StoredCertificate): Promise<void> {
+  await ctx.store.rotation.setTarget(to.id, algorithmBit(to.facts.signatureAlgorithm), new Date().toISOString());
+  await checkInDevice(ctx, { deviceId }, pinning(to), {});
+}
+
 forEachDatabase('backup and restore', (db) => {
   it('round trip: a backup restored into a fresh database under another master key gives back every row', async () => {
     const source = testAppContext(await db.open());
@@ -128,7 +139,7 @@ forEachDatabase('backup and restore', (db) => {
     const fresh = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'fresh', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
     const all = (await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100 })).items;
     const moved = all.find((d) => d.id !== late.deviceId) ?? assert.fail('a device');
-    await ctx.store.devices.recordContact(moved.id, { at: new Date().toISOString(), pinnedCertificateId: fresh.id });
+    await moveByRotation(ctx, moved.id, fresh);
 
     const dry = await restore(ctx, bytes, { dryRun: true });
     const before = await dump(ctx);
@@ -165,7 +176,7 @@ forEachDatabase('backup and restore', (db) => {
     const fresh = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'tckey-2', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
     const devices = (await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100 })).items;
     const moved = devices.find((d) => d.id !== late.deviceId) ?? assert.fail('a device');
-    await ctx.store.devices.recordContact(moved.id, { at: new Date().toISOString(), pinnedCertificateId: fresh.id });
+    await moveByRotation(ctx, moved.id, fresh);
     const report = await restore(ctx, bytes, { keep: true });
     assert.deepEqual(report.reRegistrationRequired.devices.map((d) => [d.id, d.reason]), [[late.deviceId, ReRegistrationReason.registeredAfterBackup]]);
     assert.deepEqual(report.certificates.restored.map((c) => [c.alias, c.active]), [['tckey', true], ['legacy', true], ['ec', true], ['tckey-2', true]]);

@@ -188,6 +188,8 @@ forEachDatabase('rotation', (db) => {
     const onEc = devices[1];
     const stale = devices[2];
     assert.ok(onEc && stale);
+    // (ec planned first: a device may only present its current or pending pin.)
+    await planned(ctx, ks.ec);
     await checkInDevice(ctx, { deviceId: onEc.deviceId }, pinning(ks.ec), {});
     await planned(ctx, ks.legacy);
     const revision = await ctx.store.keystore.revision();

@@ -140,7 +140,10 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   // A request Node's parser refuses (an unknown method, a malformed header …) gets the API's error
   // shape too, not Node's bare "400 Bad Request"; timeouts just end the connection.
   http.on('clientError', (err: Error & { code?: string }, socket) => {
-    if (!socket.writable || err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // As Node's own handler: no answer on a connection whose response has begun (the bytes after
+    // a refused body, say), whose answer the client already has.
+    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage; // Node's field for the response in flight
+    if (!socket.writable || answering?.headersSent || err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       socket.destroy();
       return;
     }
