@@ -2,7 +2,9 @@
  * Issue 10, item 3: how many wrong passwords one address can try per minute against the real
  * HTTP API (goal ≤ 30), beside the same attacker on the same server build with the log-in limits
  * lifted, measured in the same run. The attacker sends 8 log-ins at a time from one address, a
- * new user name each (so that only the address limit can stop it), on the real clock.
+ * new user name each (so that only the address limit can stop it), on the real clock. With the
+ * limits lifted one attempt per address is still checked at a time (that rule has no setting), so
+ * the baseline is what scrypt alone lets one address try, one after the other.
  *
  *   npm run build && node dist/bench/login-throttle.bench.js [seconds=60]
  */
