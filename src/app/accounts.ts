@@ -14,6 +14,7 @@ import {
 } from '../crypto/password-hash.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
 import { AuditResult } from '../domain/vocabularies.js';
+import { FailedLoginKind, type FailedLoginRecorder } from './failed-logins.js';
 import type { TokenRecord, UserRecord } from './records.js';
 
 export interface NewUser extends UserRecord {
@@ -82,21 +83,32 @@ async function issueToken(ctx: AppContext, user: UserRecord, name: string, days:
   return { token, record };
 }
 
+/** Where a log-in comes from, and where its refusal is counted (failed-logins.ts); without a recorder each failure is one entry. */
+export interface LoginSource {
+  /** The client address, as the transport sees it. */
+  readonly address?: string | null;
+  readonly failures?: FailedLoginRecorder;
+}
+
 /** Checks the password and issues a log-in token. Failures are audited and do not tell which part was wrong. */
-export async function login(ctx: AppContext, username: string, password: string): Promise<IssuedToken & { readonly user: UserRecord }> {
+export async function login(ctx: AppContext, username: string, password: string, source: LoginSource = {}): Promise<IssuedToken & { readonly user: UserRecord }> {
   const found = await ctx.store.users.findByUsername(username);
   const valid = await verifyPassword(password, found?.passwordHash ?? UNUSABLE_PASSWORD_HASH);
   const at = ctx.clock.now().toISOString();
   if (!found || !valid) {
-    await ctx.store.audit.append({
-      at,
-      actor: username.slice(0, 64),
-      action: 'auth.login',
-      target: null,
-      result: AuditResult.refused,
-      code: ErrorCode.invalid_credentials,
-      details: {},
-    });
+    if (source.failures) {
+      await source.failures.record(FailedLoginKind.invalidCredentials, username, source.address ?? null);
+    } else {
+      await ctx.store.audit.append({
+        at,
+        actor: username.slice(0, 64),
+        action: 'auth.login',
+        target: null,
+        result: AuditResult.refused,
+        code: ErrorCode.invalid_credentials,
+        details: {},
+      });
+    }
     throw new CertfleetError(ErrorCode.invalid_credentials, 'The user name or password is wrong.');
   }
   const user: UserRecord = { id: found.id, username: found.username, role: found.role, createdAt: found.createdAt };

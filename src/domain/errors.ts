@@ -13,6 +13,10 @@ export const ErrorCode = {
   unauthenticated: 'unauthenticated',
   invalid_credentials: 'invalid_credentials',
   forbidden: 'forbidden',
+  // limits: too much at once; the answer says when to try again (details.retryAfterSeconds)
+  too_many_login_attempts: 'too_many_login_attempts',
+  password_hashing_busy: 'password_hashing_busy',
+  key_generation_busy: 'key_generation_busy',
   // lookups
   not_found: 'not_found',
   certificate_not_found: 'certificate_not_found',
@@ -79,6 +83,12 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+/**
+ * A refusal that asks the caller to come back later carries the seconds to wait under this key of
+ * its details; the HTTP API turns it into a Retry-After header.
+ */
+export const RETRY_AFTER_DETAIL = 'retryAfterSeconds';
 
 export class CertfleetError extends Error {
   override readonly name = 'CertfleetError';

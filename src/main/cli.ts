@@ -2,7 +2,7 @@
  * `certfleet`: the server (`serve`) and the client commands that talk to a server's REST API.
  * Exit codes (SPEC section 5): 0 success, 1 refused by the server, 2 usage error.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { addApiCommands } from '../transport/cli/commands.js';
 import { durationSeconds, wholeNumber } from '../transport/cli/cli-io.js';
 import { addAgentCommands } from '../transport/cli/agent.commands.js';
@@ -10,6 +10,26 @@ import { ConnectionError, ExitCode, ServerRefusal, UsageError } from '../transpo
 import { isCertfleetError } from '../domain/errors.js';
 import { parseHostPort, type HostPort } from './host-port.js';
 import type { ServeOptions } from './serve.js';
+import type { WorkLimits } from '../crypto/bounded-work.js';
+import type { LoginLimit } from '../transport/http-api/login-limits.js';
+
+/** `N` or `N/QUEUED`: how many run at once and how many may wait (`--key-generations 2/4`). */
+function runAndQueue(flag: string): (value: string) => WorkLimits {
+  return (value) => {
+    const m = /^(\d+)(?:\/(\d+))?$/.exec(value.trim());
+    if (!m || Number(m[1]) < 1) throw new InvalidArgumentError(`${flag} is RUNNING or RUNNING/QUEUED, whole numbers, at least one running (e.g. 2/4).`);
+    return { concurrent: Number(m[1]), queued: Number(m[2] ?? 0) };
+  };
+}
+
+/** `N/DURATION`: attempts per window (`--login-limit-address 30/1m`). */
+function attemptsPer(flag: string): (value: string) => LoginLimit {
+  return (value) => {
+    const [count = '', window = ''] = value.trim().split('/');
+    if (!/^\d+$/.test(count) || Number(count) < 1) throw new InvalidArgumentError(`${flag} is ATTEMPTS/DURATION, such as 30/1m.`);
+    return { max: Number(count), windowMs: durationSeconds(flag)(window) * 1000 };
+  };
+}
 
 const program = new Command('certfleet')
   .description('Manages the TLS server certificates a fleet of thin clients pins.')
@@ -34,7 +54,11 @@ program
   .addOption(new Option('--backup-every <duration>', 'scheduled backups: how often, e.g. 24h').env('CERTFLEET_BACKUP_EVERY').default(86_400, '24h').argParser(durationSeconds('--backup-every')))
   .addOption(new Option('--backup-keep <n>', 'scheduled backups: how many of the newest to keep').env('CERTFLEET_BACKUP_KEEP').default(7).argParser(wholeNumber('--backup-keep')))
   .addOption(new Option('--backup-passphrase-file <file>', 'scheduled backups: the file holding their passphrase (never on the command line)').env('CERTFLEET_BACKUP_PASSPHRASE_FILE'))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string }) => {
+  .addOption(new Option('--key-generations <n[/queued]>', 'key generations at once, and how many may wait; more answer 429 (default 2/4)').env('CERTFLEET_KEY_GENERATIONS').argParser(runAndQueue('--key-generations')))
+  .addOption(new Option('--password-hashes <n[/queued]>', 'password hashes (scrypt) at once, and how many may wait; more answer 429 (default 2/32)').env('CERTFLEET_PASSWORD_HASHES').argParser(runAndQueue('--password-hashes')))
+  .addOption(new Option('--login-limit-address <n/duration>', 'log-in attempts one address may make per window (default 30/1m)').env('CERTFLEET_LOGIN_LIMIT_ADDRESS').argParser(attemptsPer('--login-limit-address')))
+  .addOption(new Option('--login-limit-name <n/duration>', 'wrong passwords one user name may get per window (default 10/15m)').env('CERTFLEET_LOGIN_LIMIT_NAME').argParser(attemptsPer('--login-limit-name')))
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit }) => {
     if (o.leaseTtl < 3) throw new UsageError('--lease-ttl must be at least 3s');
     if (o.backupDir !== undefined && o.backupPassphraseFile === undefined) throw new UsageError('--backup-dir needs --backup-passphrase-file FILE');
     if (o.backupKeep < 1) throw new UsageError('--backup-keep must be at least 1');
@@ -45,6 +69,9 @@ program
       backups: o.backupDir === undefined || o.backupPassphraseFile === undefined
         ? null
         : { dir: o.backupDir, everyMs: o.backupEvery * 1000, keep: o.backupKeep, passphraseFile: o.backupPassphraseFile },
+      ...(o.keyGenerations ? { keyGenerations: o.keyGenerations } : {}),
+      ...(o.passwordHashes ? { passwordHashes: o.passwordHashes } : {}),
+      ...(o.loginLimitAddress || o.loginLimitName ? { loginLimits: { perAddress: o.loginLimitAddress, perName: o.loginLimitName } } : {}),
     };
     // Loaded here, not at the top: the client commands start fast without the server's modules.
     const { createLogger, startServer } = await import('./serve.js');

@@ -16,7 +16,10 @@ import { admitNode, registerNode } from '../app/cluster.js';
 import { SYSTEM_ACTOR, type AppContext, type KeystoreChange } from '../app/context.js';
 import { verifyMasterKey } from '../app/master-key-check.js';
 import { RotationTrigger, runRotation } from '../app/rotation.js';
-import { nodeKeyPairSource } from '../crypto/key-generation.js';
+import type { WorkLimits } from '../crypto/bounded-work.js';
+import { boundedKeyPairSource, DEFAULT_KEY_GENERATION_LIMITS, nodeKeyPairSource } from '../crypto/key-generation.js';
+import { DEFAULT_PASSWORD_HASH_LIMITS, limitPasswordHashing } from '../crypto/password-hash.js';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimit } from '../transport/http-api/login-limits.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
 import { checkPassphrase, MAX_SCRYPT_LOG_N } from '../crypto/backup-file.js';
 import { BackupSchedule } from '../jobs/backup.scheduler.js';
@@ -51,6 +54,11 @@ export interface ServeOptions {
   readonly logLevel: string;
   /** Scheduled backups, written by the leader; null: none. */
   readonly backups: ScheduledBackups | null;
+  /** Work limits (README, Security); each defaults to its constant when left out. */
+  readonly keyGenerations?: WorkLimits;
+  readonly passwordHashes?: WorkLimits;
+  /** Either limit left out keeps its default. */
+  readonly loginLimits?: { readonly perAddress?: LoginLimit | undefined; readonly perName?: LoginLimit | undefined };
 }
 
 export interface ScheduledBackups {
@@ -125,6 +133,7 @@ function databaseUrl(opts: ServeOptions): string {
 
 export async function startServer(opts: ServeOptions, log: Logger, out: (line: string) => void): Promise<RunningServer> {
   const dataDir = isAbsolute(opts.dataDir) ? opts.dataDir : resolve(opts.dataDir);
+  limitPasswordHashing(opts.passwordHashes ?? DEFAULT_PASSWORD_HASH_LIMITS);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const master = await loadMasterKey({ dataDir, env: process.env });
   if (master.created) out(`Created the master key ${join(dataDir, 'master.key')} (mode 0600). Back it up: without it the private keys cannot be read.`);
@@ -175,7 +184,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       clock: systemClock,
       random: systemRandom,
       sealer,
-      keyPairs: nodeKeyPairSource,
+      keyPairs: boundedKeyPairSource(nodeKeyPairSource, opts.keyGenerations ?? DEFAULT_KEY_GENERATION_LIMITS),
       hostName: hostname(),
       onKeystoreChanged: (change: KeystoreChange) => {
         log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed');
@@ -260,6 +269,10 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       logger: log,
       https: tls,
       cluster: { leaseTtlMs: opts.leaseTtlMs, dataDir },
+      logins: {
+        limits: { perAddress: opts.loginLimits?.perAddress ?? DEFAULT_LOGIN_LIMITS.perAddress, perName: opts.loginLimits?.perName ?? DEFAULT_LOGIN_LIMITS.perName },
+        scheduler: nodeScheduler,
+      },
       backups: { dataDir, serverVersion: VERSION, nodeId, maxRestoreBytes: MAX_RESTORE_BYTES, ...(scryptLogN !== undefined ? { scryptLogN } : {}) },
     });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });

@@ -15,7 +15,7 @@ import { AuditResult } from '../../domain/vocabularies.js';
 import type { AppContext } from '../../app/context.js';
 import { registerAuditRoutes } from './audit.routes.js';
 import { registerAuthentication } from './auth.js';
-import { registerAuthRoutes } from './auth.routes.js';
+import { registerAuthRoutes, type LoginRouteOptions } from './auth.routes.js';
 import { registerCertificateRoutes } from './certificates.routes.js';
 import { registerCompatibilityRoutes } from './compatibility.routes.js';
 import { registerConsole } from './console.js';
@@ -45,6 +45,8 @@ export interface HttpApiOptions {
   readonly cluster?: ClusterRouteOptions;
   /** Where uploaded backups are kept while they are restored, and what a backup names as its server. */
   readonly backups?: BackupRouteOptions;
+  /** Log-in limits and the timer of the failed-log-in audit; defaults without a timer. */
+  readonly logins?: LoginRouteOptions;
 }
 
 /** Every route but the import takes small JSON bodies. */
@@ -165,7 +167,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
     if (http.unexpected) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: http.body.error.code, status: http.status }, 'request refused');
     await auditRefusalBeforeUseCase(ctx, request, http);
-    return reply.code(http.status).send(http.body);
+    return reply.code(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -184,7 +186,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   });
 
   registerHealthRoutes(app, ctx);
-  registerAuthRoutes(app, ctx);
+  await registerAuthRoutes(app, ctx, opts.logins);
   registerCertificateRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerUserRoutes(app, ctx);
