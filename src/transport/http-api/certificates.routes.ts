@@ -143,6 +143,7 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         ErrorCode.invalid_key_size,
         ErrorCode.invalid_validity,
         ErrorCode.alias_taken,
+        ErrorCode.key_generation_busy,
       ],
       body: GenerateCertificateBodySchema,
       responses: { 201: summary },
