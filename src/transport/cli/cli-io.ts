@@ -48,6 +48,8 @@ async function readSecret(stdin: boolean | undefined, file: string | undefined, 
  */
 const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const TERMINAL_CONTROLS_OR_BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** What JSON.stringify leaves raw inside strings (it escapes U+0000–U+001F itself; its own line breaks are layout). */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Text from the server as it may reach a terminal: controls removed; line breaks kept only when asked. */
 export function printable(text: string, opts: { readonly multiline?: boolean } = {}): string {
@@ -60,7 +62,7 @@ export function printable(text: string, opts: { readonly multiline?: boolean } =
  * bidi controls raw; escaped, they reach the terminal as text and a JSON parser as the same string.
  */
 export function jsonText(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(TERMINAL_CONTROLS_OR_BREAKS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function printJson(value: unknown): void {
