@@ -161,8 +161,22 @@ describe('console/API server limits', () => {
       assert.equal(body.error.code, 'host_not_allowed');
       assert.equal(body.error.details.host, 'attacker.example');
       assert.match(body.error.message, /--allowed-host/);
-      const health = await h.app.inject({ method: 'GET', url: '/healthz', headers: { host: 'attacker.example' } });
-      assert.equal(health.statusCode, 421, 'not even /healthz answers a foreign name');
+      const page = await h.app.inject({ method: 'GET', url: '/', headers: { host: 'attacker.example' } });
+      assert.equal(page.statusCode, 421, 'nor the console');
+    });
+
+    it('answers health checks by any name, and a request without Host (HAProxy\'s HTTP/1.0 httpchk)', async () => {
+      for (const url of ['/healthz', '/readyz']) {
+        const res = await h.app.inject({ method: 'GET', url, headers: { host: 'node-7.lb.internal' } });
+        assert.equal(res.statusCode, 200, url);
+      }
+      const port = await serve({});
+      for (const path of ['/readyz', '/api/v1/openapi.json']) {
+        const c = rawClient(port);
+        c.socket.end(`GET ${path} HTTP/1.0\r\n\r\n`);
+        await c.closed;
+        assert.match(c.received(), /^HTTP\/1\.1 200/, path);
+      }
     });
 
     it('answers the localhost names, with or without a port', async () => {
@@ -176,7 +190,7 @@ describe('console/API server limits', () => {
       const port = await serve({}, { allowedHosts: ['certfleet.example.org'] });
       for (const [host, status] of [['certfleet.example.org', 200], ['rebound.attacker.example', 421]] as const) {
         const c = rawClient(port);
-        c.socket.end(`GET /healthz HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`);
+        c.socket.end(`GET /api/v1/openapi.json HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`);
         await c.closed;
         assert.match(c.received(), new RegExp(`^HTTP/1\\.1 ${status}`), host);
       }

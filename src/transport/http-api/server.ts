@@ -60,6 +60,9 @@ export interface HttpApiOptions {
 /** One year, sent on HTTPS only; no includeSubDomains: the console's host may share its domain with others. */
 export const HSTS_HEADER = 'max-age=31536000';
 
+/** Answered whatever the Host: load balancers' and monitors' checks (health.routes.ts). */
+const HOST_CHECK_EXEMPT: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
 /** Host names every server answers to: what a browser on the server's own machine sends. */
 const LOCAL_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '::1'];
 
@@ -195,9 +198,12 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   });
 
   // DNS rebinding: a page of another site whose name now resolves to this server's address sends
-  // that name as Host. Checked before anything else, so such a request learns nothing.
+  // that name as Host. Checked before anything else, so such a request learns nothing. A browser
+  // always sends Host; a request without one (HTTP/1.0: HAProxy's httpchk) is no page's. The
+  // health answers hold nothing a page could use, and monitors reach them by any name.
   app.addHook('onRequest', async (request) => {
-    const host = request.headers.host ?? '';
+    const host = request.headers.host;
+    if (host === undefined || HOST_CHECK_EXEMPT.has(request.url)) return;
     if (!allowedHosts.has(hostNameOf(host))) {
       throw new CertfleetError(
         ErrorCode.host_not_allowed,
