@@ -154,15 +154,15 @@ describe('console/API server limits', () => {
   });
 
   describe('Host allow-list (DNS rebinding)', () => {
-    it('refuses a foreign Host with 421 host_not_allowed, before authentication', async () => {
+    it('refuses a foreign Host with 403 host_not_allowed, before authentication', async () => {
       const res = await h.app.inject({ method: 'GET', url: '/api/v1/certificates', headers: { host: 'attacker.example:8080' } });
-      assert.equal(res.statusCode, 421);
+      assert.equal(res.statusCode, 403);
       const body = res.json<{ error: { code: string; message: string; details: { host: string } } }>();
       assert.equal(body.error.code, 'host_not_allowed');
       assert.equal(body.error.details.host, 'attacker.example');
       assert.match(body.error.message, /--allowed-host/);
       const page = await h.app.inject({ method: 'GET', url: '/', headers: { host: 'attacker.example' } });
-      assert.equal(page.statusCode, 421, 'nor the console');
+      assert.equal(page.statusCode, 403, 'nor the console');
     });
 
     it('answers health checks by any name, and a request without Host (HAProxy\'s HTTP/1.0 httpchk)', async () => {
@@ -188,7 +188,7 @@ describe('console/API server limits', () => {
 
     it('answers configured names, on a real socket too', async () => {
       const port = await serve({}, { allowedHosts: ['certfleet.example.org'] });
-      for (const [host, status] of [['certfleet.example.org', 200], ['rebound.attacker.example', 421]] as const) {
+      for (const [host, status] of [['certfleet.example.org', 200], ['rebound.attacker.example', 403]] as const) {
         const c = rawClient(port);
         c.socket.end(`GET /api/v1/openapi.json HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: close\r\n\r\n`);
         await c.closed;
