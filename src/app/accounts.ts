@@ -42,6 +42,8 @@ export interface TokenRepo {
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Names the audit log uses for actors that are no account: an account must not pass for them. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['system', 'anonymous']);
 /** A log-in (console or `certfleet login`) lasts a week; named API tokens up to a year. */
 export const LOGIN_TOKEN_DAYS = 7;
 export const MAX_API_TOKEN_DAYS = 365;
@@ -153,9 +155,16 @@ export async function createUser(ctx: AppContext, actor: Actor, req: CreateUserR
     authorize(actor, Permission.manageAccounts);
     if (!USERNAME_PATTERN.test(req.username)) {
       throw new CertfleetError(
-        ErrorCode.invalid_request,
+        ErrorCode.invalid_username,
         'A user name is 1 to 64 lower-case letters, digits, dots, underscores or hyphens, starting with a letter or digit.',
         { field: 'username', pattern: USERNAME_PATTERN.source },
+      );
+    }
+    if (RESERVED_USERNAMES.has(req.username)) {
+      throw new CertfleetError(
+        ErrorCode.invalid_username,
+        `"${req.username}" is how the audit log names actions of no account; choose another user name.`,
+        { field: 'username', reserved: [...RESERVED_USERNAMES] },
       );
     }
     if (!isRole(req.role)) {

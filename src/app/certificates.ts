@@ -431,7 +431,7 @@ export async function exportKeyPair(ctx: AppContext, actor: Actor, alias: string
     const material = await ctx.store.keystore.keyMaterial(alias);
     if (!material) throw notFound(alias);
     const privateKey = createPrivateKey({ key: ctx.sealer.open(material.sealedKey, material.id), format: 'der', type: 'pkcs8' });
-    const p12 = writePkcs12({ certDer: material.certDer, privateKey, password, friendlyName: alias });
+    const p12 = await writePkcs12({ certDer: material.certDer, privateKey, password, friendlyName: alias });
     await ctx.store.transaction((tx) => audit.ok(tx, { format: 'pkcs12' }));
     return p12;
   });

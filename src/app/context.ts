@@ -70,6 +70,8 @@ export interface AppContext {
   readonly compatibilityRules: CompatibilityRules;
   /** The keystore's certificates as devices reference them, cached (device-keystore.ts). */
   readonly deviceCertificates: DeviceCertificateCache;
+  /** Told when the audit entry of a failed change could not be written (serve: the error log). */
+  readonly onAuditFailure?: (error: unknown, entry: { readonly action: string; readonly target: string | null; readonly code: ErrorCode }) => void;
 }
 
 export interface Actor {
@@ -118,15 +120,21 @@ export async function auditedChange<T>(
     });
   } catch (e) {
     const refused = isCertfleetError(e);
-    await ctx.store.audit.append({
-      at: at(),
-      actor: actor.username,
-      action,
-      target,
-      result: refused ? AuditResult.refused : AuditResult.failed,
-      code: refused ? e.code : ErrorCode.internal,
-      details: refused ? e.details : {},
-    });
+    try {
+      await ctx.store.audit.append({
+        at: at(),
+        actor: actor.username,
+        action,
+        target,
+        result: refused ? AuditResult.refused : AuditResult.failed,
+        code: refused ? e.code : ErrorCode.internal,
+        details: refused ? e.details : {},
+      });
+    } catch (auditError) {
+      // The caller must learn why the change failed, not that the log of it failed too (the
+      // database that refused the change may well refuse the audit row for the same reason).
+      ctx.onAuditFailure?.(auditError, { action, target, code: refused ? e.code : ErrorCode.internal });
+    }
     throw e;
   }
 }

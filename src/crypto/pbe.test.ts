@@ -51,7 +51,7 @@ describe('pbe', () => {
   }
 
   it('encrypts PBES2 AES-256 so that forge decrypts it', async () => {
-    const enc = pbes2Encrypt(pkcs8, 'pw', randomBytes(16), randomBytes(16), 1000);
+    const enc = await pbes2Encrypt(pkcs8, 'pw', randomBytes(16), randomBytes(16), 1000);
     const epki = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
       enc.algorithm,
       forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, enc.encrypted.toString('binary')),

@@ -9,7 +9,7 @@
  * counts are capped as Java caps them, and forge is used only for ASN.1 and the RC2 cipher that
  * OpenSSL 3 keeps in its legacy provider.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { algorithmOid, bytesOf, child, children, type Asn1 } from './asn1.js';
@@ -27,6 +27,7 @@ export const PBE_OID = {
   hmacWithSHA256: '1.2.840.113549.2.9',
   aes256Cbc: '2.16.840.1.101.3.4.1.42',
   sha256: '2.16.840.1.101.3.4.2.1',
+  sha512: '2.16.840.1.101.3.4.2.3',
 } as const;
 
 /** The file uses an algorithm certfleet does not implement (e.g. RC4, PBMAC1, scrypt). */
@@ -62,7 +63,7 @@ const HASH_BY_OID: Readonly<Record<string, HashInfo>> = {
   '2.16.840.1.101.3.4.2.3': { name: 'sha512', u: 64, v: 128 },
 };
 const SHA1 = HASH_BY_OID['1.3.14.3.2.26'] as HashInfo; // present: the literal above
-const SHA256 = HASH_BY_OID[PBE_OID.sha256] as HashInfo; // present: the literal above
+const SHA512 = HASH_BY_OID[PBE_OID.sha512] as HashInfo; // present: the literal above
 
 const PRF_BY_OID: Readonly<Record<string, string>> = {
   '1.2.840.113549.2.7': 'sha1',
@@ -114,6 +115,9 @@ function repeatTo(source: Buffer, length: number): Buffer {
   return out;
 }
 
+/** Hash rounds between two yields: about 1 ms of the event loop on an idle core. */
+const ROUNDS_PER_SLICE = 1024;
+
 /**
  * RFC 7292 B.2, written as a generator that pauses every few thousand hash rounds, so that one
  * body serves the synchronous writer and the asynchronous reader (which yields the event loop).
@@ -127,7 +131,7 @@ function* pkcs12KdfSteps(hash: HashInfo, password: Buffer, salt: Buffer, id: num
     let a = createHash(hash.name).update(d).update(i).digest();
     for (let r = 1; r < iterations; r++) {
       a = createHash(hash.name).update(a).digest();
-      if (r % 4096 === 0) yield;
+      if (r % ROUNDS_PER_SLICE === 0) yield;
     }
     out.push(a);
     const b = repeatTo(a, v);
@@ -193,10 +197,13 @@ export async function verifyPkcs12Mac(macData: Asn1, authSafe: Buffer, password:
   return false;
 }
 
-/** MacData for the writer: HMAC-SHA-256 keyed by the PKCS#12 derivation. */
-export function pkcs12MacSha256(authSafe: Buffer, password: string, salt: Buffer, iterations: number): Buffer {
-  const key = runSync(pkcs12KdfSteps(SHA256, bmpPassword(password), salt, 3, iterations, SHA256.u));
-  return createHmac('sha256', key).update(authSafe).digest();
+/**
+ * MacData for the writer: HMAC-SHA-512 keyed by the PKCS#12 derivation (ID 3). The derivation runs
+ * here in JavaScript, yielding to the event loop every few thousand rounds.
+ */
+export async function pkcs12MacSha512(authSafe: Buffer, password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+  const key = await runAsync(pkcs12KdfSteps(SHA512, bmpPassword(password), salt, 3, iterations, SHA512.u));
+  return createHmac('sha512', key).update(authSafe).digest();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,9 +311,9 @@ export interface Pbes2Encryption {
   readonly encrypted: Buffer;
 }
 
-/** PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC, as openssl 3 and Java 17 write by default. */
-export function pbes2Encrypt(plain: Buffer, password: string, salt: Buffer, iv: Buffer, iterations: number): Pbes2Encryption {
-  const key = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
+/** PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC, as openssl 3 and Java 17 write by default; the derivation runs off the event loop. */
+export async function pbes2Encrypt(plain: Buffer, password: string, salt: Buffer, iv: Buffer, iterations: number): Promise<Pbes2Encryption> {
+  const key = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
   const c = createCipheriv('aes-256-cbc', key, iv);
   const encrypted = Buffer.concat([c.update(plain), c.final()]);
   const { create, Class, Type, oidToDer } = forge.asn1;

@@ -9,6 +9,8 @@ export const ErrorCode = {
   invalid_request: 'invalid_request',
   invalid_alias: 'invalid_alias',
   payload_too_large: 'payload_too_large',
+  host_not_allowed: 'host_not_allowed',
+  invalid_username: 'invalid_username',
   // authentication and authorisation
   unauthenticated: 'unauthenticated',
   invalid_credentials: 'invalid_credentials',

@@ -31,6 +31,7 @@ import { MAX_CLIENT_HELLO_BYTES, peekClientHello, UNRECOGNIZED_NAME_ALERT } from
 import { deviceRoutes, type RouteHandler } from './device.routes.js';
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
 import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
+import { SERVER_TLS_OPTIONS } from '../tls-profile.js';
 import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
 
 export interface DeviceChannelOptions {
@@ -70,12 +71,13 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   const uc = opts.useCases ?? APP_DEVICE_USE_CASES;
   const routes = deviceRoutes(ctx, uc, log);
 
-  // In every context: tickets issued under one entry resume under any (and across reloads).
+  // In every context: tickets issued under one entry resume under any (and across reloads); the
+  // versions, suites and groups are stated in tls-profile.ts (ECDHE + AEAD only, legacy needs there).
   const tlsCommon: SecureContextOptions = {
     ticketKeys: randomBytes(48),
     sessionIdContext: 'certfleet-device-channel',
     sessionTimeout: opts.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
-    minVersion: 'TLSv1.2',
+    ...SERVER_TLS_OPTIONS,
   };
 
   const load = async (previous: ServedKeystore | null): Promise<ServedKeystore> =>

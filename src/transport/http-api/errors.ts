@@ -10,12 +10,15 @@ import { ErrorCode, isCertfleetError, RETRY_AFTER_DETAIL, type ErrorDetails } fr
  * 400 the request itself is wrong; 401 who are you; 403 you may not; 404 no such thing;
  * 409 the request is fine but the current state refuses it; 413 too large; 422 the keystore file
  * was received but its contents cannot be imported; 429 too many at once, come back after
- * Retry-After; 500 a fault of the server.
+ * Retry-After; 500 a fault of the server. A Host header this server does not answer to (DNS
+ * rebinding) is a 403: the SPEC's statuses, no 421.
  */
 export const HTTP_STATUS = {
   invalid_request: 400,
   invalid_alias: 400,
   payload_too_large: 413,
+  host_not_allowed: 403,
+  invalid_username: 400,
   unauthenticated: 401,
   invalid_credentials: 401,
   forbidden: 403,
