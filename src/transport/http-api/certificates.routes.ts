@@ -189,18 +189,30 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         ErrorCode.key_mismatch,
         ErrorCode.duplicate_certificate,
         ErrorCode.alias_taken,
+        ErrorCode.encryption_not_supported,
+        ErrorCode.key_derivation_too_costly,
+        ErrorCode.too_many_certificates,
+        ErrorCode.too_many_encrypted_parts,
+        ErrorCode.import_timed_out,
+        ErrorCode.import_busy,
       ],
       body: ImportCertificateBodySchema,
       responses: { 201: summary },
     }),
     handler: async (request, reply) => {
       const b = request.body;
+      // the client going away (the connection closed before the answer) stops the read in its worker
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
       const req: ImportRequest = {
         alias: b.alias,
         file: Buffer.from(b.file, 'base64'),
         password: b.password,
         ...(b.keyPassword !== undefined ? { keyPassword: b.keyPassword } : {}),
         ...(b.entry !== undefined ? { entry: b.entry } : {}),
+        signal: gone.signal,
       };
       return reply.code(201).send(present(await importCertificate(ctx, actorOf(request), req)));
     },
