@@ -5,9 +5,9 @@
  *
  * Work is counted in rounds: one iteration of the hash for each block of derived key (PBKDF2 and
  * the PKCS#12 derivation; key and IV of a legacy PKCS#12 bag are two derivations), N·r·p for
- * scrypt. A round costs about a microsecond natively and up to six in the PKCS#12 derivation
- * (JavaScript), so the default total is a few seconds of one worker at worst, while the files
- * openssl, keytool and Windows write need 5,000 to 40,000 rounds.
+ * scrypt; rounds of the PKCS#12 derivation count four times, since it runs in JavaScript. A round
+ * costs about a microsecond, so the default total is about two seconds of one worker at worst,
+ * while the files openssl, keytool and Windows write need 10,000 to 150,000 rounds.
  */
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 
@@ -26,7 +26,7 @@ export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
   maxDerivationRounds: 2_000_000,
   maxCertificates: 50,
   maxEncryptedParts: 16,
-  maxScryptMemoryBytes: 64 * 1024 * 1024,
+  maxScryptMemoryBytes: 32 * 1024 * 1024, // what openssl itself allows when it writes a key
 };
 
 export function derivationTooCostly(what: string, rounds: number, maximum: number): CertfleetError {
