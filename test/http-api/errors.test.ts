@@ -28,8 +28,9 @@ import {
 import type { IssuedApiToken } from '../../src/transport/http-api/contract/index.js';
 
 describe('HTTP_STATUS', () => {
-  it('uses only the statuses the SPEC names, plus 500 for faults', () => {
-    for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 500].includes(status));
+  it('uses only the statuses the SPEC names, plus 500 for faults, 429 for a full queue (issue 10) and 499 for a client gone', () => {
+    // 499 (nginx's "client closed request") is only ever logged and audited: its client has gone
+    for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 429, 499, 500].includes(status), String(status));
   });
   it('answers 500 only for faults of the server (and for start-up refusals, which no request can meet)', () => {
     const faults = Object.entries(HTTP_STATUS).filter(([, s]) => s === 500).map(([c]) => c).sort();
