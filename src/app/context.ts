@@ -8,7 +8,7 @@
 import { CertfleetError, ErrorCode, isCertfleetError } from '../domain/errors.js';
 import { roleAllows, type Permission, type Role } from '../domain/roles.js';
 import type { Clock } from '../domain/time.js';
-import type { KeyPairSource } from './certificates.js';
+import type { KeyPairSource, KeystoreReader } from './certificates.js';
 import type { CompatibilityRules } from './compatibility.js';
 import type { DeviceCertificateCache } from './device-keystore.js';
 import { AuditResult } from '../domain/vocabularies.js';
@@ -61,6 +61,8 @@ export interface AppContext {
   readonly random: Random;
   readonly sealer: KeySealing;
   readonly keyPairs: KeyPairSource;
+  /** Reads imported keystore files off the event loop (K6; crypto/import-pool.ts). */
+  readonly keystoreReader: KeystoreReader;
   /** The subject CN of generated certificates when the caller names none (K5). */
   readonly hostName: string;
   readonly onKeystoreChanged: (change: KeystoreChange) => void;

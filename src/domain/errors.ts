@@ -51,6 +51,14 @@ export const ErrorCode = {
   key_mismatch: 'key_mismatch',
   duplicate_certificate: 'duplicate_certificate',
   alias_taken: 'alias_taken',
+  // import limits (bounded work per import)
+  encryption_not_supported: 'encryption_not_supported',
+  key_derivation_too_costly: 'key_derivation_too_costly',
+  too_many_certificates: 'too_many_certificates',
+  too_many_encrypted_parts: 'too_many_encrypted_parts',
+  import_timed_out: 'import_timed_out',
+  import_busy: 'import_busy',
+  import_cancelled: 'import_cancelled',
   // export (K8) and accounts
   password_too_short: 'password_too_short',
   user_exists: 'user_exists',

@@ -37,6 +37,8 @@ import { createAppContext } from './app-context.js';
 import type { HostPort } from './host-port.js';
 import { nodeScheduler, systemClock, systemRandom } from './system.js';
 import { loadWebTls } from './web-tls.js';
+import { ImportPool } from '../crypto/import-pool.js';
+import { importPoolOptionsFromEnv } from './import-settings.js';
 
 export interface ServeOptions {
   readonly dataDir: string;
@@ -169,7 +171,8 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
   if (master.created) out(`Created the master key ${join(dataDir, 'master.key')} (mode 0600). Back it up: without it the private keys cannot be read.`);
   const sealer = new KeySealer(master.key);
   const store = await openStore({ url: databaseUrl({ ...opts, dataDir }), onWarning: (message, details) => log.warn(details, message) });
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const importPool = new ImportPool(importPoolOptionsFromEnv(process.env));
+  const closers: (() => Promise<void>)[] = [() => store.close(), () => importPool.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
   };
@@ -215,6 +218,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       random: systemRandom,
       sealer,
       keyPairs: boundedKeyPairSource(nodeKeyPairSource, opts.keyGenerations ?? DEFAULT_KEY_GENERATION_LIMITS),
+      keystoreReader: importPool,
       hostName: hostname(),
       onKeystoreChanged: (change: KeystoreChange) => {
         log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed');

@@ -53,6 +53,15 @@ export const HTTP_STATUS = {
   key_mismatch: 422,
   duplicate_certificate: 409,
   alias_taken: 409,
+  encryption_not_supported: 422,
+  key_derivation_too_costly: 422,
+  too_many_certificates: 422,
+  too_many_encrypted_parts: 422,
+  // the file took longer than the import deadline: its work is bounded, so the file is at fault
+  import_timed_out: 422,
+  import_busy: 429,
+  // nobody reads it (the client has gone); nginx's "client closed request", for the logs
+  import_cancelled: 499,
   password_too_short: 400,
   user_exists: 409,
   invalid_role: 400,
