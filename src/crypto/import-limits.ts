@@ -23,7 +23,7 @@ export interface ImportLimits {
 }
 
 export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
-  maxDerivationRounds: 2_000_000,
+  maxDerivationRounds: 3_000_000,
   maxCertificates: 50,
   maxEncryptedParts: 16,
   maxScryptMemoryBytes: 32 * 1024 * 1024, // what openssl itself allows when it writes a key
