@@ -14,6 +14,7 @@ import {
 } from '../crypto/password-hash.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
 import { AuditResult } from '../domain/vocabularies.js';
+import { FailedLoginKind, type FailedLoginRecorder } from './failed-logins.js';
 import type { TokenRecord, UserRecord } from './records.js';
 
 export interface NewUser extends UserRecord {
@@ -41,6 +42,8 @@ export interface TokenRepo {
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Names the audit log uses for actors that are no account: an account must not pass for them. */
+export const RESERVED_USERNAMES: ReadonlySet<string> = new Set(['system', 'anonymous']);
 /** A log-in (console or `certfleet login`) lasts a week; named API tokens up to a year. */
 export const LOGIN_TOKEN_DAYS = 7;
 export const MAX_API_TOKEN_DAYS = 365;
@@ -82,21 +85,32 @@ async function issueToken(ctx: AppContext, user: UserRecord, name: string, days:
   return { token, record };
 }
 
+/** Where a log-in comes from, and where its refusal is counted (failed-logins.ts); without a recorder each failure is one entry. */
+export interface LoginSource {
+  /** The client address, as the transport sees it. */
+  readonly address?: string | null;
+  readonly failures?: FailedLoginRecorder;
+}
+
 /** Checks the password and issues a log-in token. Failures are audited and do not tell which part was wrong. */
-export async function login(ctx: AppContext, username: string, password: string): Promise<IssuedToken & { readonly user: UserRecord }> {
+export async function login(ctx: AppContext, username: string, password: string, source: LoginSource = {}): Promise<IssuedToken & { readonly user: UserRecord }> {
   const found = await ctx.store.users.findByUsername(username);
   const valid = await verifyPassword(password, found?.passwordHash ?? UNUSABLE_PASSWORD_HASH);
   const at = ctx.clock.now().toISOString();
   if (!found || !valid) {
-    await ctx.store.audit.append({
-      at,
-      actor: username.slice(0, 64),
-      action: 'auth.login',
-      target: null,
-      result: AuditResult.refused,
-      code: ErrorCode.invalid_credentials,
-      details: {},
-    });
+    if (source.failures) {
+      await source.failures.record(FailedLoginKind.invalidCredentials, username, source.address ?? null);
+    } else {
+      await ctx.store.audit.append({
+        at,
+        actor: username.slice(0, 64),
+        action: 'auth.login',
+        target: null,
+        result: AuditResult.refused,
+        code: ErrorCode.invalid_credentials,
+        details: {},
+      });
+    }
     throw new CertfleetError(ErrorCode.invalid_credentials, 'The user name or password is wrong.');
   }
   const user: UserRecord = { id: found.id, username: found.username, role: found.role, createdAt: found.createdAt };
@@ -141,9 +155,16 @@ export async function createUser(ctx: AppContext, actor: Actor, req: CreateUserR
     authorize(actor, Permission.manageAccounts);
     if (!USERNAME_PATTERN.test(req.username)) {
       throw new CertfleetError(
-        ErrorCode.invalid_request,
+        ErrorCode.invalid_username,
         'A user name is 1 to 64 lower-case letters, digits, dots, underscores or hyphens, starting with a letter or digit.',
         { field: 'username', pattern: USERNAME_PATTERN.source },
+      );
+    }
+    if (RESERVED_USERNAMES.has(req.username)) {
+      throw new CertfleetError(
+        ErrorCode.invalid_username,
+        `"${req.username}" is how the audit log names actions of no account; choose another user name.`,
+        { field: 'username', reserved: [...RESERVED_USERNAMES] },
       );
     }
     if (!isRole(req.role)) {

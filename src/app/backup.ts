@@ -34,7 +34,7 @@ import {
 } from '../domain/backup.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { Permission } from '../domain/roles.js';
-import { BackupFileWriter, readBackupFile, type BackupEnd, type BackupItem } from '../crypto/backup-file.js';
+import { BackupFileWriter, BackupPassphrase, readBackupFile, type BackupEnd, type BackupItem } from '../crypto/backup-file.js';
 import { privateKeyMatchesCertificate } from '../crypto/key-match.js';
 import { issueNetworkToken } from './cluster.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
@@ -253,7 +253,11 @@ export interface InspectedBackup {
  * Reads a whole backup and checks it (pass 1): every certificate's key against its certificate,
  * each table's rows against the header's count, the checksum at the end. Needs no server.
  */
-export async function inspectBackup(open: BackupOpener, passphrase: string, knownMigrations: readonly string[]): Promise<InspectedBackup> {
+export async function inspectBackup(
+  open: BackupOpener,
+  passphrase: string | BackupPassphrase,
+  knownMigrations: readonly string[],
+): Promise<InspectedBackup> {
   const reader = readBackupFile(open(), passphrase, knownMigrations);
   let header: BackupHeader | null = null;
   const seen: Partial<Record<BackupTable, number>> = {};
@@ -311,7 +315,9 @@ class DryRunDone extends Error {
 export async function restoreBackup(ctx: AppContext, actor: Actor, open: BackupOpener, o: RestoreOptions): Promise<RestoreReport> {
   return auditedChange(ctx, actor, o.dryRun ? 'backup.restore-dry-run' : 'backup.restore', o.file, async (audit) => {
     authorize(actor, Permission.backup);
-    const { header } = await inspectBackup(open, o.passphrase, o.knownMigrations);
+    // One key derivation for both passes (see BackupPassphrase).
+    const passphrase = new BackupPassphrase(o.passphrase);
+    const { header } = await inspectBackup(open, passphrase, o.knownMigrations);
     const current = (await ctx.store.keystore.list()).map((c) => ({
       id: c.id,
       alias: c.alias,
@@ -335,7 +341,7 @@ export async function restoreBackup(ctx: AppContext, actor: Actor, open: BackupO
         await tx.keystore.lock();
         await tx.backups.stageCurrent({ backupCreatedAt: header.createdAt, kept });
         await tx.backups.clear();
-        const reader = readBackupFile(open(), o.passphrase, o.knownMigrations);
+        const reader = readBackupFile(open(), passphrase, o.knownMigrations);
         let columns: readonly string[] = [];
         for (;;) {
           const next = await reader.next();

@@ -30,7 +30,8 @@ import { certificateContent, type CertificateContent } from '../crypto/certifica
 import { certificateFacts } from '../crypto/certificate-facts.js';
 import type { GeneratedKeyPair, KeySpec } from '../crypto/key-generation.js';
 import { keyAlgorithmOf, privateKeyMatchesCertificate } from '../crypto/key-match.js';
-import { readKeystore } from '../crypto/keystore-reader.js';
+import type { KeystoreEntryRead, ReadKeystoreRequest } from '../crypto/keystore-reader.js';
+import { importCancelled } from '../crypto/import-pool.js';
 import { writePkcs12 } from '../crypto/pkcs12-writer.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
@@ -50,6 +51,14 @@ export interface NewCertificate extends KeystoreSlot {
 /** Where generated certificates get their key pairs (K5); crypto/key-generation.ts makes them off the event loop. */
 export interface KeyPairSource {
   generate(spec: KeySpec): Promise<GeneratedKeyPair>;
+}
+
+/**
+ * Where imported keystore files are read (K6): crypto/import-pool.ts reads them in worker threads
+ * with a deadline and the limits of import-limits.ts, and ends the read when `signal` aborts.
+ */
+export interface KeystoreReader {
+  read(req: Omit<ReadKeystoreRequest, 'limits'>, signal?: AbortSignal): Promise<KeystoreEntryRead>;
 }
 
 /** The keystore as its administration (K1–K11) reads and changes it. */
@@ -301,6 +310,8 @@ export interface ImportRequest {
   readonly password: string;
   readonly keyPassword?: string;
   readonly entry?: string;
+  /** Aborts when the caller has gone away: the read stops, nothing is written. */
+  readonly signal?: AbortSignal;
 }
 
 /** K6: every check passes before anything is written. */
@@ -316,12 +327,15 @@ export async function importCertificate(ctx: AppContext, actor: Actor, req: Impo
       );
     }
     validateAlias(req.alias);
-    const read = await readKeystore({
-      file: req.file,
-      password: req.password,
-      ...(req.keyPassword !== undefined ? { keyPassword: req.keyPassword } : {}),
-      ...(req.entry !== undefined ? { entry: req.entry } : {}),
-    });
+    const read = await ctx.keystoreReader.read(
+      {
+        file: req.file,
+        password: req.password,
+        ...(req.keyPassword !== undefined ? { keyPassword: req.keyPassword } : {}),
+        ...(req.entry !== undefined ? { entry: req.entry } : {}),
+      },
+      req.signal,
+    );
     const certDer = read.certificates[0] as Buffer; // readKeystore never returns an entry without its certificate
     const facts = certificateFacts(certDer);
     const refusal = importRefusal(
@@ -334,6 +348,7 @@ export async function importCertificate(ctx: AppContext, actor: Actor, req: Impo
       ctx.clock.now(),
     );
     if (refusal) throw refusal;
+    if (req.signal?.aborted) throw importCancelled(); // gone while the file was read: write nothing
     const stored = await ctx.store.transaction(async (tx) => {
       const entry = await insertEntry(ctx, tx, { alias: req.alias, certDer, facts, privateKey: read.privateKey, source: CertificateSource.imported });
       await audit.ok(tx, { format: read.format, entry: read.entryName, signatureAlgorithm: facts.signatureAlgorithm, sha256Fingerprint: facts.sha256Fingerprint });
@@ -431,7 +446,7 @@ export async function exportKeyPair(ctx: AppContext, actor: Actor, alias: string
     const material = await ctx.store.keystore.keyMaterial(alias);
     if (!material) throw notFound(alias);
     const privateKey = createPrivateKey({ key: ctx.sealer.open(material.sealedKey, material.id), format: 'der', type: 'pkcs8' });
-    const p12 = writePkcs12({ certDer: material.certDer, privateKey, password, friendlyName: alias });
+    const p12 = await writePkcs12({ certDer: material.certDer, privateKey, password, friendlyName: alias });
     await ctx.store.transaction((tx) => audit.ok(tx, { format: 'pkcs12' }));
     return p12;
   });

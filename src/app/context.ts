@@ -8,7 +8,7 @@
 import { CertfleetError, ErrorCode, isCertfleetError } from '../domain/errors.js';
 import { roleAllows, type Permission, type Role } from '../domain/roles.js';
 import type { Clock } from '../domain/time.js';
-import type { KeyPairSource } from './certificates.js';
+import type { KeyPairSource, KeystoreReader } from './certificates.js';
 import type { CompatibilityRules } from './compatibility.js';
 import type { DeviceCertificateCache } from './device-keystore.js';
 import { AuditResult } from '../domain/vocabularies.js';
@@ -61,6 +61,8 @@ export interface AppContext {
   readonly random: Random;
   readonly sealer: KeySealing;
   readonly keyPairs: KeyPairSource;
+  /** Reads imported keystore files off the event loop (K6; crypto/import-pool.ts). */
+  readonly keystoreReader: KeystoreReader;
   /** The subject CN of generated certificates when the caller names none (K5). */
   readonly hostName: string;
   readonly onKeystoreChanged: (change: KeystoreChange) => void;
@@ -70,6 +72,8 @@ export interface AppContext {
   readonly compatibilityRules: CompatibilityRules;
   /** The keystore's certificates as devices reference them, cached (device-keystore.ts). */
   readonly deviceCertificates: DeviceCertificateCache;
+  /** Told when the audit entry of a failed change could not be written (serve: the error log). */
+  readonly onAuditFailure?: (error: unknown, entry: { readonly action: string; readonly target: string | null; readonly code: ErrorCode }) => void;
 }
 
 export interface Actor {
@@ -118,15 +122,21 @@ export async function auditedChange<T>(
     });
   } catch (e) {
     const refused = isCertfleetError(e);
-    await ctx.store.audit.append({
-      at: at(),
-      actor: actor.username,
-      action,
-      target,
-      result: refused ? AuditResult.refused : AuditResult.failed,
-      code: refused ? e.code : ErrorCode.internal,
-      details: refused ? e.details : {},
-    });
+    try {
+      await ctx.store.audit.append({
+        at: at(),
+        actor: actor.username,
+        action,
+        target,
+        result: refused ? AuditResult.refused : AuditResult.failed,
+        code: refused ? e.code : ErrorCode.internal,
+        details: refused ? e.details : {},
+      });
+    } catch (auditError) {
+      // The caller must learn why the change failed, not that the log of it failed too (the
+      // database that refused the change may well refuse the audit row for the same reason).
+      ctx.onAuditFailure?.(auditError, { action, target, code: refused ? e.code : ErrorCode.internal });
+    }
     throw e;
   }
 }

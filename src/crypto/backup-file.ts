@@ -86,7 +86,15 @@ class PassphraseRecipient implements Recipient {
   }
 }
 
-class PassphraseIdentity implements Identity {
+/**
+ * The passphrase that opens backups. It remembers the file key it unwrapped, per stanza, so a
+ * restore that reads one file twice (check, then apply) derives the scrypt key once: the second
+ * pass then costs neither the time nor the memory (128 MiB at 2^17) of a second derivation.
+ * Made per operation and dropped with it.
+ */
+export class BackupPassphrase implements Identity {
+  private readonly fileKeys = new Map<string, Uint8Array>();
+
   constructor(private readonly passphrase: string) {}
 
   async unwrapFileKey(stanzas: Stanza[]): Promise<Uint8Array | null> {
@@ -99,12 +107,16 @@ class PassphraseIdentity implements Identity {
     }
     const logN = Number(logText);
     if (logN > MAX_SCRYPT_LOG_N) throw backupCorrupt(`its passphrase work factor (2^${logN}) is above the 2^${MAX_SCRYPT_LOG_N} this server accepts`);
-    const key = await scrypt(this.passphrase, salt, logN);
     const body = Buffer.from(s.body);
+    const remembered = this.fileKeys.get(`${saltText} ${logText} ${body.toString('base64')}`);
+    if (remembered) return remembered;
+    const key = await scrypt(this.passphrase, salt, logN);
     try {
       const decipher = createDecipheriv('chacha20-poly1305', key, ZERO_NONCE, { authTagLength: 16 });
       decipher.setAuthTag(body.subarray(16));
-      return Buffer.concat([decipher.update(body.subarray(0, 16)), decipher.final()]);
+      const fileKey = Buffer.concat([decipher.update(body.subarray(0, 16)), decipher.final()]);
+      this.fileKeys.set(`${saltText} ${logText} ${body.toString('base64')}`, fileKey);
+      return fileKey;
     } catch {
       return null; // another passphrase
     }
@@ -258,7 +270,7 @@ function describe(e: unknown): string {
  */
 export async function* readBackupFile(
   input: AsyncIterable<Buffer>,
-  passphrase: string,
+  passphrase: string | BackupPassphrase,
   knownMigrations: readonly string[],
 ): AsyncGenerator<BackupItem, BackupEnd> {
   const source = input[Symbol.asyncIterator]();
@@ -268,7 +280,7 @@ export async function* readBackupFile(
     for (let n = await source.next(); !n.done; n = await source.next()) yield n.value;
   })();
   const d = new Decrypter();
-  d.addIdentity(new PassphraseIdentity(passphrase));
+  d.addIdentity(typeof passphrase === 'string' ? new BackupPassphrase(passphrase) : passphrase);
   let plain: ReadableStream<Uint8Array>;
   try {
     plain = await d.decrypt(Readable.toWeb(Readable.from(rest)) as unknown as ReadableStream<Uint8Array>);

@@ -6,6 +6,7 @@
  */
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import jks, { type KeyEntry, type TrustedKeyEntry } from 'jks-js';
+import type { DerivationBudget } from './import-limits.js';
 import { KeystoreFormat, type KeystoreContents, type KeystoreKeyEntry } from './keystore-contents.js';
 import { damaged, keyKindNotReadable, wrongKeyPassword, wrongStorePassword } from './keystore-errors.js';
 
@@ -15,8 +16,22 @@ const DIGEST_LENGTH = 20;
 /** Limits for the walk, far above anything real, so that a hostile count cannot loop for long. */
 const MAX_ENTRIES = 10_000;
 
+/** The body's length (everything before the trailing SHA-1), its certificates and key entries. */
+export interface JksLayout {
+  readonly bodyLength: number;
+  readonly certificates: number;
+  readonly keyEntries: number;
+}
+
 /** Length of the keystore body (everything before the trailing SHA-1); throws if truncated or malformed. */
 export function jksBodyLength(b: Buffer): number {
+  return jksLayout(b).bodyLength;
+}
+
+/** Walks the structure without parsing a certificate; throws if truncated or malformed. */
+export function jksLayout(b: Buffer): JksLayout {
+  let certificates = 0;
+  let keyEntries = 0;
   let o = 0;
   const skip = (n: number): void => {
     if (n < 0 || o + n > b.length) throw new Error('truncated');
@@ -41,20 +56,23 @@ export function jksBodyLength(b: Buffer): number {
     skip(8); // creation date
     if (tag === 1) {
       skip(u32()); // protected private key
+      keyEntries++;
       const chain = u32();
+      certificates += chain;
       if (chain > MAX_ENTRIES) throw new Error('chain too long');
       for (let j = 0; j < chain; j++) {
         if (version === 2) utf(); // certificate type
         skip(u32());
       }
     } else if (tag === 2) {
+      certificates++;
       if (version === 2) utf();
       skip(u32());
     } else {
       throw new Error(`JKS entry tag ${tag}`);
     }
   }
-  return o;
+  return { bodyLength: o, certificates, keyEntries };
 }
 
 /** Java's check: SHA-1 over the password (UTF-16BE), the words "Mighty Aphrodite" and the body. */
@@ -71,13 +89,17 @@ function isKeyEntry(e: KeyEntry | TrustedKeyEntry): e is KeyEntry {
   return 'protectedPrivateKey' in e;
 }
 
-export function readJks(file: Buffer, password: string, keyPassword?: string): KeystoreContents {
-  let bodyLength: number;
+export function readJks(file: Buffer, password: string, keyPassword: string | undefined, budget: DerivationBudget): KeystoreContents {
+  let layout: JksLayout;
   try {
-    bodyLength = jksBodyLength(file);
+    layout = jksLayout(file);
   } catch {
     throw damaged('jks');
   }
+  const { bodyLength } = layout;
+  // before jks-js parses every certificate of the file (the key protection itself costs one SHA-1 per 20 bytes)
+  budget.checkCertificates(layout.certificates);
+  budget.countParts(layout.keyEntries);
   if (bodyLength + DIGEST_LENGTH !== file.length) throw damaged('jks');
   if (!integrityHolds(file, bodyLength, password)) throw wrongStorePassword('jks', true);
 

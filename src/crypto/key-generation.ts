@@ -7,7 +7,8 @@
  */
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import type { KeyPairSource } from '../app/certificates.js';
-import { CertfleetError, ErrorCode } from '../domain/errors.js';
+import { CertfleetError, ErrorCode, RETRY_AFTER_DETAIL } from '../domain/errors.js';
+import { BoundedWork, type WorkLimits } from './bounded-work.js';
 
 export type KeySpec = { readonly kind: 'RSA'; readonly bits: number } | { readonly kind: 'EC'; readonly curve: 'P-256' | 'P-384' };
 
@@ -63,3 +64,29 @@ export const nodeKeyPairSource: KeyPairSource = {
     return generate(spec);
   },
 };
+
+/**
+ * At most 2 generations at once (an RSA-4096 key is a second or more of one thread-pool thread;
+ * the pool has four and also serves scrypt, file I/O and the device channel's crypto), 4 more
+ * waiting; `certfleet serve --key-generations` changes both.
+ */
+export const DEFAULT_KEY_GENERATION_LIMITS: WorkLimits = { concurrent: 2, queued: 4 };
+/** What a refused caller is told to wait: about one RSA-4096 generation. */
+export const KEY_GENERATION_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * K5 under load: `source` with at most `limits.concurrent` generations running and
+ * `limits.queued` waiting; past that the request is refused with `key_generation_busy` (HTTP 429,
+ * Retry-After) at once, before any work, instead of queueing without bound.
+ */
+export function boundedKeyPairSource(source: KeyPairSource, limits: WorkLimits = DEFAULT_KEY_GENERATION_LIMITS): KeyPairSource & { readonly slots: BoundedWork } {
+  const slots = new BoundedWork(limits, () =>
+    new CertfleetError(
+      ErrorCode.key_generation_busy,
+      `${limits.concurrent + limits.queued} key generations are running or waiting already. ` +
+        `Try again in ${KEY_GENERATION_RETRY_AFTER_SECONDS} seconds.`,
+      { running: limits.concurrent, queued: limits.queued, [RETRY_AFTER_DETAIL]: KEY_GENERATION_RETRY_AFTER_SECONDS },
+    ),
+  );
+  return { slots, generate: (spec) => slots.run(() => source.generate(spec)) };
+}

@@ -52,7 +52,7 @@ export function jceksNotSupported(): CertfleetError {
 
 export function unsupportedEncryption(format: Format, algorithm: string): CertfleetError {
   return new CertfleetError(
-    ErrorCode.file_unreadable,
+    ErrorCode.encryption_not_supported,
     `The ${FORMAT_NAME[format]} file is protected with an algorithm certfleet does not read (${algorithm}). ` +
       'Re-export it with AES-256 (for example `openssl pkcs12 -in FILE -nodes | openssl pkcs12 -export -out new.p12`) and import that.',
     { format, reason: 'encryption_not_supported', algorithm },
@@ -61,10 +61,10 @@ export function unsupportedEncryption(format: Format, algorithm: string): Certfl
 
 export function iterationLimit(format: Format, iterations: number): CertfleetError {
   return new CertfleetError(
-    ErrorCode.file_unreadable,
+    ErrorCode.key_derivation_too_costly,
     `The ${FORMAT_NAME[format]} file asks for ${Number.isFinite(iterations) ? iterations : 'an enormous number of'} ` +
       `key-derivation iterations; more than ${MAX_ITERATIONS} are refused (as Java refuses them). Export it again with the usual settings.`,
-    { format, reason: 'iteration_limit', maximum: MAX_ITERATIONS },
+    { format, reason: 'iteration_limit', limit: 'iterations', maximum: MAX_ITERATIONS },
   );
 }
 

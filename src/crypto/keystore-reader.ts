@@ -7,11 +7,13 @@
  * from an unreadable file wherever the format has an integrity check (PKCS#12 MAC, JKS digest,
  * PEM padding). Passwords and key material never reach a message or its details.
  *
- * Nothing here blocks the event loop for long: PBKDF2 runs in the thread pool, the PKCS#12 key
- * derivation yields while it iterates, and iteration counts are capped.
+ * The work one file may cause is bounded (import-limits.ts): key-derivation rounds summed over the
+ * file, certificates, encrypted parts, scrypt memory, each checked before the work starts. The
+ * server runs this in a worker thread with a deadline (import-pool.ts), never on its event loop.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { CertfleetError } from '../domain/errors.js';
+import { DEFAULT_IMPORT_LIMITS, DerivationBudget, type ImportLimits } from './import-limits.js';
 import { JCEKS_MAGIC, JKS_MAGIC, readJks } from './jks-reader.js';
 import { KeystoreFormat, type KeystoreContents } from './keystore-contents.js';
 import {
@@ -41,6 +43,8 @@ export interface ReadKeystoreRequest {
   readonly keyPassword?: string;
   /** The entry to read when the file holds several key entries (alias / friendly name). */
   readonly entry?: string;
+  /** What the file may ask of the server (import-limits.ts); the defaults when left out. */
+  readonly limits?: ImportLimits;
 }
 
 export interface KeystoreEntryRead {
@@ -62,14 +66,14 @@ function isDerCertificate(bytes: Buffer): boolean {
   }
 }
 
-async function readContents(req: ReadKeystoreRequest): Promise<KeystoreContents> {
+async function readContents(req: ReadKeystoreRequest, budget: DerivationBudget): Promise<KeystoreContents> {
   const { file, password, keyPassword } = req;
   const magic = file.length >= 4 ? file.readUInt32BE(0) : 0;
-  if (magic === JKS_MAGIC) return readJks(file, password, keyPassword);
+  if (magic === JKS_MAGIC) return readJks(file, password, keyPassword, budget);
   if (magic === JCEKS_MAGIC) throw jceksNotSupported();
-  if (looksLikePem(file)) return readPem(file, keyPassword ?? password);
+  if (looksLikePem(file)) return readPem(file, keyPassword ?? password, budget);
   try {
-    return await readPkcs12(file, password, keyPassword);
+    return await readPkcs12(file, password, keyPassword, budget);
   } catch (e) {
     if (!(e instanceof NotPkcs12Error)) throw e;
   }
@@ -86,7 +90,7 @@ export async function readKeystore(req: ReadKeystoreRequest): Promise<KeystoreEn
   if (req.file.length > MAX_KEYSTORE_FILE_BYTES) throw fileTooLarge(req.file.length, MAX_KEYSTORE_FILE_BYTES);
   if (req.file.length === 0) throw emptyFile();
   try {
-    return await readEntry(await readContents(req), req.entry);
+    return await readEntry(await readContents(req, new DerivationBudget(req.limits ?? DEFAULT_IMPORT_LIMITS)), req.entry);
   } catch (e) {
     if (e instanceof CertfleetError) throw e;
     throw unknownFormat(); // a reader's unexpected failure: the file is not what it seemed

@@ -3,18 +3,55 @@
  * salt, encoded `scrypt$N$r$p$salt$hash` so the parameters can be raised later without breaking
  * old hashes. API tokens are 32 random bytes; only their SHA-256 is stored, because a token is
  * already high-entropy and must be looked up by value.
+ *
+ * Every hash (log-in, new account) takes a slot of one process-wide `BoundedWork`: scrypt runs in
+ * libuv's thread pool (four threads by default, shared with key generation, file I/O and TLS
+ * helpers), so a flood of log-ins may use at most `concurrent` of them; `queued` more wait and the
+ * rest are refused with `password_hashing_busy` (429, Retry-After) before any hashing.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { CertfleetError, ErrorCode, RETRY_AFTER_DETAIL } from '../domain/errors.js';
+import { BoundedWork, checkWorkLimits, type WorkLimits } from './bounded-work.js';
 
 const N = 1 << 15;
 const R = 8;
 const P = 1;
 const KEY_LENGTH = 32;
 
+/** Two of the pool's four threads at most; a queue of about a second's worth of hashes (~40 ms each). */
+export const DEFAULT_PASSWORD_HASH_LIMITS: WorkLimits = { concurrent: 2, queued: 32 };
+
+function busy(limits: WorkLimits): CertfleetError {
+  return new CertfleetError(
+    ErrorCode.password_hashing_busy,
+    `The server is checking ${limits.concurrent + limits.queued} passwords already. Try again in a second.`,
+    { [RETRY_AFTER_DETAIL]: 1 },
+  );
+}
+
+let slots = new BoundedWork(DEFAULT_PASSWORD_HASH_LIMITS, () => busy(DEFAULT_PASSWORD_HASH_LIMITS));
+
+/**
+ * Sets the cap for this process (`certfleet serve --password-hashes`). Process-wide on purpose:
+ * the thread pool it protects is one per process, whatever number of APIs a process serves.
+ */
+export function limitPasswordHashing(limits: WorkLimits): void {
+  checkWorkLimits(limits, 'password hashing');
+  slots = new BoundedWork(limits, () => busy(limits));
+}
+
+/** Hashes running and waiting now. */
+export function passwordHashingLoad(): { readonly running: number; readonly waiting: number } {
+  return slots.load;
+}
+
 function scryptAsync(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEY_LENGTH, { ...options, maxmem: 256 * N * R }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  return slots.run(
+    () =>
+      new Promise((resolve, reject) => {
+        scrypt(password, salt, KEY_LENGTH, { ...options, maxmem: 256 * N * R }, (err, key) => (err ? reject(err) : resolve(key)));
+      }),
+  );
 }
 
 export async function hashPassword(password: string): Promise<string> {

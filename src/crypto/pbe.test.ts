@@ -3,7 +3,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import forge from 'node-forge';
 import { parseDer, toDer } from './asn1.js';
-import { bmpPassword, DecryptionError, pbes2Encrypt, pbeDecrypt, pkcs12KeyDerivation } from './pbe.js';
+import { CertfleetError } from '../domain/errors.js';
+import { DerivationBudget } from './import-limits.js';
+import { bmpPassword, DecryptionError, pbes2Encrypt, pbeDecrypt, pkcs12KeyDerivation, planPbe } from './pbe.js';
 import { decryptPrivateKeyInfo } from './pkcs8.js';
 
 // node-forge is an independent implementation of the same algorithms: it checks ours both ways.
@@ -44,20 +46,37 @@ describe('pbe', () => {
   for (const [name, options] of schemes) {
     it(`decrypts a key forge encrypted with ${name}, and refuses the wrong password`, async () => {
       const epki = forgeEncrypted('right password', options);
-      const key = await decryptPrivateKeyInfo(epki, 'right password');
+      const key = await decryptPrivateKeyInfo(epki, 'right password', new DerivationBudget());
       assert.ok(key.equals(privateKey));
-      await assert.rejects(decryptPrivateKeyInfo(epki, 'wrong password'), DecryptionError);
+      await assert.rejects(decryptPrivateKeyInfo(epki, 'wrong password', new DerivationBudget()), DecryptionError);
     });
   }
 
   it('encrypts PBES2 AES-256 so that forge decrypts it', async () => {
-    const enc = pbes2Encrypt(pkcs8, 'pw', randomBytes(16), randomBytes(16), 1000);
+    const enc = await pbes2Encrypt(pkcs8, 'pw', randomBytes(16), randomBytes(16), 1000);
     const epki = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SEQUENCE, true, [
       enc.algorithm,
       forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, enc.encrypted.toString('binary')),
     ]);
     const plain = forge.pki.decryptPrivateKeyInfo(epki, 'pw');
     assert.ok(Buffer.from(forge.asn1.toDer(plain).getBytes(), 'binary').equals(pkcs8));
-    assert.ok((await pbeDecrypt(parseDer(toDer(enc.algorithm)), enc.encrypted, 'pw')).equals(pkcs8));
+    assert.ok((await pbeDecrypt(parseDer(toDer(enc.algorithm)), enc.encrypted, 'pw', new DerivationBudget())).equals(pkcs8));
+  });
+
+  it('states the rounds of each scheme before deriving: iterations × blocks, key and IV for PKCS#12 PBE', () => {
+    const algorithmOf = (options: forge.pki.EncryptionOptions): forge.asn1.Asn1 => (parseDer(forgeEncrypted('pw', options)).value as forge.asn1.Asn1[])[0] as forge.asn1.Asn1; // an EncryptedPrivateKeyInfo is a SEQUENCE
+    assert.equal(planPbe(algorithmOf({ algorithm: 'aes256', prfAlgorithm: 'sha256', count: 1000 })).rounds, 1000); // 32 bytes, one SHA-256 block
+    assert.equal(planPbe(algorithmOf({ algorithm: 'aes256', count: 1000 })).rounds, 2000); // 32 bytes of SHA-1: two blocks
+    assert.equal(planPbe(algorithmOf({ algorithm: '3des', count: 2048 })).rounds, 3 * 2048 * 4); // 24-byte key: two blocks, IV: one, in JavaScript
+  });
+
+  it('refuses a derivation that would pass the budget of the file, without starting it', async () => {
+    const epki = forgeEncrypted('pw', { algorithm: 'aes256', prfAlgorithm: 'sha256', count: 1000 });
+    const budget = new DerivationBudget({ maxDerivationRounds: 2500, maxCertificates: 5, maxEncryptedParts: 5, maxScryptMemoryBytes: 1024 });
+    await decryptPrivateKeyInfo(epki, 'pw', budget);
+    await decryptPrivateKeyInfo(epki, 'pw', budget);
+    assert.equal(budget.roundsSpent, 2000);
+    await assert.rejects(decryptPrivateKeyInfo(epki, 'pw', budget), (e: unknown) => e instanceof CertfleetError && e.code === 'key_derivation_too_costly');
+    assert.equal(budget.roundsSpent, 2000);
   });
 });

@@ -29,13 +29,15 @@ export function pemBlocks(text: string): PemBlock[] {
     const body = m[2] as string;
     const headers: Record<string, string> = {};
     let base64 = body;
-    const split = body.match(/^([\s\S]*?:[\s\S]*?)\r?\n\r?\n([\s\S]*)$/);
-    if (split && /^[A-Za-z-]+:/.test(body)) {
-      for (const line of (split[1] as string).split(/\r?\n/)) {
+    // headers end at the first blank line; found with one scan (a regular expression with two lazy
+    // groups here took time quadratic in a hostile body)
+    const blank = /^[A-Za-z-]+:/.test(body) ? /\r?\n\r?\n/.exec(body) : null;
+    if (blank) {
+      for (const line of body.slice(0, blank.index).split(/\r?\n/)) {
         const i = line.indexOf(':');
         if (i > 0) headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
       }
-      base64 = split[2] as string;
+      base64 = body.slice(blank.index + blank[0].length);
     }
     if (!BASE64.test(base64)) continue;
     blocks.push({ label, headers, der: Buffer.from(base64.replace(/\s+/g, ''), 'base64'), text: m[0] });

@@ -11,7 +11,8 @@ import { bytesOf, child, children, oidOf, parseDer, toDer, type Asn1 } from './a
 import { privateKeyMatchesCertificate } from './key-match.js';
 import { KeystoreFormat, type KeystoreContents, type KeystoreKeyEntry } from './keystore-contents.js';
 import { damaged, iterationLimit, keyKindNotReadable, unsupportedEncryption, wrongKeyPassword, wrongStorePassword } from './keystore-errors.js';
-import { DecryptionError, integerOf, IterationLimitError, pbeDecrypt, UnsupportedEncryptionError, verifyPkcs12Mac } from './pbe.js';
+import { DerivationBudget } from './import-limits.js';
+import { DecryptionError, integerOf, IterationLimitError, pbeDecrypt, pkcs12MacRounds, planPbe, UnsupportedEncryptionError, verifyPkcs12Mac } from './pbe.js';
 import { decryptPrivateKeyInfo, privateKeyFromPkcs8 } from './pkcs8.js';
 
 export const PKCS12_OID = {
@@ -78,45 +79,82 @@ function attributes(set: Asn1 | undefined): BagAttributes {
   return { friendlyName, localKeyId };
 }
 
-function collectBags(safeContents: Buffer, certs: CertItem[], keys: KeyItem[]): void {
-  for (const bag of children(parseDer(safeContents))) {
-    const bagId = oidOf(child(bag, 0));
-    const value = explicit0(bag);
-    const attrs = attributes(children(bag)[2]);
-    switch (bagId) {
-      case PKCS12_OID.certBag:
-        if (oidOf(child(value, 0)) === PKCS12_OID.x509Certificate) certs.push({ ...attrs, der: octets(explicit0(value)) });
-        break;
-      case PKCS12_OID.keyBag:
-        keys.push({ ...attrs, der: toDer(value), shrouded: false });
-        break;
-      case PKCS12_OID.pkcs8ShroudedKeyBag:
-        keys.push({ ...attrs, der: toDer(value), shrouded: true });
-        break;
-      case PKCS12_OID.safeContentsBag:
-        collectBags(toDer(value), certs, keys);
-        break;
-      default:
-        break; // CRL and secret bags carry nothing certfleet imports
+/** What the bags of a file hold, counted against the file's limits as they are found. */
+class BagCollector {
+  readonly certs: CertItem[] = [];
+  readonly keys: KeyItem[] = [];
+  constructor(private readonly budget: DerivationBudget) {}
+
+  collect(safeContents: Buffer): void {
+    for (const bag of children(parseDer(safeContents))) {
+      const bagId = oidOf(child(bag, 0));
+      const value = explicit0(bag);
+      const attrs = attributes(children(bag)[2]);
+      switch (bagId) {
+        case PKCS12_OID.certBag:
+          if (oidOf(child(value, 0)) === PKCS12_OID.x509Certificate) {
+            this.certs.push({ ...attrs, der: octets(explicit0(value)) });
+            this.budget.checkCertificates(this.certs.length);
+          }
+          break;
+        case PKCS12_OID.keyBag:
+          this.keys.push({ ...attrs, der: toDer(value), shrouded: false });
+          break;
+        case PKCS12_OID.pkcs8ShroudedKeyBag:
+          this.budget.countParts(1);
+          this.keys.push({ ...attrs, der: toDer(value), shrouded: true });
+          break;
+        case PKCS12_OID.safeContentsBag:
+          this.collect(toDer(value));
+          break;
+        default:
+          break; // CRL and secret bags carry nothing certfleet imports
+      }
     }
   }
 }
 
-function issuedBy(subject: Buffer, issuer: Buffer): boolean {
+/** The rounds opening a shrouded key bag would cost (its EncryptedPrivateKeyInfo's algorithm). */
+function shroudedKeyRounds(key: KeyItem): number {
+  return key.shrouded ? planPbe(child(parseDer(key.der), 0)).rounds : 0;
+}
+
+interface ParsedCert {
+  readonly item: CertItem;
+  readonly x509: X509Certificate | null;
+}
+
+function parsed(item: CertItem): ParsedCert {
   try {
-    return new X509Certificate(subject).checkIssued(new X509Certificate(issuer));
+    return { item, x509: new X509Certificate(item.der) };
   } catch {
-    return false;
+    return { item, x509: null };
   }
 }
 
-/** Leaf first, then its issuers found among the certificates that belong to no other key. */
+/**
+ * Leaf first, then its issuers found among the certificates that belong to no other key. Linear:
+ * each certificate is parsed once and indexed by subject, so a step looks only at the certificates
+ * whose subject is the current one's issuer (checkIssued then compares key identifiers too). The
+ * old search re-parsed every pair at every step, and a file of 150 certificates chained by name
+ * kept the server busy for seconds.
+ */
 function chainFrom(leaf: CertItem, pool: readonly CertItem[]): Buffer[] {
-  const chain = [leaf];
-  for (let current = leaf; !issuedBy(current.der, current.der); ) {
-    const next = pool.find((c) => !chain.includes(c) && issuedBy(current.der, c.der));
+  const bySubject = new Map<string, ParsedCert[]>();
+  for (const c of pool.map(parsed)) {
+    if (!c.x509) continue;
+    const same = bySubject.get(c.x509.subject);
+    if (same) same.push(c);
+    else bySubject.set(c.x509.subject, [c]);
+  }
+  const chain: CertItem[] = [leaf];
+  const used = new Set<CertItem>(chain);
+  for (let current = parsed(leaf); current.x509 && !current.x509.checkIssued(current.x509); ) {
+    const issuer = current.x509;
+    const next = (bySubject.get(issuer.issuer) ?? []).find((c) => !used.has(c.item) && c.x509 !== null && issuer.checkIssued(c.x509));
     if (!next) break;
-    chain.push(next);
+    chain.push(next.item);
+    used.add(next.item);
     current = next;
   }
   return chain.map((c) => c.der);
@@ -146,7 +184,7 @@ export function looksLikePkcs12(b: Buffer): boolean {
   return b.subarray(o, o + 11).equals(Buffer.from('06092a864886f70d010701', 'hex'));
 }
 
-export async function readPkcs12(file: Buffer, password: string, keyPassword?: string): Promise<KeystoreContents> {
+export async function readPkcs12(file: Buffer, password: string, keyPassword: string | undefined, budget: DerivationBudget): Promise<KeystoreContents> {
   let pfx: Asn1;
   let authSafe: Buffer;
   try {
@@ -162,32 +200,61 @@ export async function readPkcs12(file: Buffer, password: string, keyPassword?: s
   // From here on the file is PKCS#12: its failures are wrong passwords or damage, told apart by the MAC.
   const macData = children(pfx)[2];
   const hasMac = macData !== undefined;
+  let contentInfos: Asn1[];
+  try {
+    contentInfos = children(parseDer(authSafe));
+    // Before any derivation: what the file visibly asks for (the MAC, each encrypted part, the
+    // shrouded keys outside them) must fit the limits, whatever the password.
+    const encryptedParts = contentInfos.filter((ci) => oidOf(child(ci, 0)) === PKCS12_OID.encryptedData).length;
+    const scan = new DerivationBudget(budget.limits); // counts what is visible, spends nothing
+    scan.countParts(encryptedParts);
+    let planned = macData ? pkcs12MacRounds(macData, password) : 0;
+    const visible = new BagCollector(scan);
+    for (const ci of contentInfos) {
+      const type = oidOf(child(ci, 0));
+      if (type === PKCS12_OID.encryptedData) {
+        const encryptedContentInfo = child(explicit0(ci), 1);
+        if (children(encryptedContentInfo)[2]) planned += planPbe(child(encryptedContentInfo, 1)).rounds;
+      } else if (type === PKCS12_OID.data) {
+        visible.collect(octets(explicit0(ci)));
+      }
+      budget.require(planned, 'the MAC and the encrypted parts');
+    }
+    budget.countParts(encryptedParts); // the shrouded keys are counted when they are collected below
+    for (const k of visible.keys) planned += shroudedKeyRounds(k);
+    budget.require(planned, 'the MAC and the encrypted parts');
+  } catch (e) {
+    return mapDecryptionError(e, () => damaged('pkcs12'));
+  }
   if (macData) {
     let ok: boolean;
     try {
-      ok = await verifyPkcs12Mac(macData, authSafe, password);
+      ok = await verifyPkcs12Mac(macData, authSafe, password, budget);
     } catch (e) {
       return mapDecryptionError(e, () => damaged('pkcs12'));
     }
     if (!ok) throw wrongStorePassword('pkcs12', true);
   }
 
-  const certs: CertItem[] = [];
-  const keys: KeyItem[] = [];
+  // the parts were counted above; the collector counts only what the decrypted parts reveal
+  const found = new BagCollector(budget);
+  const { certs, keys } = found;
   try {
-    for (const contentInfo of children(parseDer(authSafe))) {
+    for (const contentInfo of contentInfos) {
       const type = oidOf(child(contentInfo, 0));
       if (type === PKCS12_OID.data) {
-        collectBags(octets(explicit0(contentInfo)), certs, keys);
+        found.collect(octets(explicit0(contentInfo)));
       } else if (type === PKCS12_OID.encryptedData) {
         const encryptedContentInfo = child(explicit0(contentInfo), 1);
         const encrypted = children(encryptedContentInfo)[2];
         if (!encrypted) continue; // no content
-        collectBags(await pbeDecrypt(child(encryptedContentInfo, 1), octets(encrypted), password), certs, keys);
+        found.collect(await pbeDecrypt(child(encryptedContentInfo, 1), octets(encrypted), password, budget));
       } else {
         throw new UnsupportedEncryptionError(`content type ${type} (public-key protected PKCS#12)`);
       }
     }
+    // the sum over all encrypted parts, the keys not opened included
+    budget.require(keys.reduce((n, k) => n + shroudedKeyRounds(k), 0), 'the shrouded keys');
   } catch (e) {
     // with a verified MAC the password is right, so a failure is damage; without one it is most likely the password
     mapDecryptionError(e, () => (hasMac ? damaged('pkcs12') : wrongStorePassword('pkcs12', false)));
@@ -207,7 +274,7 @@ export async function readPkcs12(file: Buffer, password: string, keyPassword?: s
           }
         }
         try {
-          return await decryptPrivateKeyInfo(k.der, keyPassword ?? password);
+          return await decryptPrivateKeyInfo(k.der, keyPassword ?? password, budget);
         } catch (e) {
           return mapDecryptionError(e, () =>
             hasMac && keyPassword === undefined

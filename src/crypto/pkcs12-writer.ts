@@ -2,11 +2,18 @@
  * K8: a certificate and its private key as a PKCS#12 file that both `openssl pkcs12` (3.x) and
  * Java `keytool -storetype PKCS12` (17) open with the password the administrator gave.
  *
- * Protection is what both tools write by default today, and both read:
- *   - key bag:        PKCS#8 shrouded, PBES2 / PBKDF2-HMAC-SHA-256 / AES-256-CBC, 10 000 iterations
- *   - certificate:    encrypted safe, PBES2 / PBKDF2-HMAC-SHA-256 / AES-256-CBC, 10 000 iterations
- *   - integrity:      HMAC-SHA-256 MAC (PKCS#12 key derivation), 10 000 iterations, 20-byte salt
+ * Protection (work factor: OWASP's Password Storage Cheat Sheet, 2023: PBKDF2-HMAC-SHA-256 with
+ * 600 000 rounds, PBKDF2-HMAC-SHA-512 with 210 000; Java's keytool refuses more than 5 000 000):
+ *   - key bag:        PKCS#8 shrouded, PBES2 / PBKDF2-HMAC-SHA-256 / AES-256-CBC, 600 000 iterations
+ *   - integrity:      HMAC-SHA-512 MAC (PKCS#12 key derivation), 420 000 iterations, 20-byte salt.
+ *                     A guess is checked most cheaply against the MAC, so it must cost as much as
+ *                     the guidance asks: one SHA-512 block per round, as many blocks as 210 000
+ *                     rounds of PBKDF2-HMAC-SHA-512 (two per round).
+ *   - certificate:    in a plain (unencrypted) safe: it is public (every device is shown it), and
+ *                     one more 600 000-round derivation would protect nothing.
  * (openssl 1.1 and Java before 11.0.12 cannot read AES-protected PKCS#12; neither is supported.)
+ * Both derivations run off the event loop or yield to it: PBKDF2 on libuv's thread pool, the PKCS#12
+ * derivation in slices (pbe.ts).
  * One code path serves RSA and EC keys alike: the key is taken as PKCS#8 from Node, never through
  * forge's RSA-only key objects. The bags carry the friendly name (keytool shows it as the alias) and
  * a localKeyId (SHA-1 of the certificate, as openssl sets it) that pairs key and certificate.
@@ -16,10 +23,12 @@ import forge from 'node-forge';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { toDer, type Asn1 } from './asn1.js';
 import { privateKeyMatchesCertificate } from './key-match.js';
-import { PBE_OID, pbes2Encrypt, pkcs12MacSha256 } from './pbe.js';
+import { PBE_OID, pbes2Encrypt, pkcs12MacSha512 } from './pbe.js';
 import { PKCS12_OID } from './pkcs12-reader.js';
 
-export const PKCS12_WRITER_ITERATIONS = 10_000;
+export const PKCS12_WRITER_ITERATIONS = 600_000;
+/** SHA-512 blocks of the MAC's key derivation: OWASP's 210 000 PBKDF2-HMAC-SHA-512 rounds × 2. */
+export const PKCS12_WRITER_MAC_ITERATIONS = 420_000;
 
 export interface WritePkcs12Request {
   readonly certDer: Buffer;
@@ -52,7 +61,7 @@ function safeBag(bagId: string, value: Asn1, attributes: Asn1): Asn1 {
   return seq([oid(bagId), explicit0(value), attributes]);
 }
 
-export function writePkcs12(req: WritePkcs12Request): Buffer {
+export async function writePkcs12(req: WritePkcs12Request): Promise<Buffer> {
   if (!privateKeyMatchesCertificate(req.certDer, req.privateKey)) {
     // the stored pair always matches; a mismatch here is a bug upstream, never something to export
     throw new CertfleetError(ErrorCode.internal, 'The private key does not belong to the certificate; nothing was exported.');
@@ -63,31 +72,25 @@ export function writePkcs12(req: WritePkcs12Request): Buffer {
 
   // the key: a shrouded key bag (EncryptedPrivateKeyInfo) in a plain data safe
   const pkcs8 = req.privateKey.export({ type: 'pkcs8', format: 'der' });
-  const keyEnc = pbes2Encrypt(pkcs8, req.password, randomBytes(16), randomBytes(16), iterations);
+  const keyEnc = await pbes2Encrypt(pkcs8, req.password, randomBytes(16), randomBytes(16), iterations);
   const keySafe = seq([safeBag(PKCS12_OID.pkcs8ShroudedKeyBag, seq([keyEnc.algorithm, octets(keyEnc.encrypted)]), attributes)]);
 
-  // the certificate: a cert bag in an encrypted safe (EncryptedData, version 0)
+  // the certificate: a cert bag in a plain data safe
   const certBag = seq([oid(PKCS12_OID.x509Certificate), explicit0(octets(req.certDer))]);
-  const certSafe = toDer(seq([safeBag(PKCS12_OID.certBag, certBag, attributes)]));
-  const certEnc = pbes2Encrypt(certSafe, req.password, randomBytes(16), randomBytes(16), iterations);
-  const encryptedContentInfo = seq([
-    oid(PKCS12_OID.data),
-    certEnc.algorithm,
-    create(Class.CONTEXT_SPECIFIC, 0, false, certEnc.encrypted.toString('binary')), // [0] IMPLICIT OCTET STRING
-  ]);
+  const certSafe = seq([safeBag(PKCS12_OID.certBag, certBag, attributes)]);
 
   const authSafe = toDer(
     seq([
-      seq([oid(PKCS12_OID.encryptedData), explicit0(seq([int(0), encryptedContentInfo]))]),
+      seq([oid(PKCS12_OID.data), explicit0(octets(toDer(certSafe)))]),
       seq([oid(PKCS12_OID.data), explicit0(octets(toDer(keySafe)))]),
     ]),
   );
   const macSalt = randomBytes(20);
-  const mac = pkcs12MacSha256(authSafe, req.password, macSalt, iterations);
+  const mac = await pkcs12MacSha512(authSafe, req.password, macSalt, PKCS12_WRITER_MAC_ITERATIONS);
   const pfx = seq([
     int(3),
     seq([oid(PKCS12_OID.data), explicit0(octets(authSafe))]),
-    seq([seq([seq([oid(PBE_OID.sha256), nul()]), octets(mac)]), octets(macSalt), int(iterations)]),
+    seq([seq([seq([oid(PBE_OID.sha512), nul()]), octets(mac)]), octets(macSalt), int(PKCS12_WRITER_MAC_ITERATIONS)]),
   ]);
   return toDer(pfx);
 }

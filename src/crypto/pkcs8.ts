@@ -1,12 +1,14 @@
 /**
  * PKCS#8 private keys, plain and encrypted (EncryptedPrivateKeyInfo), into Node KeyObjects. One
  * path for the PKCS#12 shrouded key bag and the PEM `ENCRYPTED PRIVATE KEY`: the decryption runs
- * in pbe.ts (native PBKDF2 off the event loop); schemes it does not implement (PBES1, scrypt) go
- * to OpenSSL through Node.
+ * in pbe.ts, after its cost is booked on the file's budget. A scheme pbe.ts does not implement
+ * (PBES1, camellia, PBMAC1 …) is refused, never handed to OpenSSL: OpenSSL would run any
+ * iteration count it is given.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { bytesOf, child, parseDer } from './asn1.js';
-import { DecryptionError, isSupportedPbe, pbeDecrypt, UnsupportedEncryptionError } from './pbe.js';
+import type { DerivationBudget } from './import-limits.js';
+import { DecryptionError, pbeDecrypt } from './pbe.js';
 
 /** A KeyObject from PKCS#8 DER; throws when the bytes are no private key. */
 export function privateKeyFromPkcs8(der: Buffer): KeyObject {
@@ -15,27 +17,15 @@ export function privateKeyFromPkcs8(der: Buffer): KeyObject {
 
 /**
  * Decrypts an EncryptedPrivateKeyInfo. Throws DecryptionError for a wrong password (also when the
- * padding happened to be right but the result is no key), UnsupportedEncryptionError, or
- * IterationLimitError.
+ * padding happened to be right but the result is no key), UnsupportedEncryptionError,
+ * IterationLimitError, or the budget's CertfleetError.
  */
-export async function decryptPrivateKeyInfo(epki: Buffer, password: string): Promise<KeyObject> {
+export async function decryptPrivateKeyInfo(epki: Buffer, password: string, budget: DerivationBudget): Promise<KeyObject> {
   const node = parseDer(epki);
-  const algorithm = child(node, 0);
-  if (!isSupportedPbe(algorithm)) return decryptWithOpenSsl(epki, password);
-  const plain = await pbeDecrypt(algorithm, bytesOf(child(node, 1)), password);
+  const plain = await pbeDecrypt(child(node, 0), bytesOf(child(node, 1)), password, budget);
   try {
     return privateKeyFromPkcs8(plain);
   } catch {
     throw new DecryptionError('decrypted data is no private key');
-  }
-}
-
-function decryptWithOpenSsl(epki: Buffer, password: string): KeyObject {
-  try {
-    return createPrivateKey({ key: epki, format: 'der', type: 'pkcs8', passphrase: password });
-  } catch (e) {
-    const code = e instanceof Error && 'code' in e ? String(e.code) : '';
-    if (/BAD_DECRYPT|PASSPHRASE|ASN1|DECODE/i.test(code)) throw new DecryptionError('bad decrypt');
-    throw new UnsupportedEncryptionError(code || 'unknown scheme');
   }
 }

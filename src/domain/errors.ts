@@ -9,10 +9,16 @@ export const ErrorCode = {
   invalid_request: 'invalid_request',
   invalid_alias: 'invalid_alias',
   payload_too_large: 'payload_too_large',
+  host_not_allowed: 'host_not_allowed',
+  invalid_username: 'invalid_username',
   // authentication and authorisation
   unauthenticated: 'unauthenticated',
   invalid_credentials: 'invalid_credentials',
   forbidden: 'forbidden',
+  // limits: too much at once; the answer says when to try again (details.retryAfterSeconds)
+  too_many_login_attempts: 'too_many_login_attempts',
+  password_hashing_busy: 'password_hashing_busy',
+  key_generation_busy: 'key_generation_busy',
   // lookups
   not_found: 'not_found',
   certificate_not_found: 'certificate_not_found',
@@ -45,6 +51,14 @@ export const ErrorCode = {
   key_mismatch: 'key_mismatch',
   duplicate_certificate: 'duplicate_certificate',
   alias_taken: 'alias_taken',
+  // import limits (bounded work per import)
+  encryption_not_supported: 'encryption_not_supported',
+  key_derivation_too_costly: 'key_derivation_too_costly',
+  too_many_certificates: 'too_many_certificates',
+  too_many_encrypted_parts: 'too_many_encrypted_parts',
+  import_timed_out: 'import_timed_out',
+  import_busy: 'import_busy',
+  import_cancelled: 'import_cancelled',
   // export (K8) and accounts
   password_too_short: 'password_too_short',
   user_exists: 'user_exists',
@@ -81,6 +95,12 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export type ErrorDetails = Readonly<Record<string, unknown>>;
+
+/**
+ * A refusal that asks the caller to come back later carries the seconds to wait under this key of
+ * its details; the HTTP API turns it into a Retry-After header.
+ */
+export const RETRY_AFTER_DETAIL = 'retryAfterSeconds';
 
 export class CertfleetError extends Error {
   override readonly name = 'CertfleetError';

@@ -5,12 +5,19 @@
 import { CompatibilityRules } from '../app/compatibility.js';
 import type { AppContext } from '../app/context.js';
 import { DeviceCertificateCache } from '../app/device-keystore.js';
+import { ImportPool } from '../crypto/import-pool.js';
 
-export type AppPorts = Omit<AppContext, 'compatibilityRules' | 'deviceCertificates'>;
+/** The keystore reader is optional: left out, one pool with the default options serves every context of the process. */
+export type AppPorts = Omit<AppContext, 'compatibilityRules' | 'deviceCertificates' | 'keystoreReader'> & {
+  readonly keystoreReader?: AppContext['keystoreReader'];
+};
+
+let sharedImportPool: ImportPool | null = null;
 
 export function createAppContext(ports: AppPorts): AppContext {
   return {
     ...ports,
+    keystoreReader: ports.keystoreReader ?? (sharedImportPool ??= new ImportPool()),
     compatibilityRules: new CompatibilityRules(ports.store.compatibility, ports.clock),
     deviceCertificates: new DeviceCertificateCache(ports.store.keystore, ports.clock),
   };

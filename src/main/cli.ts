@@ -2,14 +2,43 @@
  * `certfleet`: the server (`serve`) and the client commands that talk to a server's REST API.
  * Exit codes (SPEC section 5): 0 success, 1 refused by the server, 2 usage error.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { addApiCommands } from '../transport/cli/commands.js';
-import { durationSeconds, wholeNumber } from '../transport/cli/cli-io.js';
+import { durationSeconds, printable, wholeNumber } from '../transport/cli/cli-io.js';
 import { addAgentCommands } from '../transport/cli/agent.commands.js';
 import { ConnectionError, ExitCode, ServerRefusal, UsageError } from '../transport/cli/cli-errors.js';
 import { isCertfleetError } from '../domain/errors.js';
 import { parseHostPort, type HostPort } from './host-port.js';
 import type { ServeOptions } from './serve.js';
+import type { WorkLimits } from '../crypto/bounded-work.js';
+import type { LoginLimit } from '../transport/http-api/login-limits.js';
+
+/** `N` or `N/QUEUED`: how many run at once and how many may wait (`--key-generations 2/4`). */
+function runAndQueue(flag: string): (value: string) => WorkLimits {
+  return (value) => {
+    const m = /^(\d+)(?:\/(\d+))?$/.exec(value.trim());
+    if (!m || Number(m[1]) < 1) throw new InvalidArgumentError(`${flag} is RUNNING or RUNNING/QUEUED, whole numbers, at least one running (e.g. 2/4).`);
+    return { concurrent: Number(m[1]), queued: Number(m[2] ?? 0) };
+  };
+}
+
+/** `N/DURATION`: attempts per window (`--login-limit-address 30/1m`). */
+function attemptsPer(flag: string): (value: string) => LoginLimit {
+  return (value) => {
+    const [count = '', window = ''] = value.trim().split('/');
+    if (!/^\d+$/.test(count) || Number(count) < 1) throw new InvalidArgumentError(`${flag} is ATTEMPTS/DURATION, such as 30/1m.`);
+    return { max: Number(count), windowMs: durationSeconds(flag)(window) * 1000 };
+  };
+}
+
+import { DEFAULT_HTTP_LIMITS } from '../transport/http-api/limits.js';
+
+/** `--allowed-host a,b --allowed-host c`: every name, in order. */
+function hostNames(value: string, previous: readonly string[]): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.some((n) => !/^[A-Za-z0-9.:[\]_-]{1,253}$/.test(n))) throw new InvalidArgumentError('--allowed-host takes host names or addresses, comma-separated.');
+  return [...previous, ...names];
+}
 
 const program = new Command('certfleet')
   .description('Manages the TLS server certificates a fleet of thin clients pins.')
@@ -34,7 +63,20 @@ program
   .addOption(new Option('--backup-every <duration>', 'scheduled backups: how often, e.g. 24h').env('CERTFLEET_BACKUP_EVERY').default(86_400, '24h').argParser(durationSeconds('--backup-every')))
   .addOption(new Option('--backup-keep <n>', 'scheduled backups: how many of the newest to keep').env('CERTFLEET_BACKUP_KEEP').default(7).argParser(wholeNumber('--backup-keep')))
   .addOption(new Option('--backup-passphrase-file <file>', 'scheduled backups: the file holding their passphrase (never on the command line)').env('CERTFLEET_BACKUP_PASSPHRASE_FILE'))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string }) => {
+  .addOption(new Option('--key-generations <n[/queued]>', 'key generations at once, and how many may wait; more answer 429 (default 2/4)').env('CERTFLEET_KEY_GENERATIONS').argParser(runAndQueue('--key-generations')))
+  .addOption(new Option('--password-hashes <n[/queued]>', 'password hashes (scrypt) at once, and how many may wait; more answer 429 (default 2/32)').env('CERTFLEET_PASSWORD_HASHES').argParser(runAndQueue('--password-hashes')))
+  .addOption(new Option('--login-limit-address <n/duration>', 'log-in attempts one address may make per window (default 30/1m)').env('CERTFLEET_LOGIN_LIMIT_ADDRESS').argParser(attemptsPer('--login-limit-address')))
+  .addOption(new Option('--login-limit-name <n/duration>', 'wrong passwords one user name may get per window (default 10/15m)').env('CERTFLEET_LOGIN_LIMIT_NAME').argParser(attemptsPer('--login-limit-name')))
+  .addOption(new Option('--allowed-host <names>', 'console and API: a host name it is reached by (comma-separated, repeatable); the listen address and localhost always are').env('CERTFLEET_ALLOWED_HOSTS').default([], 'none').argParser(hostNames))
+  .addOption(new Option('--http-headers-timeout <duration>', 'console and API: deadline from a connection\'s first byte to the end of its headers').env('CERTFLEET_HTTP_HEADERS_TIMEOUT').default(DEFAULT_HTTP_LIMITS.headersTimeoutMs / 1000, '10s').argParser(durationSeconds('--http-headers-timeout')))
+  .addOption(new Option('--http-request-timeout <duration>', 'console and API: deadline for a whole request, body included (raise it for large backup uploads)').env('CERTFLEET_HTTP_REQUEST_TIMEOUT').default(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000, '5m').argParser(durationSeconds('--http-request-timeout')))
+  .addOption(new Option('--http-keep-alive-timeout <duration>', 'console and API: how long an idle keep-alive connection stays open').env('CERTFLEET_HTTP_KEEP_ALIVE_TIMEOUT').default(DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000, '5s').argParser(durationSeconds('--http-keep-alive-timeout')))
+  .addOption(new Option('--http-max-connections <n>', 'console and API: open connections at most').env('CERTFLEET_HTTP_MAX_CONNECTIONS').default(DEFAULT_HTTP_LIMITS.maxConnections).argParser(wholeNumber('--http-max-connections')))
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number }) => {
+    // Everything the server creates (data directory, database, keys, backups, token files) is the
+    // owner's only, whatever umask it was started with; modes given explicitly stay as strict.
+    process.umask(0o077);
+    if (o.httpMaxConnections < 1) throw new UsageError('--http-max-connections must be at least 1');
     if (o.leaseTtl < 3) throw new UsageError('--lease-ttl must be at least 3s');
     if (o.backupDir !== undefined && o.backupPassphraseFile === undefined) throw new UsageError('--backup-dir needs --backup-passphrase-file FILE');
     if (o.backupKeep < 1) throw new UsageError('--backup-keep must be at least 1');
@@ -42,9 +84,17 @@ program
       dataDir: o.data, db: o.db, listen: o.listen, deviceListen: o.deviceListen, syncIntervalMs: o.syncInterval * 1000,
       leaseTtlMs: o.leaseTtl * 1000, joinTokenFile: o.joinToken,
       webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel,
+      allowedHosts: o.allowedHost,
+      httpLimits: {
+        headersTimeoutMs: o.httpHeadersTimeout * 1000, requestTimeoutMs: o.httpRequestTimeout * 1000,
+        keepAliveTimeoutMs: o.httpKeepAliveTimeout * 1000, maxConnections: o.httpMaxConnections,
+      },
       backups: o.backupDir === undefined || o.backupPassphraseFile === undefined
         ? null
         : { dir: o.backupDir, everyMs: o.backupEvery * 1000, keep: o.backupKeep, passphraseFile: o.backupPassphraseFile },
+      ...(o.keyGenerations ? { keyGenerations: o.keyGenerations } : {}),
+      ...(o.passwordHashes ? { passwordHashes: o.passwordHashes } : {}),
+      ...(o.loginLimitAddress || o.loginLimitName ? { loginLimits: { perAddress: o.loginLimitAddress, perName: o.loginLimitName } } : {}),
     };
     // Loaded here, not at the top: the client commands start fast without the server's modules.
     const { createLogger, startServer } = await import('./serve.js');
@@ -67,7 +117,9 @@ program
 addApiCommands(program);
 addAgentCommands(program);
 
-function fail(code: number, text: string): never {
+/** Messages may come from the server (a refusal, a connection error): printed without terminal controls. */
+function fail(code: number, raw: string): never {
+  const text = printable(raw, { multiline: true });
   process.stderr.write(text.endsWith('\n') ? text : text + '\n');
   process.exit(code);
 }

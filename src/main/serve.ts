@@ -5,9 +5,9 @@
  * notifications (H2) → registry entry, heartbeat and rotation lease (H1, H4) → HTTP API. Any
  * failure stops the start with a message that says what to do.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { ensureAdminAccount } from '../app/accounts.js';
@@ -16,7 +16,10 @@ import { admitNode, registerNode } from '../app/cluster.js';
 import { SYSTEM_ACTOR, type AppContext, type KeystoreChange } from '../app/context.js';
 import { verifyMasterKey } from '../app/master-key-check.js';
 import { RotationTrigger, runRotation } from '../app/rotation.js';
-import { nodeKeyPairSource } from '../crypto/key-generation.js';
+import type { WorkLimits } from '../crypto/bounded-work.js';
+import { boundedKeyPairSource, DEFAULT_KEY_GENERATION_LIMITS, nodeKeyPairSource } from '../crypto/key-generation.js';
+import { DEFAULT_PASSWORD_HASH_LIMITS, limitPasswordHashing } from '../crypto/password-hash.js';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimit } from '../transport/http-api/login-limits.js';
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
 import { checkPassphrase, MAX_SCRYPT_LOG_N } from '../crypto/backup-file.js';
 import { BackupSchedule } from '../jobs/backup.scheduler.js';
@@ -29,11 +32,13 @@ import { NotificationLeaderLink, ROTATION_DONE_CHANNEL, ROTATION_REQUEST_CHANNEL
 import { LeaderRotation } from '../jobs/leader-rotation.js';
 import { RotationReconciler } from '../jobs/rotation.reconciler.js';
 import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
-import { buildHttpApi } from '../transport/http-api/server.js';
+import { buildHttpApi, type HttpLimits } from '../transport/http-api/server.js';
 import { createAppContext } from './app-context.js';
 import type { HostPort } from './host-port.js';
 import { nodeScheduler, systemClock, systemRandom } from './system.js';
 import { loadWebTls } from './web-tls.js';
+import { ImportPool } from '../crypto/import-pool.js';
+import { importPoolOptionsFromEnv } from './import-settings.js';
 
 export interface ServeOptions {
   readonly dataDir: string;
@@ -51,6 +56,15 @@ export interface ServeOptions {
   readonly logLevel: string;
   /** Scheduled backups, written by the leader; null: none. */
   readonly backups: ScheduledBackups | null;
+  /** Work limits (README, Security); each defaults to its constant when left out. */
+  readonly keyGenerations?: WorkLimits;
+  readonly passwordHashes?: WorkLimits;
+  /** Either limit left out keeps its default. */
+  readonly loginLimits?: { readonly perAddress?: LoginLimit | undefined; readonly perName?: LoginLimit | undefined };
+  /** Timeouts and connection cap of the console/API server (DEFAULT_HTTP_LIMITS for the rest). */
+  readonly httpLimits?: Partial<HttpLimits>;
+  /** Host names the console/API is reached by, besides its listen address and localhost (DNS rebinding). */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface ScheduledBackups {
@@ -118,6 +132,32 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
+/**
+ * The host names a request may name: the listen address itself, and on a wildcard address this
+ * machine's name and interface addresses; localhost is always allowed (server.ts); then the
+ * administrator's --allowed-host names (a DNS name, a load balancer's name).
+ */
+export function allowedHostNames(listenHost: string, configured: readonly string[]): string[] {
+  const wildcard = listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '';
+  const own = wildcard
+    ? [hostname(), ...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address))]
+    : [listenHost];
+  return [...own, ...configured];
+}
+
+/**
+ * The data directory and what is made in it are the owner's only: a directory that group or others
+ * can enter is tightened to 0700, with a warning (its files were exposed until now).
+ */
+function makeDataDirPrivate(dataDir: string, log: Logger): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (process.platform === 'win32') return;
+  const mode = statSync(dataDir).mode & 0o777;
+  if ((mode & 0o077) === 0) return;
+  chmodSync(dataDir, 0o700);
+  log.warn({ dataDir, mode: `0${mode.toString(8)}` }, 'the data directory was open to others; it is now 0700');
+}
+
 function databaseUrl(opts: ServeOptions): string {
   if (opts.db) return opts.db;
   return join(opts.dataDir, 'certfleet.db');
@@ -125,12 +165,14 @@ function databaseUrl(opts: ServeOptions): string {
 
 export async function startServer(opts: ServeOptions, log: Logger, out: (line: string) => void): Promise<RunningServer> {
   const dataDir = isAbsolute(opts.dataDir) ? opts.dataDir : resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  limitPasswordHashing(opts.passwordHashes ?? DEFAULT_PASSWORD_HASH_LIMITS);
+  makeDataDirPrivate(dataDir, log);
   const master = await loadMasterKey({ dataDir, env: process.env });
   if (master.created) out(`Created the master key ${join(dataDir, 'master.key')} (mode 0600). Back it up: without it the private keys cannot be read.`);
   const sealer = new KeySealer(master.key);
-  const store = await openStore({ url: databaseUrl({ ...opts, dataDir }) });
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const store = await openStore({ url: databaseUrl({ ...opts, dataDir }), onWarning: (message, details) => log.warn(details, message) });
+  const importPool = new ImportPool(importPoolOptionsFromEnv(process.env));
+  const closers: (() => Promise<void>)[] = [() => store.close(), () => importPool.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();
   };
@@ -175,13 +217,15 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       clock: systemClock,
       random: systemRandom,
       sealer,
-      keyPairs: nodeKeyPairSource,
+      keyPairs: boundedKeyPairSource(nodeKeyPairSource, opts.keyGenerations ?? DEFAULT_KEY_GENERATION_LIMITS),
+      keystoreReader: importPool,
       hostName: hostname(),
       onKeystoreChanged: (change: KeystoreChange) => {
         log.info({ revision: change.revision, defaultChanged: change.defaultChanged }, 'keystore changed');
         for (const listener of keystoreListeners) listener(change);
       },
       rotation,
+      onAuditFailure: (err, entry) => log.error({ err, ...entry }, 'could not write the audit entry of a failed change'),
     });
 
     // H3: a node new to an existing cluster must bring the current network token.
@@ -259,7 +303,13 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       ctx,
       logger: log,
       https: tls,
+      ...(opts.httpLimits ? { limits: opts.httpLimits } : {}),
+      allowedHosts: allowedHostNames(opts.listen.host, opts.allowedHosts ?? []),
       cluster: { leaseTtlMs: opts.leaseTtlMs, dataDir },
+      logins: {
+        limits: { perAddress: opts.loginLimits?.perAddress ?? DEFAULT_LOGIN_LIMITS.perAddress, perName: opts.loginLimits?.perName ?? DEFAULT_LOGIN_LIMITS.perName },
+        scheduler: nodeScheduler,
+      },
       backups: { dataDir, serverVersion: VERSION, nodeId, maxRestoreBytes: MAX_RESTORE_BYTES, ...(scryptLogN !== undefined ? { scryptLogN } : {}) },
     });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });

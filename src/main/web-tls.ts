@@ -3,11 +3,12 @@
  * administrator's certificate (--web-cert/--web-key) or a self-signed one made on first start.
  * The web certificate is separate from the device keystore and never offered to devices.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeKeyPairSource } from '../crypto/key-generation.js';
 import { toPem } from '../crypto/pem.js';
 import { createSelfSignedCertificate } from '../crypto/self-signed.js';
+import { writeFileAtomic } from '../storage/atomic-file.js';
 
 export async function loadWebTls(opts: {
   readonly dataDir: string;
@@ -24,8 +25,10 @@ export async function loadWebTls(opts: {
   if (!existsSync(certPath) || !existsSync(keyPath)) {
     const keys = await nodeKeyPairSource.generate({ kind: 'EC', curve: 'P-256' });
     const der = await createSelfSignedCertificate({ keys, commonName: opts.hostName, algorithm: 'SHA256withECDSA', days: 825, now: new Date() });
-    writeFileSync(keyPath, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    writeFileSync(certPath, toPem(der, 'CERTIFICATE'), { mode: 0o644 });
+    // Key first, each file whole or absent (a crash between the two leaves no certificate without
+    // its key; the next start makes both again). Both 0600, as everything in the data directory.
+    await writeFileAtomic(keyPath, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+    await writeFileAtomic(certPath, toPem(der, 'CERTIFICATE'));
   }
   return { cert: readFileSync(certPath), key: readFileSync(keyPath) };
 }

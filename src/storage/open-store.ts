@@ -18,6 +18,7 @@
  * the write lock the busy timeout blocks the whole event loop. Two Stores on one SQLite file in one
  * process must not run transactions at the same time; a cluster uses PostgreSQL (H1).
  */
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -53,6 +54,8 @@ export interface OpenStoreOptions {
   readonly busyTimeoutMs?: number;
   /** PostgreSQL: told about errors of idle pooled connections (e.g. the server restarted). */
   readonly onPoolError?: (error: Error) => void;
+  /** SQLite: told when an existing database file that others could read was made private. */
+  readonly onWarning?: (message: string, details: Readonly<Record<string, unknown>>) => void;
 }
 
 export type DatabaseTarget =
@@ -74,6 +77,43 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   return { dialect: 'sqlite', path: url };
 }
 
+/**
+ * The SQLite file holds every sealed key and the audit log: owner only. A new file is created here
+ * with mode 0600 before SQLite opens it, so its -wal and -shm files (SQLite gives them the main
+ * file's mode) are private too, whatever the umask. An existing file that group or others can
+ * read (an older version, a copy, a restore by hand) is tightened to 0600 with a warning rather
+ * than refused: refusing would stop an upgrade, and the warning tells the administrator that the
+ * file was exposed. A file this user cannot chmod (another owner) stops the start.
+ */
+function makeDatabaseFilePrivate(path: string, warn: (message: string, details: Readonly<Record<string, unknown>>) => void): void {
+  if (process.platform === 'win32') return;
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // fs errors carry a code
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // fs errors carry a code
+      throw e;
+    }
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, 0o600);
+    } catch (e) {
+      throw new Error(
+        `${file} has mode 0${mode.toString(8)} (others can read the sealed keys and the audit log) and could not be ` +
+          `made private: ${(e as NodeJS.ErrnoException).code ?? String(e)}. Run \`chmod 600 ${file}\` as its owner and start again.`,
+      );
+    }
+    warn(`${file} had mode 0${mode.toString(8)}; it is now 0600. Others could read it until now: check who had access.`, { file, mode: `0${mode.toString(8)}` });
+  }
+}
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
@@ -93,6 +133,7 @@ export interface OpenedStore extends Store {
 export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const target = parseDatabaseUrl(options.url);
   if (target.dialect === 'sqlite') {
+    if (target.path !== ':memory:') makeDatabaseFilePrivate(target.path, options.onWarning ?? (() => undefined));
     const database = new BetterSqlite3(target.path);
     try {
       database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);

@@ -12,6 +12,7 @@ import { generateCertificate, setCertificateActive } from '../../src/app/certifi
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import { DEFAULT_COMPATIBILITY_RULES } from '../../src/domain/compatibility.js';
 import { ROLES, roleAllows, type Permission, type Role } from '../../src/domain/roles.js';
+import { PASSPHRASE_HEADER } from '../../src/transport/http-api/contract/index.js';
 import { forEachDatabase } from '../support/databases.js';
 import { registerProfile } from '../support/device-fleet.js';
 import {
@@ -52,6 +53,19 @@ async function throwaway(h: ApiHarness): Promise<string> {
 const IMPORTABLE = ['openssl-ec-p256.p12', 'keytool-ec-p384.p12', 'keytool-rsa2048-sha256.p12', 'openssl-rsa2048-aes.p12'];
 
 const get = (url: string): (() => Promise<InjectRequest>) => async () => ({ method: 'GET', url });
+
+const BACKUP_PASSPHRASE = 'matrix backup passphrase';
+let backupFile: Buffer | null = null;
+
+/** One backup of the test's state, made through the API once and sent to every restore row. */
+async function backupOf(h: ApiHarness): Promise<Buffer> {
+  if (backupFile === null) {
+    const res = await h.call('admin', { method: 'POST', url: '/api/v1/backups', payload: { passphrase: BACKUP_PASSPHRASE } });
+    assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+    backupFile = res.rawPayload;
+  }
+  return backupFile;
+}
 
 /** A freshly registered device (by enrollment token, as the device channel does it). */
 async function device(h: ApiHarness): Promise<string> {
@@ -233,6 +247,23 @@ const MATRIX: Readonly<Record<string, Row>> = {
     success: 204,
     request: async () => ({ method: 'PUT', url: '/api/v1/cluster/token-location', payload: { location: null } }),
   },
+  'GET /api/v1/backups': { allowed: ALL, success: 200, request: get('/api/v1/backups') },
+  'POST /api/v1/backups': {
+    allowed: ADMIN,
+    success: 200,
+    request: async () => ({ method: 'POST', url: '/api/v1/backups', payload: { passphrase: BACKUP_PASSPHRASE } }),
+  },
+  'POST /api/v1/backups/restore': {
+    allowed: ADMIN,
+    success: 200,
+    // A dry run: it checks the whole file and reports, and changes nothing.
+    request: async (h) => ({
+      method: 'POST',
+      url: '/api/v1/backups/restore?dryRun=true',
+      payload: await backupOf(h),
+      headers: { 'content-type': 'application/octet-stream', [PASSPHRASE_HEADER]: BACKUP_PASSPHRASE },
+    }),
+  },
   'GET /api/v1/certificates/{alias}/default-preview': {
     allowed: ALL,
     success: 200,
@@ -265,6 +296,7 @@ forEachDatabase('REST API authorization matrix', (db) => {
   let h: ApiHarness;
   before(async () => {
     h = await startApi(await db.open());
+    backupFile = null;
   });
   after(async () => {
     await h.close();

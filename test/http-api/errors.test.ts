@@ -9,8 +9,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { AppContext } from '../../src/app/context.js';
 import type { Store } from '../../src/app/store.js';
-import { ErrorCode } from '../../src/domain/errors.js';
-import { HTTP_STATUS } from '../../src/transport/http-api/errors.js';
+import { CertfleetError, ErrorCode } from '../../src/domain/errors.js';
+import { HTTP_STATUS, toHttpError } from '../../src/transport/http-api/errors.js';
 import { forEachDatabase } from '../support/databases.js';
 import { laterClock } from '../support/app-context.js';
 import {
@@ -28,8 +28,17 @@ import {
 import type { IssuedApiToken } from '../../src/transport/http-api/contract/index.js';
 
 describe('HTTP_STATUS', () => {
-  it('uses only the statuses the SPEC names, 429 for throttled attempts (issue 10), and 500 for faults', () => {
-    for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 429, 500].includes(status));
+  it('uses only the statuses the SPEC names, plus 429 for the limits of issue 10, 499 for a client gone and 500 for faults', () => {
+    // 499 (nginx's "client closed request") is only ever logged and audited: its client has gone
+    for (const status of Object.values(HTTP_STATUS)) assert.ok([400, 401, 403, 404, 409, 413, 422, 429, 499, 500].includes(status), String(status));
+  });
+  it('a 429 always says when to come back (Retry-After, at least 1 s)', () => {
+    const limits = Object.entries(HTTP_STATUS).filter(([, s]) => s === 429).map(([c]) => c as ErrorCode);
+    assert.deepEqual(limits.sort(), [ErrorCode.import_busy, ErrorCode.key_generation_busy, ErrorCode.password_hashing_busy, ErrorCode.registration_rate_limited, ErrorCode.too_many_login_attempts]);
+    for (const code of limits) {
+      assert.deepEqual(toHttpError(new CertfleetError(code, 'wait', { retryAfterSeconds: 4.2 }), 'r').headers, { 'retry-after': '5' });
+      assert.deepEqual(toHttpError(new CertfleetError(code, 'wait'), 'r').headers, { 'retry-after': '1' });
+    }
   });
   it('answers 500 only for faults of the server (and for start-up refusals, which no request can meet)', () => {
     const faults = Object.entries(HTTP_STATUS).filter(([, s]) => s === 500).map(([c]) => c).sort();

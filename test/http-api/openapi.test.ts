@@ -67,6 +67,7 @@ describe('OpenAPI document', () => {
       'GET /api/v1/compatibility', 'PUT /api/v1/compatibility', 'POST /api/v1/compatibility/preview',
       'POST /api/v1/sync/run', 'GET /api/v1/sync/status', 'GET /api/v1/certificates/{alias}/default-preview',
       'GET /api/v1/cluster', 'GET /api/v1/cluster/token', 'PUT /api/v1/cluster/token-location',
+      'GET /api/v1/backups', 'POST /api/v1/backups', 'POST /api/v1/backups/restore',
     ];
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
     assert.deepEqual(documented.sort(), expected.sort());

@@ -4,6 +4,9 @@
  * and a token per role.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Logger } from 'pino';
@@ -78,7 +81,12 @@ export async function startApi(store: Store, options: StartOptions = {}): Promis
   await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
   // The cluster row every served database has (serve makes it at start; H1, H3).
   await ensureCluster(ctx);
-  const app = await buildHttpApi({ ctx, logger: options.logger ?? false });
+  const app = await buildHttpApi({
+    ctx,
+    logger: options.logger ?? false,
+    // Uploads of restores wait in a temporary directory; a small key derivation keeps the tests fast.
+    backups: { dataDir: mkdtempSync(join(tmpdir(), 'certfleet-api-')), serverVersion: 'test', nodeId: null, maxRestoreBytes: 1024 * 1024, scryptLogN: 10 },
+  });
 
   const loginAs = async (username: string, password: string): Promise<string> => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });

@@ -40,12 +40,38 @@ async function readSecret(stdin: boolean | undefined, file: string | undefined, 
   throw new UsageError(`The ${what} is needed: give --${flag}-stdin or --${flag}-file FILE (never on the command line).`);
 }
 
-export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+/**
+ * Characters a terminal acts on instead of showing: C0 controls, DEL, C1 controls (0x9b is a
+ * one-byte CSI on many terminals), the Unicode line and paragraph separators and the bidirectional
+ * overrides and isolates (which make text read differently from what it is). A device name, a
+ * subject or an error message from the server may carry any of them.
+ */
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const TERMINAL_CONTROLS_OR_BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+/** What JSON.stringify leaves raw inside strings (it escapes U+0000–U+001F itself; its own line breaks are layout). */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text from the server as it may reach a terminal: controls removed; line breaks kept only when asked. */
+export function printable(text: string, opts: { readonly multiline?: boolean } = {}): string {
+  return text.replace(opts.multiline ? TERMINAL_CONTROLS : TERMINAL_CONTROLS_OR_BREAKS, '');
 }
 
-/** A plain text table: a header row, then one row per record, columns padded to fit. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * JSON for scripts: the same values, with every control character written as a \u escape.
+ * JSON.stringify escapes U+0000–U+001F itself, but leaves DEL, C1 and the Unicode separators and
+ * bidi controls raw; escaped, they reach the terminal as text and a JSON parser as the same string.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(RAW_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(jsonText(value) + '\n');
+}
+
+/** A plain text table: a header row, then one row per record, columns padded to fit; cells are made printable. */
+export function table(headers: readonly string[], rawRows: readonly (readonly string[])[]): string {
+  const rows = rawRows.map((r) => r.map((cell) => printable(cell)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';

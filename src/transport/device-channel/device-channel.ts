@@ -36,6 +36,7 @@ import { deviceRoutes, type RouteHandler } from './device.routes.js';
 import { RefusalAudit, RegistrationThrottle, sourceOf } from './source-limits.js';
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
 import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
+import { SERVER_TLS_OPTIONS } from '../tls-profile.js';
 import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
 
 export interface DeviceChannelOptions {
@@ -113,12 +114,13 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   );
   const routes = deviceRoutes(ctx, uc, log, { throttle, refusals });
 
-  // In every context: tickets issued under one entry resume under any (and across reloads).
+  // In every context: tickets issued under one entry resume under any (and across reloads); the
+  // versions, suites and groups are stated in tls-profile.ts (ECDHE + AEAD only, legacy needs there).
   const tlsCommon: SecureContextOptions = {
     ticketKeys: randomBytes(48),
     sessionIdContext: 'certfleet-device-channel',
     sessionTimeout: opts.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
-    minVersion: 'TLSv1.2',
+    ...SERVER_TLS_OPTIONS,
   };
 
   const load = async (previous: ServedKeystore | null): Promise<ServedKeystore> =>

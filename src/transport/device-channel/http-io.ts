@@ -90,8 +90,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 export function sendError(res: ServerResponse, e: unknown, requestId: string): HttpError {
   const http = toHttpError(e, requestId);
   if (http.body.error.code === ErrorCode.payload_too_large) res.setHeader('connection', 'close');
-  const retryAfter = http.body.error.details['retryAfterSeconds'];
-  if (http.status === 429 && typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
+  for (const [name, value] of Object.entries(http.headers ?? {})) res.setHeader(name, value); // Retry-After of a 429
   sendJson(res, http.status, http.body);
   return http;
 }

@@ -2,32 +2,75 @@
  * Log-in, log-out and "who am I" (SPEC section 5, "Accounts"): bearer tokens for scripts and the
  * CLI (/auth/login, /auth/logout), a cookie session for the web console (/auth/session; see auth.ts).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { login, logout } from '../../app/accounts.js';
 import type { AppContext } from '../../app/context.js';
-import { ErrorCode } from '../../domain/errors.js';
+import { FailedLoginAudit, FailedLoginKind } from '../../app/failed-logins.js';
+import { ErrorCode, isCertfleetError } from '../../domain/errors.js';
+import type { Scheduler } from '../../domain/time.js';
+import { loginGuard, type LoginLimits } from './login-limits.js';
 import { actorOf, assertSameOrigin, clearSessionCookie, credentialOf, csrfTokenFor, setSessionCookie } from './auth.js';
 import { Access, spec } from './operation.js';
 import { LoginAnswerSchema, LoginBodySchema, MeSchema, NoContent, SessionStartSchema, SessionStateSchema } from './contract/index.js';
 import { presentLogin, presentMe } from './presenters.js';
 import { API_PREFIX } from './paths.js';
 
-export function registerAuthRoutes(server: FastifyInstance, ctx: AppContext): void {
+export interface LoginRouteOptions {
+  /** Log-in limits per address and per user name (login-limits.ts); default DEFAULT_LOGIN_LIMITS. */
+  readonly limits?: LoginLimits;
+  /** Closes the windows of the failed-log-in audit on time; without one, at the next refusal and at close. */
+  readonly scheduler?: Scheduler;
+}
+
+const LOGIN_ERRORS = [ErrorCode.invalid_credentials, ErrorCode.too_many_login_attempts, ErrorCode.password_hashing_busy];
+
+export async function registerAuthRoutes(server: FastifyInstance, ctx: AppContext, options: LoginRouteOptions = {}): Promise<void> {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  const guard = await loginGuard(server, ctx.clock, options.limits);
+  const failures = new FailedLoginAudit({
+    audit: ctx.store.audit,
+    clock: ctx.clock,
+    ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    onError: (e) => server.log.error({ err: e }, 'could not write failed log-ins to the audit log'),
+  });
+  server.addHook('onClose', () => failures.flush());
+
+  /** Both log-in routes: the limits first (no hash for a refused attempt), then the password; a wrong one counts against the name. */
+  const attempt = async (request: FastifyRequest, username: string, password: string) => {
+    let admitted;
+    try {
+      admitted = await guard.admit(request);
+    } catch (e) {
+      // A failed audit write must not hide the refusal itself.
+      await failures.record(FailedLoginKind.throttled, username, request.ip).catch((err: unknown) => request.log.error({ err }, 'could not audit a throttled log-in'));
+      throw e;
+    }
+    try {
+      return await login(ctx, username, password, { address: request.ip, failures });
+    } catch (e) {
+      if (isCertfleetError(e) && e.code === ErrorCode.invalid_credentials) await admitted.failed();
+      throw e;
+    } finally {
+      admitted.end();
+    }
+  };
+
   app.post(`${API_PREFIX}/auth/login`, {
     ...spec({
       operationId: 'login',
       summary: 'Log in with user name and password; returns a token for "Authorization: Bearer"',
-      description: 'The token lasts 7 days; log out to revoke it earlier. Failed attempts are in the audit log.',
+      description:
+        'The token lasts 7 days; log out to revoke it earlier. Failed attempts are in the audit log (a burst from one address as one entry with its count). ' +
+        'Attempts are limited per address and wrong passwords per user name; over a limit the answer is 429 too_many_login_attempts with Retry-After.',
       tags: ['auth'],
       access: Access.public,
       auditAction: 'auth.login',
-      errors: [ErrorCode.invalid_credentials],
+      errors: LOGIN_ERRORS,
       body: LoginBodySchema,
       responses: { 200: LoginAnswerSchema },
     }),
-    handler: async (request) => presentLogin(await login(ctx, request.body.username, request.body.password)),
+    handler: async (request) => presentLogin(await attempt(request, request.body.username, request.body.password)),
   });
 
   app.post(`${API_PREFIX}/auth/logout`, {
@@ -66,13 +109,13 @@ export function registerAuthRoutes(server: FastifyInstance, ctx: AppContext): vo
       tags: ['auth'],
       access: Access.public,
       auditAction: 'auth.login',
-      errors: [ErrorCode.invalid_credentials, ErrorCode.forbidden],
+      errors: [...LOGIN_ERRORS, ErrorCode.forbidden],
       body: LoginBodySchema,
       responses: { 200: SessionStartSchema },
     }),
     handler: async (request, reply) => {
       assertSameOrigin(request);
-      const issued = await login(ctx, request.body.username, request.body.password);
+      const issued = await attempt(request, request.body.username, request.body.password);
       setSessionCookie(request, reply, issued.token, issued.record);
       const { expiresAt, user } = presentLogin(issued);
       return { csrfToken: csrfTokenFor(issued.token), expiresAt, user };

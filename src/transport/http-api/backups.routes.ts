@@ -4,6 +4,7 @@
  * removed afterwards. One backup or restore runs at a time per node.
  */
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -93,7 +94,17 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
         authorize(actor, Permission.backup); // before the first byte: afterwards only an aborted stream can say no
         if (busy) throw refuseConcurrentBackup();
         busy = true;
+        // The answer ends only once the backup is recorded (audit, backup list), not when its last
+        // byte is written: a client that lists the backups right after the download finds it.
         const out = new PassThrough();
+        const body = new PassThrough();
+        out.pipe(body, { end: false });
+        const drained = once(out, 'end');
+        // A client that goes away stops the backup (its snapshot and the node's one slot are freed).
+        let complete = false;
+        body.once('close', () => {
+          if (!complete) out.destroy(new Error('the client closed the connection before the backup was complete'));
+        });
         try {
           reply
             .header('content-type', 'application/octet-stream')
@@ -103,7 +114,7 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
           busy = false;
           throw e;
         }
-        createBackup(ctx, actor, out, {
+        Promise.all([createBackup(ctx, actor, out, {
           passphrase: request.body.passphrase,
           serverVersion: opts.serverVersion,
           schemaVersion: MIGRATION_NAMES.at(-1) ?? '',
@@ -111,15 +122,21 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
           trigger: 'manual',
           nodeId: opts.nodeId,
           file: null,
-        })
-          .catch((e: unknown) => {
-            request.log.error({ err: e }, 'backup failed; the download was cut off');
-            out.destroy(e instanceof Error ? e : new Error(String(e)));
-          })
+        }), drained])
+          .then(
+            () => {
+              complete = true;
+              body.end();
+            },
+            (e: unknown) => {
+              request.log.error({ err: e }, 'backup failed; the download was cut off');
+              body.destroy(e instanceof Error ? e : new Error(String(e)));
+            },
+          )
           .finally(() => {
             busy = false;
           });
-        return reply.send(out);
+        return reply.send(body);
       },
     });
 

@@ -46,6 +46,32 @@ import { fileAnswer as file, spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
 import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage } from './presenters.js';
 
+/** Every refusal of an import (K6 and its limits), as the OpenAPI document lists them. */
+export const IMPORT_ERRORS = [
+  ErrorCode.invalid_alias,
+  ErrorCode.file_too_large,
+  ErrorCode.file_unreadable,
+  ErrorCode.wrong_password,
+  ErrorCode.entry_required,
+  ErrorCode.entry_not_found,
+  ErrorCode.no_private_key,
+  ErrorCode.chain_not_supported,
+  ErrorCode.algorithm_not_allowed,
+  ErrorCode.certificate_expired,
+  ErrorCode.certificate_not_yet_valid,
+  ErrorCode.key_too_short,
+  ErrorCode.key_type_not_supported,
+  ErrorCode.key_mismatch,
+  ErrorCode.duplicate_certificate,
+  ErrorCode.alias_taken,
+  ErrorCode.encryption_not_supported,
+  ErrorCode.key_derivation_too_costly,
+  ErrorCode.too_many_certificates,
+  ErrorCode.too_many_encrypted_parts,
+  ErrorCode.import_timed_out,
+  ErrorCode.import_busy,
+] as const satisfies readonly ErrorCode[];
+
 /**
  * The import body carries the keystore file in base64 (4/3 of its size) plus a little JSON. This
  * lets a file somewhat over the 1 MiB limit of K6 reach the use case, which refuses it with its own
@@ -143,6 +169,7 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         ErrorCode.invalid_key_size,
         ErrorCode.invalid_validity,
         ErrorCode.alias_taken,
+        ErrorCode.key_generation_busy,
       ],
       body: GenerateCertificateBodySchema,
       responses: { 201: summary },
@@ -172,35 +199,24 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
       access: Permission.manageCertificates,
       auditAction: 'certificate.import',
       bodyLimit: IMPORT_BODY_LIMIT,
-      errors: [
-        ErrorCode.invalid_alias,
-        ErrorCode.file_too_large,
-        ErrorCode.file_unreadable,
-        ErrorCode.wrong_password,
-        ErrorCode.entry_required,
-        ErrorCode.entry_not_found,
-        ErrorCode.no_private_key,
-        ErrorCode.chain_not_supported,
-        ErrorCode.algorithm_not_allowed,
-        ErrorCode.certificate_expired,
-        ErrorCode.certificate_not_yet_valid,
-        ErrorCode.key_too_short,
-        ErrorCode.key_type_not_supported,
-        ErrorCode.key_mismatch,
-        ErrorCode.duplicate_certificate,
-        ErrorCode.alias_taken,
-      ],
+      errors: [...IMPORT_ERRORS],
       body: ImportCertificateBodySchema,
       responses: { 201: summary },
     }),
     handler: async (request, reply) => {
       const b = request.body;
+      // the client going away (the connection closed before the answer) stops the read in its worker
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
       const req: ImportRequest = {
         alias: b.alias,
         file: Buffer.from(b.file, 'base64'),
         password: b.password,
         ...(b.keyPassword !== undefined ? { keyPassword: b.keyPassword } : {}),
         ...(b.entry !== undefined ? { entry: b.entry } : {}),
+        signal: gone.signal,
       };
       return reply.code(201).send(present(await importCertificate(ctx, actorOf(request), req)));
     },

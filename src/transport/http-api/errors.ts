@@ -4,21 +4,27 @@
  * and the translation of Fastify's own errors (validation, body size, bad JSON) into that shape.
  */
 import type { FastifyError } from 'fastify';
-import { ErrorCode, isCertfleetError, type ErrorDetails } from '../../domain/errors.js';
+import { ErrorCode, isCertfleetError, RETRY_AFTER_DETAIL, type ErrorDetails } from '../../domain/errors.js';
 
 /**
  * 400 the request itself is wrong; 401 who are you; 403 you may not; 404 no such thing;
  * 409 the request is fine but the current state refuses it; 413 too large; 422 the keystore file
- * was received but its contents cannot be imported; 429 too many attempts from one source, come back
- * after Retry-After; 500 a fault of the server.
+ * was received but its contents cannot be imported; 429 too many at once, come back after
+ * Retry-After; 500 a fault of the server. A Host header this server does not answer to (DNS
+ * rebinding) is a 403: the SPEC's statuses, no 421.
  */
 export const HTTP_STATUS = {
   invalid_request: 400,
   invalid_alias: 400,
   payload_too_large: 413,
+  host_not_allowed: 403,
+  invalid_username: 400,
   unauthenticated: 401,
   invalid_credentials: 401,
   forbidden: 403,
+  too_many_login_attempts: 429,
+  password_hashing_busy: 429,
+  key_generation_busy: 429,
   not_found: 404,
   certificate_not_found: 404,
   user_not_found: 404,
@@ -47,6 +53,15 @@ export const HTTP_STATUS = {
   key_mismatch: 422,
   duplicate_certificate: 409,
   alias_taken: 409,
+  encryption_not_supported: 422,
+  key_derivation_too_costly: 422,
+  too_many_certificates: 422,
+  too_many_encrypted_parts: 422,
+  // the file took longer than the import deadline: its work is bounded, so the file is at fault
+  import_timed_out: 422,
+  import_busy: 429,
+  // nobody reads it (the client has gone); nginx's "client closed request", for the logs
+  import_cancelled: 499,
   password_too_short: 400,
   user_exists: 409,
   invalid_role: 400,
@@ -85,10 +100,20 @@ export interface HttpError {
   readonly body: ErrorBody;
   /** True when the server broke, not the request: the cause belongs in the log. */
   readonly unexpected: boolean;
+  /** Headers the answer carries: Retry-After on a 429. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A 429 says when to come back (RFC 9110 Retry-After, whole seconds, at least 1). */
+function headersFor(status: number, details: ErrorDetails): Readonly<Record<string, string>> {
+  const wait = details[RETRY_AFTER_DETAIL];
+  if (status !== 429) return {};
+  return { 'retry-after': String(typeof wait === 'number' && Number.isFinite(wait) ? Math.max(1, Math.ceil(wait)) : 1) };
 }
 
 function answer(code: ErrorCode, message: string, details: ErrorDetails = {}): HttpError {
-  return { status: HTTP_STATUS[code], body: { error: { code, message, details } }, unexpected: HTTP_STATUS[code] >= 500 };
+  const status = HTTP_STATUS[code];
+  return { status, body: { error: { code, message, details } }, unexpected: status >= 500, headers: headersFor(status, details) };
 }
 
 function isFastifyError(e: unknown): e is FastifyError {

@@ -11,11 +11,14 @@ import type { Server } from 'node:https';
 import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
+import { CertfleetError, ErrorCode } from '../../domain/errors.js';
 import { AuditResult } from '../../domain/vocabularies.js';
+import { SERVER_TLS_OPTIONS } from '../tls-profile.js';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js';
 import type { AppContext } from '../../app/context.js';
 import { registerAuditRoutes } from './audit.routes.js';
 import { registerAuthentication } from './auth.js';
-import { registerAuthRoutes } from './auth.routes.js';
+import { registerAuthRoutes, type LoginRouteOptions } from './auth.routes.js';
 import { registerCertificateRoutes } from './certificates.routes.js';
 import { registerCompatibilityRoutes } from './compatibility.routes.js';
 import { registerConsole } from './console.js';
@@ -45,6 +48,31 @@ export interface HttpApiOptions {
   readonly cluster?: ClusterRouteOptions;
   /** Where uploaded backups are kept while they are restored, and what a backup names as its server. */
   readonly backups?: BackupRouteOptions;
+  /** Log-in limits and the timer of the failed-log-in audit; defaults without a timer. */
+  readonly logins?: LoginRouteOptions;
+  /** Timeouts and the connection cap of the HTTP server; DEFAULT_HTTP_LIMITS for what is not given. */
+  readonly limits?: Partial<HttpLimits>;
+  /**
+   * The host names (and addresses) a request's Host header may name, besides the localhost names
+   * that are always allowed. Default: none besides those, which is right for the loopback default.
+   */
+  readonly allowedHosts?: readonly string[];
+}
+
+/** One year, sent on HTTPS only; no includeSubDomains: the console's host may share its domain with others. */
+export const HSTS_HEADER = 'max-age=31536000';
+
+/** Answered whatever the Host: load balancers' and monitors' checks (health.routes.ts). */
+const HOST_CHECK_EXEMPT: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/** Host names every server answers to: what a browser on the server's own machine sends. */
+const LOCAL_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '::1'];
+
+/** The host name of a Host header without its port, lower-case, without brackets or a trailing dot. */
+export function hostNameOf(header: string): string {
+  const h = header.trim().toLowerCase();
+  const name = h.startsWith('[') ? h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined) : h.replace(/:\d*$/, '');
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 /** Every route but the import takes small JSON bodies. */
@@ -110,7 +138,19 @@ async function auditRefusalBeforeUseCase(ctx: AppContext, request: FastifyReques
 
 export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstance> {
   const { ctx } = opts;
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+  // Node checks the header and request deadlines on a timer; at its default (30 s) a deadline of
+  // 10 s would be enforced anywhere up to 40 s late.
+  const serverOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
   const common = {
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // An idle socket (no byte either way) is closed after this long, whatever state it is in.
+    connectionTimeout: limits.requestTimeoutMs,
     bodyLimit: DEFAULT_BODY_LIMIT,
     // Unique across the nodes of a cluster, so a request id in an error names one log line.
     genReqId: () => randomUUID(),
@@ -122,8 +162,10 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   // The HTTPS server has another raw type, but nothing here or in the callers (listen, inject,
   // routes) depends on it; one instance type keeps the signature simple.
   const app: FastifyInstance = opts.https
-    ? (fastify<Server>({ ...common, https: { key: opts.https.key, cert: opts.https.cert } }) as unknown as FastifyInstance)
-    : fastify(common);
+    ? (fastify<Server>({ ...common, https: { ...serverOptions, ...SERVER_TLS_OPTIONS, key: opts.https.key, cert: opts.https.cert } }) as unknown as FastifyInstance)
+    : fastify({ ...common, http: serverOptions });
+  app.server.maxConnections = limits.maxConnections;
+  const allowedHosts = new Set([...LOCAL_HOST_NAMES, ...(opts.allowedHosts ?? []).map(hostNameOf)]);
 
   await app.register(swagger, {
     openapi: {
@@ -157,6 +199,23 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
     parseJson(request, text, done);
   });
 
+  // DNS rebinding: a page of another site whose name now resolves to this server's address sends
+  // that name as Host. Checked before anything else, so such a request learns nothing. A browser
+  // always sends Host; a request without one (HTTP/1.0: HAProxy's httpchk) is no page's. The
+  // health answers hold nothing a page could use, and monitors reach them by any name.
+  app.addHook('onRequest', async (request) => {
+    const host = request.headers.host;
+    if (host === undefined || HOST_CHECK_EXEMPT.has(request.url)) return;
+    if (!allowedHosts.has(hostNameOf(host))) {
+      throw new CertfleetError(
+        ErrorCode.host_not_allowed,
+        `This server does not answer to the host name "${hostNameOf(host).slice(0, 253)}". Use its own address, ` +
+          'or start it with --allowed-host NAME for each name it is reached by.',
+        { host: hostNameOf(host).slice(0, 253) },
+      );
+    }
+  });
+
   registerAuthentication(app, ctx);
   refuseCoercedBodies(app);
 
@@ -165,7 +224,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
     if (http.unexpected) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: http.body.error.code, status: http.status }, 'request refused');
     await auditRefusalBeforeUseCase(ctx, request, http);
-    return reply.code(http.status).send(http.body);
+    return reply.code(http.status).headers(http.headers ?? {}).send(http.body);
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -180,11 +239,12 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
     // The console's static files (a later issue) may set their own caching and CSP; API answers are never cached.
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    if (opts.https) reply.header('strict-transport-security', HSTS_HEADER);
     return payload;
   });
 
   registerHealthRoutes(app, ctx);
-  registerAuthRoutes(app, ctx);
+  await registerAuthRoutes(app, ctx, opts.logins);
   registerCertificateRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerUserRoutes(app, ctx);
@@ -213,4 +273,4 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   return app;
 }
 
-export { API_PREFIX, OPENAPI_PATH };
+export { API_PREFIX, OPENAPI_PATH, DEFAULT_HTTP_LIMITS, type HttpLimits };

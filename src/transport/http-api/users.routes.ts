@@ -35,7 +35,7 @@ export function registerUserRoutes(server: FastifyInstance, ctx: AppContext): vo
       tags: TAGS,
       access: Permission.manageAccounts,
       auditAction: 'user.create',
-      errors: [ErrorCode.invalid_role, ErrorCode.password_too_short, ErrorCode.user_exists],
+      errors: [ErrorCode.invalid_username, ErrorCode.invalid_role, ErrorCode.password_too_short, ErrorCode.user_exists],
       body: CreateUserBodySchema,
       responses: { 201: Ref(UserSchema, 'The new account.') },
     }),
