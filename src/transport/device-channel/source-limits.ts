@@ -158,6 +158,7 @@ export class RefusalAudit {
 
   /** Writes every finished minute (every minute when `all`, at close); resolves when written. */
   flush(all = true): Promise<void> {
+    if (this.minutes.size === 0) return this.writing;
     const nowMs = this.deps.clock.now().getTime();
     const due: [number, Map<string, MinuteCount>][] = [];
     for (const [minute, sources] of this.minutes) {
