@@ -8,7 +8,12 @@
  *   const slots = new BoundedWork({ concurrent: 2, queued: 8 }, () => new CertfleetError(…));
  *   const key = await slots.run(() => generate(spec));
  */
+import { availableParallelism } from 'node:os';
 import type { CertfleetError } from '../domain/errors.js';
+
+
+/** The cores besides one, for CPU-bound work beside the event loop (at least one). */
+export const SPARE_CORES = Math.max(1, availableParallelism() - 1);
 
 export interface WorkLimits {
   /** Jobs that run at the same time (at least 1). */

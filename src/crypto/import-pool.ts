@@ -17,6 +17,7 @@ import { createPrivateKey } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { CertfleetError, ErrorCode, type ErrorDetails } from '../domain/errors.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import-limits.js';
+import { SPARE_CORES } from './bounded-work.js';
 import type { KeystoreFormat } from './keystore-contents.js';
 import type { KeystoreEntryRead, ReadKeystoreRequest } from './keystore-reader.js';
 
@@ -31,7 +32,9 @@ export interface ImportPoolOptions {
 }
 
 export const DEFAULT_IMPORT_POOL_OPTIONS: ImportPoolOptions = {
-  size: 2,
+  // One core is left to the event loop and the device handshakes: a worker busy with a costly file
+  // on every core would starve them (2 workers on 2 cores: /healthz waited 300 ms and more).
+  size: SPARE_CORES,
   deadlineMs: 15_000,
   maxQueue: 8,
   limits: DEFAULT_IMPORT_LIMITS,

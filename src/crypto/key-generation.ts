@@ -8,7 +8,7 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import type { KeyPairSource } from '../app/certificates.js';
 import { CertfleetError, ErrorCode, RETRY_AFTER_DETAIL } from '../domain/errors.js';
-import { BoundedWork, type WorkLimits } from './bounded-work.js';
+import { BoundedWork, SPARE_CORES, type WorkLimits } from './bounded-work.js';
 
 export type KeySpec = { readonly kind: 'RSA'; readonly bits: number } | { readonly kind: 'EC'; readonly curve: 'P-256' | 'P-384' };
 
@@ -70,7 +70,8 @@ export const nodeKeyPairSource: KeyPairSource = {
  * the pool has four and also serves scrypt, file I/O and the device channel's crypto), 4 more
  * waiting; `certfleet serve --key-generations` changes both.
  */
-export const DEFAULT_KEY_GENERATION_LIMITS: WorkLimits = { concurrent: 2, queued: 4 };
+/** As many at once as there are cores besides the one the event loop and the device handshakes need. */
+export const DEFAULT_KEY_GENERATION_LIMITS: WorkLimits = { concurrent: SPARE_CORES, queued: 4 };
 /** What a refused caller is told to wait: about one RSA-4096 generation. */
 export const KEY_GENERATION_RETRY_AFTER_SECONDS = 5;
 

@@ -63,7 +63,7 @@ program
   .addOption(new Option('--backup-every <duration>', 'scheduled backups: how often, e.g. 24h').env('CERTFLEET_BACKUP_EVERY').default(86_400, '24h').argParser(durationSeconds('--backup-every')))
   .addOption(new Option('--backup-keep <n>', 'scheduled backups: how many of the newest to keep').env('CERTFLEET_BACKUP_KEEP').default(7).argParser(wholeNumber('--backup-keep')))
   .addOption(new Option('--backup-passphrase-file <file>', 'scheduled backups: the file holding their passphrase (never on the command line)').env('CERTFLEET_BACKUP_PASSPHRASE_FILE'))
-  .addOption(new Option('--key-generations <n[/queued]>', 'key generations at once, and how many may wait; more answer 429 (default 2/4)').env('CERTFLEET_KEY_GENERATIONS').argParser(runAndQueue('--key-generations')))
+  .addOption(new Option('--key-generations <n[/queued]>', 'key generations at once, and how many may wait; more answer 429 (default: one per core but one, 4 waiting)').env('CERTFLEET_KEY_GENERATIONS').argParser(runAndQueue('--key-generations')))
   .addOption(new Option('--password-hashes <n[/queued]>', 'password hashes (scrypt) at once, and how many may wait; more answer 429 (default 2/32)').env('CERTFLEET_PASSWORD_HASHES').argParser(runAndQueue('--password-hashes')))
   .addOption(new Option('--login-limit-address <n/duration>', 'log-in attempts one address may make per window (default 30/1m)').env('CERTFLEET_LOGIN_LIMIT_ADDRESS').argParser(attemptsPer('--login-limit-address')))
   .addOption(new Option('--login-limit-name <n/duration>', 'wrong passwords one user name may get per window (default 10/15m)').env('CERTFLEET_LOGIN_LIMIT_NAME').argParser(attemptsPer('--login-limit-name')))
