@@ -60,14 +60,13 @@ async function spool(body: Readable, path: string, max: number): Promise<void> {
 
 export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, opts: BackupRouteOptions): void {
   let busy = false;
-  const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+  /** Takes this node's one backup-or-restore slot; the function returned gives it back. */
+  const takeSlot = (): (() => void) => {
     if (busy) throw refuseConcurrentBackup();
     busy = true;
-    try {
-      return await fn();
-    } finally {
+    return () => {
       busy = false;
-    }
+    };
   };
 
   void server.register(async (scope) => {
@@ -92,8 +91,7 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
       handler: async (request, reply) => {
         const actor = actorOf(request);
         authorize(actor, Permission.backup); // before the first byte: afterwards only an aborted stream can say no
-        if (busy) throw refuseConcurrentBackup();
-        busy = true;
+        const release = takeSlot();
         // The answer ends only once the backup is recorded (audit, backup list), not when its last
         // byte is written: a client that lists the backups right after the download finds it.
         const out = new PassThrough();
@@ -111,7 +109,7 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
             .header('content-disposition', `attachment; filename="certfleet-${ctx.clock.now().toISOString().replace(/[:.]/g, '-')}.cfbak"`)
             .header(ESTIMATE_HEADER, String(await estimateBackupBytes(ctx)));
         } catch (e) {
-          busy = false;
+          release();
           throw e;
         }
         Promise.all([createBackup(ctx, actor, out, {
@@ -133,9 +131,7 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
               body.destroy(e instanceof Error ? e : new Error(String(e)));
             },
           )
-          .finally(() => {
-            busy = false;
-          });
+          .finally(release);
         return reply.send(body);
       },
     });
@@ -174,24 +170,24 @@ export function registerBackupRoutes(server: FastifyInstance, ctx: AppContext, o
         if (body === undefined || typeof (body as { pipe?: unknown }).pipe !== 'function') {
           throw new CertfleetError(ErrorCode.invalid_request, 'Send the backup file as the body, with Content-Type: application/octet-stream.', { field: 'body' });
         }
-        return exclusive(async () => {
-          const path = join(opts.dataDir, `restore-${randomUUID()}.cfbak.tmp`);
-          try {
-            await spool(body, path, opts.maxRestoreBytes);
-            const report = await restoreBackup(ctx, actor, () => createReadStream(path), {
-              passphrase,
-              dryRun: request.query.dryRun ?? false,
-              keepCurrentCertificates: request.query.keepCurrentCertificates ?? false,
-              knownMigrations: MIGRATION_NAMES,
-              file: null,
-              onApplying: () => request.log.info({ dryRun: request.query.dryRun ?? false }, 'restore: the backup checked out; applying it in one transaction'),
-            });
-            request.log.info({ dryRun: report.dryRun, reRegistrationRequired: report.reRegistrationRequired.reRegistrationRequired }, 'restore: done');
-            return presentRestoreReport(report);
-          } finally {
-            await unlink(path).catch(() => undefined); // absent when the upload failed before the file was made
-          }
-        });
+        const release = takeSlot();
+        const path = join(opts.dataDir, `restore-${randomUUID()}.cfbak.tmp`);
+        try {
+          await spool(body, path, opts.maxRestoreBytes);
+          const report = await restoreBackup(ctx, actor, () => createReadStream(path), {
+            passphrase,
+            dryRun: request.query.dryRun ?? false,
+            keepCurrentCertificates: request.query.keepCurrentCertificates ?? false,
+            knownMigrations: MIGRATION_NAMES,
+            file: null,
+            onApplying: () => request.log.info({ dryRun: request.query.dryRun ?? false }, 'restore: the backup checked out; applying it in one transaction'),
+          });
+          request.log.info({ dryRun: report.dryRun, reRegistrationRequired: report.reRegistrationRequired.reRegistrationRequired }, 'restore: done');
+          return presentRestoreReport(report);
+        } finally {
+          await unlink(path).catch(() => undefined); // absent when the upload failed before the file was made
+          release();
+        }
       },
     });
 
