@@ -32,6 +32,7 @@ import { NotificationLeaderLink, ROTATION_DONE_CHANNEL, ROTATION_REQUEST_CHANNEL
 import { LeaderRotation } from '../jobs/leader-rotation.js';
 import { RotationReconciler } from '../jobs/rotation.reconciler.js';
 import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
+import type { DeviceChannelLimits } from '../transport/device-channel/limits.js';
 import { buildHttpApi, type HttpLimits } from '../transport/http-api/server.js';
 import { createAppContext } from './app-context.js';
 import type { HostPort } from './host-port.js';
@@ -65,6 +66,8 @@ export interface ServeOptions {
   readonly httpLimits?: Partial<HttpLimits>;
   /** Host names the console/API is reached by, besides its listen address and localhost (DNS rebinding). */
   readonly allowedHosts?: readonly string[];
+  /** What strangers may cost the device port (DEVICE_CHANNEL_LIMITS for the rest). */
+  readonly deviceLimits?: Partial<DeviceChannelLimits>;
 }
 
 export interface ScheduledBackups {
@@ -244,7 +247,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const first = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
-    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }) });
+    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), ...(opts.deviceLimits ? { limits: opts.deviceLimits } : {}) });
     closers.push(() => channel.close());
     // Reloaded, the node says at once which revision it serves (cluster status), not at its next heartbeat.
     const reloadChannel = () =>

@@ -12,7 +12,7 @@ import type { DeviceConnection } from '../../app/device-check-in.js';
 import type { DeviceCertificate } from '../../app/device-keystore.js';
 import type { DeviceUseCases } from './device-use-cases.js';
 import { bearer, readJsonBody, refusal, stringArrayField, stringField } from './http-io.js';
-import type { RefusalAudit, RegistrationThrottle } from './source-limits.js';
+import type { RefusalAudit, RegistrationThrottle, ThrottleVerdict } from './source-limits.js';
 
 export const DEVICE_API_PREFIX = '/device/v1';
 
@@ -24,6 +24,8 @@ export interface RouteAnswer {
 /** What the channel knows of a connection: its pin, and the source it is counted under. */
 export interface ChannelConnection extends DeviceConnection {
   readonly source: string;
+  /** Takes one registration attempt of the source's budget (a first-contact connection paid for its first). */
+  registrationAttempt(): ThrottleVerdict;
 }
 
 export type RouteHandler = (req: IncomingMessage, conn: ChannelConnection) => Promise<RouteAnswer>;
@@ -54,7 +56,7 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, l
       `POST ${DEVICE_API_PREFIX}/register`,
       async (req, conn) => {
         // Before any work: a source over its budget learns only when to come back.
-        const verdict = limits.throttle.take(conn.source);
+        const verdict = conn.registrationAttempt();
         if (!verdict.ok) {
           limits.refusals.count(conn.source, ErrorCode.registration_rate_limited, ctx.clock.now().toISOString());
           throw refusal(
