@@ -15,7 +15,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { CertfleetError, ErrorCode, type ErrorDetails } from '../domain/errors.js';
+import { CertfleetError, ErrorCode, RETRY_AFTER_DETAIL, type ErrorDetails } from '../domain/errors.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import-limits.js';
 import { SPARE_CORES } from './bounded-work.js';
 import type { KeystoreFormat } from './keystore-contents.js';
@@ -86,7 +86,7 @@ export function importTimedOut(deadlineMs: number): CertfleetError {
 export function importBusy(queued: number): CertfleetError {
   return new CertfleetError(ErrorCode.import_busy, 'The server is reading other keystore files at the moment. Try again in a few seconds.', {
     queued,
-    retryAfterSeconds: 5,
+    [RETRY_AFTER_DETAIL]: 5,
   });
 }
 

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { ApiClient, configuredClient as client } from './api-client.js';
 import { readConfig, writeConfig } from './cli-config.js';
 import { UsageError } from './cli-errors.js';
-import { printJson, readPassword, readSecretFile, table, wholeNumber as integer } from './cli-io.js';
+import { printJson, readPassword, readSecretFile, say, table, tell, wholeNumber as integer } from './cli-io.js';
 import { addCompatCommands } from './compat.commands.js';
 import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
 import { addEnrollCommands } from './enroll.commands.js';
@@ -66,7 +66,7 @@ function addLogin(program: Command): void {
       const api = new ApiClient(opts.server, undefined, opts.caFile);
       const res = await api.json<LoginAnswer>('POST', '/api/v1/auth/login', { username: opts.user, password } satisfies LoginBody);
       const path = writeConfig({ server: opts.server, token: res.token, ...(opts.caFile ? { caFile: opts.caFile } : {}) });
-      process.stdout.write(`Logged in to ${opts.server} as ${res.user.username} (${res.user.role}) until ${res.expiresAt}.\nSaved in ${path}.\n`);
+      say(`Logged in to ${opts.server} as ${res.user.username} (${res.user.role}) until ${res.expiresAt}.\nSaved in ${path}.\n`);
     });
   program
     .command('logout')
@@ -75,7 +75,7 @@ function addLogin(program: Command): void {
       const config = readConfig();
       await ApiClient.fromConfig(config).call('POST', '/api/v1/auth/logout');
       writeConfig({ ...(config.server ? { server: config.server } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
-      process.stdout.write('Logged out.\n');
+      say('Logged out.\n');
     });
 }
 
@@ -87,7 +87,7 @@ function addCert(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const list = await client().json<CertificateSummary[]>('GET', '/api/v1/certificates');
       if (opts.json) printJson(list);
-      else process.stdout.write(certificateRows(list));
+      else say(certificateRows(list));
     });
 
   cert.command('show').argument('<alias>').description('everything in the certificate (K9)')
@@ -100,7 +100,7 @@ function addCert(program: Command): void {
         printJson({ ...summary, content });
       } else {
         const res = await api.call('GET', `/api/v1/certificates/${enc(alias)}/content?format=text`);
-        process.stdout.write(res.body.toString('utf8'));
+        say(res.body.toString('utf8'));
       }
     });
 
@@ -112,7 +112,7 @@ function addCert(program: Command): void {
     .option('--days <n>', 'validity in days (default 3650)', integer('--days'))
     .option('--json', 'print JSON')
     .action(async (opts: { alias: string; cn?: string; sigAlg: string; keySize?: number; days?: number; json?: boolean }) => {
-      if (!opts.json) process.stderr.write(`Generating ${opts.sigAlg} key pair for "${opts.alias}" …\n`);
+      if (!opts.json) tell(`Generating ${opts.sigAlg} key pair for "${opts.alias}" …\n`);
       const created = await client().json<CertificateSummary>('POST', '/api/v1/certificates', {
         alias: opts.alias,
         signatureAlgorithm: opts.sigAlg,
@@ -121,7 +121,7 @@ function addCert(program: Command): void {
         ...(opts.days !== undefined ? { days: opts.days } : {}),
       } satisfies GenerateCertificateBody);
       if (opts.json) printJson(created);
-      else process.stdout.write('Generated ' + describe(created));
+      else say('Generated ' + describe(created));
     });
 
   cert.command('import').argument('<file>', 'PKCS#12 (.p12/.pfx), JKS or PEM file').description('import a key pair from a keystore file (K6)')
@@ -149,7 +149,7 @@ function addCert(program: Command): void {
         ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
       } satisfies ImportCertificateBody);
       if (opts.json) printJson(created);
-      else process.stdout.write(`Imported ${basename(file)} as ` + describe(created));
+      else say(`Imported ${basename(file)} as ` + describe(created));
     });
 
   const stateChanges: readonly [string, string, string][] = [
@@ -178,12 +178,12 @@ function addCert(program: Command): void {
         if (name === 'delete') {
           await api.call('DELETE', `/api/v1/certificates/${enc(alias)}`);
           if (opts.json) printJson(await api.json<CertificateSummary[]>('GET', '/api/v1/certificates'));
-          else process.stdout.write(`Deleted "${alias}".\n`);
+          else say(`Deleted "${alias}".\n`);
           return;
         }
         const list = await api.json<CertificateSummary[]>('POST', `/api/v1/certificates/${enc(alias)}/${route}`);
         if (opts.json) printJson(list);
-        else process.stdout.write(certificateRows(list));
+        else say(certificateRows(list));
       });
   }
 
@@ -193,7 +193,7 @@ function addCert(program: Command): void {
     .action(async (alias: string, opts: { out: string; der?: boolean }) => {
       const res = await client().call('GET', `/api/v1/certificates/${enc(alias)}/export?format=${opts.der ? 'der' : 'pem'}`);
       writeFileSync(opts.out, res.body, { mode: 0o644 });
-      process.stdout.write(`Wrote the certificate of "${alias}" to ${opts.out}.\n`);
+      say(`Wrote the certificate of "${alias}" to ${opts.out}.\n`);
     });
 
   cert.command('export-keypair').argument('<alias>').description('write the key pair as PKCS#12 under a password (administrators; audited) (K8)')
@@ -204,7 +204,7 @@ function addCert(program: Command): void {
       const password = await readPassword(opts, 'export password');
       const res = await client().call('POST', `/api/v1/certificates/${enc(alias)}/export-keypair`, { password } satisfies ExportKeyPairBody);
       writeFileSync(opts.out, res.body, { mode: 0o600 });
-      process.stdout.write(`Wrote the key pair of "${alias}" to ${opts.out} (PKCS#12).\n`);
+      say(`Wrote the key pair of "${alias}" to ${opts.out} (PKCS#12).\n`);
     });
 
   cert.command('devices').argument('<alias>').description('devices that use the certificate (K10)')
@@ -225,7 +225,7 @@ function addAudit(program: Command): void {
     .action(async (opts: { limit?: number; json?: boolean }) => {
       const events = await client().json<AuditEvent[]>('GET', `/api/v1/audit?limit=${opts.limit ?? 100}`);
       if (opts.json) printJson(events);
-      else process.stdout.write(table(['TIME', 'WHO', 'ACTION', 'TARGET', 'RESULT'], events.map((e) => [
+      else say(table(['TIME', 'WHO', 'ACTION', 'TARGET', 'RESULT'], events.map((e) => [
         e.at, e.actor, e.action, e.target ?? '', e.code ? `${e.result} (${e.code})` : e.result,
       ])));
     });
@@ -240,18 +240,18 @@ function addUser(program: Command): void {
     .action(async (name: string, opts: { role: string; passwordStdin?: boolean; passwordFile?: string }) => {
       const password = await readPassword(opts);
       const created = await client().json<User>('POST', '/api/v1/users', { username: name, role: opts.role, password } satisfies CreateUserBody);
-      process.stdout.write(`Created ${created.username} (${created.role}).\n`);
+      say(`Created ${created.username} (${created.role}).\n`);
     });
   user.command('list').description('all accounts').option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const users = await client().json<User[]>('GET', '/api/v1/users');
       if (opts.json) printJson(users);
-      else process.stdout.write(table(['USER', 'ROLE', 'CREATED'], users.map((u) => [u.username, u.role, u.createdAt])));
+      else say(table(['USER', 'ROLE', 'CREATED'], users.map((u) => [u.username, u.role, u.createdAt])));
     });
   user.command('delete').argument('<name>').description('delete an account and its tokens')
     .action(async (name: string) => {
       await client().call('DELETE', `/api/v1/users/${enc(name)}`);
-      process.stdout.write(`Deleted ${name}.\n`);
+      say(`Deleted ${name}.\n`);
     });
 }
 

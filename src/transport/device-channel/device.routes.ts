@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../../app/context.js';
-import { ErrorCode } from '../../domain/errors.js';
+import { ErrorCode, RETRY_AFTER_DETAIL } from '../../domain/errors.js';
 import { presentDevice } from '../http-api/presenters.js';
 import type { Logger } from 'pino';
 import type { DeviceConnection } from '../../app/device-check-in.js';
@@ -62,7 +62,7 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, l
           throw refusal(
             ErrorCode.registration_rate_limited,
             `Too many registration attempts from this address. Try again in ${verdict.retryAfterSeconds} s.`,
-            { retryAfterSeconds: verdict.retryAfterSeconds },
+            { [RETRY_AFTER_DETAIL]: verdict.retryAfterSeconds },
           );
         }
         const body = await readJsonBody(req);
