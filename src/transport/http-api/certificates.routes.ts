@@ -31,6 +31,7 @@ import {
   ArrayOf,
   CertificateContentSchema,
   CertificateSummarySchema,
+  ImportedCertificateSchema,
   ContentQuerySchema,
   DEVICE_PAGE_DEFAULTS,
   DevicePageQuerySchema,
@@ -201,7 +202,7 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
       bodyLimit: IMPORT_BODY_LIMIT,
       errors: [...IMPORT_ERRORS],
       body: ImportCertificateBodySchema,
-      responses: { 201: summary },
+      responses: { 201: ImportedCertificateSchema },
     }),
     handler: async (request, reply) => {
       const b = request.body;
@@ -218,7 +219,8 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         ...(b.entry !== undefined ? { entry: b.entry } : {}),
         signal: gone.signal,
       };
-      return reply.code(201).send(present(await importCertificate(ctx, actorOf(request), req)));
+      const imported = await importCertificate(ctx, actorOf(request), req);
+      return reply.code(201).send({ ...present(imported.stored), integrityCheck: imported.integrityCheck });
     },
   });
 
