@@ -195,6 +195,8 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
       description:
         `\`file\` is the keystore file in base64 (at most ${MAX_KEYSTORE_FILE_BYTES} bytes once decoded). ` +
         'Name the entry when the file holds several; give keyPassword when a JKS key password differs from the store password. ' +
+        'A file without a password takes `"password": ""`, tried as PKCS#12 readers try it (two zero bytes, then no bytes, as Windows writes it). ' +
+        'The answer says what checked the file\'s integrity (`integrityCheck`: `mac`, `keystore_digest`, or `none`). ' +
         'Nothing is written unless every check of K6 passes.',
       tags: TAGS,
       access: Permission.manageCertificates,

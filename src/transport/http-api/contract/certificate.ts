@@ -77,7 +77,7 @@ export const ImportCertificateBodySchema = Type.Object(
       pattern: '^[A-Za-z0-9+/=\\r\\n]*$',
       description: 'The keystore file, base64. An empty file is read, and refused as unreadable.',
     }),
-    password: Type.String({ maxLength: 1024 }),
+    password: Type.String({ maxLength: 1024, description: 'The store password; "" for a file without one (PEM with a plain key, a Windows export without a password).' }),
     keyPassword: Type.Optional(Type.String({ maxLength: 1024 })),
     entry: Type.Optional(Type.String({ maxLength: 256 })),
   },
