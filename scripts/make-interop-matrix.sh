@@ -20,7 +20,7 @@ set -euo pipefail
 fixtures="$(cd "$1" && pwd)"
 scripts="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="$fixtures/interop"
-hash="$(cat "$scripts/make-interop-matrix.sh" "$scripts/make-windows-pkcs12.mjs" | sha256sum | cut -d' ' -f1)"
+hash="$(cat "$scripts/make-interop-matrix.sh" "$scripts/make-windows-pkcs12.mjs" "$scripts/../test/fixtures/jobs.sh" | sha256sum | cut -d' ' -f1)"
 up_to_date() { [[ -f "$out/.complete" && "$(cat "$out/.complete")" == "$hash" ]]; }
 if up_to_date; then
   echo "interop matrix: up to date ($out)"
@@ -167,26 +167,13 @@ windows_expired() {
   windows_case 37 windows-expired none certificate_expired
 }
 
-pids=()
-job() {
-  local name=$1
-  ( set -euo pipefail; "$name" >".logs/$name.log" 2>&1 || { touch ".logs/$name.failed"; exit 1; } ) &
-  pids+=($!)
-}
+# shellcheck source=../test/fixtures/jobs.sh
+source "$scripts/../test/fixtures/jobs.sh"
 for j in keytool_default keytool_certpbe_none keytool_mac_none keytool_both_none keytool_legacy keytool_jks keytool_jceks \
   windows_expired openssl_cases openssl_refused windows_cases; do
   job "$j"
 done
-for pid in "${pids[@]}"; do wait "$pid" || true; done
-failed=0
-for marker in .logs/*.failed; do
-  [[ -e "$marker" ]] || continue
-  name="$(basename "$marker" .failed)"
-  echo "interop matrix: $name failed:" >&2
-  sed 's/^/  /' ".logs/$name.log" >&2
-  failed=1
-done
-[[ $failed == 0 ]] || exit 1
+wait_jobs "interop matrix" || exit 1
 
 node -e '
   const fs = require("node:fs");
