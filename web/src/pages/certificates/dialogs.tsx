@@ -103,7 +103,9 @@ export function ImportDialog(props: Closeable & { readonly onDone: (c: ImportedC
         </label>
         <label class="inline">
           <input type="checkbox" checked={noPassword} onChange={(e) => setNoPassword(e.currentTarget.checked)} />
-          This file has no password <span class="optional">(a Windows export without one, a PEM file with a plain key)</span>
+          <span>
+            This file has no password <span class="optional">(a Windows export without one, a PEM file with a plain key)</span>
+          </span>
         </label>
         <label>
           Keystore password
