@@ -30,6 +30,7 @@ import { certificateContent, type CertificateContent } from '../crypto/certifica
 import { certificateFacts } from '../crypto/certificate-facts.js';
 import type { GeneratedKeyPair, KeySpec } from '../crypto/key-generation.js';
 import { keyAlgorithmOf, privateKeyMatchesCertificate } from '../crypto/key-match.js';
+import type { IntegrityCheck } from '../crypto/keystore-contents.js';
 import type { KeystoreEntryRead, ReadKeystoreRequest } from '../crypto/keystore-reader.js';
 import { importCancelled } from '../crypto/import-pool.js';
 import { writePkcs12 } from '../crypto/pkcs12-writer.js';
@@ -314,8 +315,14 @@ export interface ImportRequest {
   readonly signal?: AbortSignal;
 }
 
+/** What an import wrote, and what had checked the file's integrity (`none`: a PKCS#12 file without a MAC, or PEM). */
+export interface ImportedCertificate {
+  readonly stored: StoredCertificate;
+  readonly integrityCheck: IntegrityCheck;
+}
+
 /** K6: every check passes before anything is written. */
-export async function importCertificate(ctx: AppContext, actor: Actor, req: ImportRequest): Promise<StoredCertificate> {
+export async function importCertificate(ctx: AppContext, actor: Actor, req: ImportRequest): Promise<ImportedCertificate> {
   return auditedChange(ctx, actor, 'certificate.import', req.alias, async (audit) => {
     authorize(actor, Permission.manageCertificates);
     if (req.file.length > MAX_KEYSTORE_FILE_BYTES) {
@@ -351,11 +358,17 @@ export async function importCertificate(ctx: AppContext, actor: Actor, req: Impo
     if (req.signal?.aborted) throw importCancelled(); // gone while the file was read: write nothing
     const stored = await ctx.store.transaction(async (tx) => {
       const entry = await insertEntry(ctx, tx, { alias: req.alias, certDer, facts, privateKey: read.privateKey, source: CertificateSource.imported });
-      await audit.ok(tx, { format: read.format, entry: read.entryName, signatureAlgorithm: facts.signatureAlgorithm, sha256Fingerprint: facts.sha256Fingerprint });
+      await audit.ok(tx, {
+        format: read.format,
+        entry: read.entryName,
+        integrityCheck: read.integrityCheck,
+        signatureAlgorithm: facts.signatureAlgorithm,
+        sha256Fingerprint: facts.sha256Fingerprint,
+      });
       return entry;
     });
     ctx.onKeystoreChanged({ revision: await ctx.store.keystore.revision(), defaultChanged: false });
-    return stored;
+    return { stored, integrityCheck: read.integrityCheck };
   });
 }
 

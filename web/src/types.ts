@@ -27,6 +27,7 @@ export type {
   ExportKeyPairBody,
   GenerateCertificateBody,
   ImportCertificateBody,
+  ImportedCertificate,
   IssuedApiToken,
   IssuedEnrollmentToken,
   LoginBody,

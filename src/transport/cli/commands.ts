@@ -24,6 +24,7 @@ import type {
   ExportKeyPairBody,
   GenerateCertificateBody,
   ImportCertificateBody,
+  ImportedCertificate,
   LoginAnswer,
   LoginBody,
   User,
@@ -127,21 +128,26 @@ function addCert(program: Command): void {
   cert.command('import').argument('<file>', 'PKCS#12 (.p12/.pfx), JKS or PEM file').description('import a key pair from a keystore file (K6)')
     .requiredOption('--alias <alias>', 'alias of the new entry')
     .option('--password-stdin', 'read the keystore password from stdin')
-    .option('--password-file <file>', 'read the keystore password from a file')
+    .option('--password-file <file>', 'read the keystore password from a file (an empty file: the empty password)')
+    .option('--no-password', 'the file has no password (a Windows export without one, openssl -passout pass:, PEM with a plain key)')
     .option('--key-password-file <file>', 'read the key password from a file (JKS; default: the keystore password)')
     .option('--entry <name>', 'the entry to import when the file holds several')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { alias: string; passwordStdin?: boolean; passwordFile?: string; keyPasswordFile?: string; entry?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { alias: string; passwordStdin?: boolean; passwordFile?: string; password: boolean; keyPasswordFile?: string; entry?: string; json?: boolean }) => {
+      if (!opts.password && (opts.passwordStdin || opts.passwordFile)) {
+        throw new UsageError('Give either --no-password or a password (--password-stdin / --password-file), not both.');
+      }
       let bytes: Buffer;
       try {
         bytes = await readFile(file);
       } catch (e) {
         throw new UsageError(`Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      // PEM files may hold an unencrypted key: the password is then optional.
+      // PEM files may hold an unencrypted key: the password is then optional, and left out it is
+      // empty, as --no-password says outright (the server tries both PKCS#12 encodings of it).
       const password = opts.passwordStdin || opts.passwordFile ? await readPassword(opts, 'keystore password') : '';
       const keyPassword = opts.keyPasswordFile ? readSecretFile(opts.keyPasswordFile, 'key password') : undefined;
-      const created = await client().json<CertificateSummary>('POST', '/api/v1/certificates/import', {
+      const created = await client().json<ImportedCertificate>('POST', '/api/v1/certificates/import', {
         alias: opts.alias,
         file: bytes.toString('base64'),
         password,
@@ -149,7 +155,12 @@ function addCert(program: Command): void {
         ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
       } satisfies ImportCertificateBody);
       if (opts.json) printJson(created);
-      else say(`Imported ${basename(file)} as ` + describe(created));
+      else {
+        say(`Imported ${basename(file)} as ` + describe(created));
+        if (created.integrityCheck === 'none') {
+          say('  The file had no integrity check (no PKCS#12 MAC, no keystore digest): compare the SHA-256 above with its source.\n');
+        }
+      }
     });
 
   const stateChanges: readonly [string, string, string][] = [
