@@ -281,15 +281,15 @@ function sortedEntries(entries: readonly LifecycleEntry[]): LifecycleEntry[] {
   return [...entries].sort((a, b) => a.position - b.position).map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
 }
 
-/** The keystore once `successor` is active and right above `predecessor`. */
-export function promoted(entries: readonly LifecycleEntry[], successorId: string, predecessorId: string): LifecycleEntry[] {
-  const list = sortedEntries(entries);
+/** The keystore once `successorId` is active and right above `predecessorId` (the default, if that was). */
+export function promoted<T extends { readonly id: string; readonly position: number; readonly active: boolean }>(entries: readonly T[], successorId: string, predecessorId: string): T[] {
+  const list = [...entries].sort((a, b) => a.position - b.position);
   const s = list.find((e) => e.id === successorId);
   const rest = list.filter((e) => e.id !== successorId);
   const at = rest.findIndex((e) => e.id === predecessorId);
-  if (!s || at < 0) return list;
+  if (!s || at < 0) return list.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
   rest.splice(at, 0, { ...s, active: true });
-  return rest.map((e, i) => ({ ...e, position: i + 1 }));
+  return rest.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
 }
 
 /** The keystore once `successor` is inserted, inactive, right below `predecessor`. */
@@ -298,9 +298,9 @@ export function placedBelow<T extends { readonly id: string; readonly position: 
   const s = list.find((e) => e.id === newId);
   const rest = list.filter((e) => e.id !== newId);
   const at = rest.findIndex((e) => e.id === predecessorId);
-  if (!s || at < 0) return list.map((e, i) => ({ ...e, position: i + 1 }));
+  if (!s || at < 0) return list.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
   rest.splice(at + 1, 0, s);
-  return rest.map((e, i) => ({ ...e, position: i + 1 }));
+  return rest.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
 }
 
 function withinRenewal(e: LifecycleEntry, s: LifecycleSettings, now: Date): boolean {
