@@ -29,6 +29,7 @@ export type {
   ImportCertificateBody,
   IssuedApiToken,
   IssuedEnrollmentToken,
+  LifecycleStatus,
   LoginBody,
   Me,
   ProfileChange,
