@@ -9,7 +9,7 @@
  * and, retire-after later, deleted.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { generateCertificate } from '../../src/app/certificates.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
@@ -22,7 +22,7 @@ import { LifecycleSchedule } from '../../src/jobs/lifecycle.scheduler.js';
 import { RotationReconciler } from '../../src/jobs/rotation.reconciler.js';
 import type { DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
-import { forEachDatabase } from '../support/databases.js';
+import { openTestStore } from '../support/databases.js';
 import { FakeTime } from '../support/fake-time.js';
 import { channelOn, memoryAgent } from '../device-channel/channel-fixtures.js';
 
@@ -32,7 +32,9 @@ const PROFILES = ['igel-os-12', 'igel-os-11', 'igel-linux-4.01.650', 'windows-7-
 const LEGACY_PROFILES: readonly string[] = ['igel-linux-4.01.650', 'windows-7-embedded-3.08.100'];
 const silent = { info: () => undefined, error: () => undefined };
 
-forEachDatabase('three years of automatic successors', (db) => {
+// SQLite only: the run takes a minute or more (a thousand days of TLS check-ins); the same rules on
+// PostgreSQL are in test/integration/lifecycle.test.ts.
+describe('three years of automatic successors [sqlite]', () => {
   let store: Store;
   let ctx: TestAppContext;
   let channel: DeviceChannel;
@@ -42,7 +44,7 @@ forEachDatabase('three years of automatic successors', (db) => {
   const time = new FakeTime(START);
 
   before(async () => {
-    store = await db.open();
+    store = await openTestStore('sqlite');
     const holder: { channel?: DeviceChannel; reconciler?: RotationReconciler } = {};
     ctx = testAppContext(store, {
       clock: time,
@@ -70,6 +72,7 @@ forEachDatabase('three years of automatic successors', (db) => {
     await lifecycle?.stop();
     await reconciler?.stop();
     await channel?.close();
+    await store?.close();
   });
 
   it('renews two defaults and a legacy fallback, strands no device, lets no pinned certificate expire, and retires the old entries', { timeout: 600_000 }, async () => {
