@@ -312,7 +312,7 @@ export async function generateCertificate(ctx: AppContext, actor: Actor, req: Ge
       if (placement) {
         const before = await tx.keystore.list();
         const predecessor = findSlot(before, placement.inactiveBelow);
-        const after = placedBelow(before, entry.id, predecessor.id).map((e) => (e.id === entry.id ? { ...e, active: false } : e));
+        const after = placedBelow(before, entry.id, predecessor.id);
         await tx.keystore.updateSlots(changedSlots(before, after));
         entry = (await tx.keystore.findByAlias(plan.alias)) ?? entry;
       }

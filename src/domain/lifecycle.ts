@@ -281,26 +281,26 @@ function sortedEntries(entries: readonly LifecycleEntry[]): LifecycleEntry[] {
   return [...entries].sort((a, b) => a.position - b.position).map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
 }
 
-/** The keystore once `successorId` is active and right above `predecessorId` (the default, if that was). */
-export function promoted<T extends { readonly id: string; readonly position: number; readonly active: boolean }>(entries: readonly T[], successorId: string, predecessorId: string): T[] {
+type Slot = { readonly id: string; readonly position: number; readonly active: boolean };
+
+/** `entries` renumbered 1..n with `movedId` taken out and put back next to `anchorId` (above or below). */
+function placedNextTo<T extends Slot>(entries: readonly T[], movedId: string, anchorId: string, side: 'above' | 'below', patch: Partial<T> = {}): T[] {
   const list = [...entries].sort((a, b) => a.position - b.position);
-  const s = list.find((e) => e.id === successorId);
-  const rest = list.filter((e) => e.id !== successorId);
-  const at = rest.findIndex((e) => e.id === predecessorId);
-  if (!s || at < 0) return list.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
-  rest.splice(at, 0, { ...s, active: true });
-  return rest.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
+  const moved = list.find((e) => e.id === movedId);
+  const rest = list.filter((e) => e.id !== movedId);
+  const at = rest.findIndex((e) => e.id === anchorId);
+  const placed = moved && at >= 0 ? [...rest.slice(0, side === 'above' ? at : at + 1), { ...moved, ...patch }, ...rest.slice(side === 'above' ? at : at + 1)] : list;
+  return placed.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
 }
 
-/** The keystore once `successor` is inserted, inactive, right below `predecessor`. */
-export function placedBelow<T extends { readonly id: string; readonly position: number }>(entries: readonly T[], newId: string, predecessorId: string): T[] {
-  const list = [...entries].sort((a, b) => a.position - b.position);
-  const s = list.find((e) => e.id === newId);
-  const rest = list.filter((e) => e.id !== newId);
-  const at = rest.findIndex((e) => e.id === predecessorId);
-  if (!s || at < 0) return list.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
-  rest.splice(at + 1, 0, s);
-  return rest.map((e, i) => (e.position === i + 1 ? e : { ...e, position: i + 1 }));
+/** The keystore once `successorId` is active and right above `predecessorId` (the default, if that was). */
+export function promoted<T extends Slot>(entries: readonly T[], successorId: string, predecessorId: string): T[] {
+  return placedNextTo(entries, successorId, predecessorId, 'above', { active: true } as Partial<T>); // `active` is a field of every Slot
+}
+
+/** The keystore once the new entry waits, inactive, right below `predecessorId`. */
+export function placedBelow<T extends Slot>(entries: readonly T[], newId: string, predecessorId: string): T[] {
+  return placedNextTo(entries, newId, predecessorId, 'below', { active: false } as Partial<T>); // as above
 }
 
 function withinRenewal(e: LifecycleEntry, s: LifecycleSettings, now: Date): boolean {
