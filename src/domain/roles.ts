@@ -21,6 +21,8 @@ export const Permission = {
   manageAccounts: 'manageAccounts',
   /** Create and restore backups. */
   backup: 'backup',
+  /** Turn the automatic successors on, change or turn them off (L2). */
+  manageLifecycle: 'manageLifecycle',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 

@@ -30,6 +30,7 @@ import { KEYSTORE_CHANNEL, PgListener } from '../storage/pg-listener.js';
 import { ClusterMember } from '../jobs/cluster-member.js';
 import { NotificationLeaderLink, ROTATION_DONE_CHANNEL, ROTATION_REQUEST_CHANNEL } from '../jobs/leader-link.js';
 import { LeaderRotation } from '../jobs/leader-rotation.js';
+import { LifecycleSchedule } from '../jobs/lifecycle.scheduler.js';
 import { RotationReconciler } from '../jobs/rotation.reconciler.js';
 import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
 import type { DeviceChannelLimits } from '../transport/device-channel/limits.js';
@@ -325,7 +326,11 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
 
     await registerNode(ctx, { id: nodeId, name: hostname(), apiAddress: `${host}:${port}`, deviceAddress, version: VERSION, servedRevision: channel.revision });
     await member.start();
+    // L2: automatic successors, on the rotation leader only (off until `lifecycle set`).
+    const lifecycle = new LifecycleSchedule({ ctx, scheduler: nodeScheduler, log: log.child({ component: 'lifecycle' }), isLeader: () => member.isLeader, fence: member.fence });
+    lifecycle.start();
     closers.push(async () => {
+      await lifecycle.stop();
       await member.stop();
       await rotation.stop();
     });

@@ -30,6 +30,7 @@ export type {
   ImportedCertificate,
   IssuedApiToken,
   IssuedEnrollmentToken,
+  LifecycleStatus,
   LoginBody,
   Me,
   ProfileChange,

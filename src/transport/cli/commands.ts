@@ -14,6 +14,7 @@ import { addCompatCommands } from './compat.commands.js';
 import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
 import { addEnrollCommands } from './enroll.commands.js';
 import { addSyncCommands, printDefaultPreview } from './sync.commands.js';
+import { addLifecycleCommands } from './lifecycle.commands.js';
 import { addBackupCommands } from './backup.commands.js';
 import { addClusterCommands } from './cluster.commands.js';
 import type {
@@ -273,6 +274,7 @@ export function addApiCommands(program: Command): void {
   addEnrollCommands(program);
   addCompatCommands(program);
   addSyncCommands(program);
+  addLifecycleCommands(program);
   addClusterCommands(program);
   addBackupCommands(program);
   addAudit(program);

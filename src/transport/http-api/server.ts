@@ -34,6 +34,7 @@ import { registerBackupRoutes, type BackupRouteOptions } from './backups.routes.
 import { registerClusterRoutes, type ClusterRouteOptions } from './cluster.routes.js';
 import { DEFAULT_LEASE_TTL_MS } from '../../app/cluster.js';
 import { registerSyncRoutes } from './sync.routes.js';
+import { registerLifecycleRoutes } from './lifecycle.routes.js';
 import { registerTokenRoutes } from './tokens.routes.js';
 import { registerUserRoutes } from './users.routes.js';
 
@@ -253,6 +254,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   registerDeviceRoutes(app, ctx);
   registerCompatibilityRoutes(app, ctx);
   registerSyncRoutes(app, ctx);
+  registerLifecycleRoutes(app, ctx);
   registerClusterRoutes(app, ctx, opts.cluster ?? { leaseTtlMs: DEFAULT_LEASE_TTL_MS, dataDir: 'DATA' });
   if (opts.backups) registerBackupRoutes(app, ctx, opts.backups);
   // The web console's static files at / (built into dist/web by `npm run build`).
