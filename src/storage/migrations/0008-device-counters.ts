@@ -19,7 +19,11 @@
  * - SQLite: one writer at a time holds the whole database, so a stripe buys nothing there: every
  *   row is stripe 0, and a row trigger upserts it.
  * The backfill counts the existing devices in one grouped read. A restore, which replaces the
- * devices wholesale, counts them again the same way (backup-store.ts `rebuildDeviceCounts`).
+ * devices wholesale, counts them again the same way (`countDevices`, from backup-store.ts).
+ *
+ * Also drops devices_certificate_id_idx (0001): devices_certificate_mask_idx (certificate, mask)
+ * starts with the same column and serves every lookup by certificate, including the foreign key's
+ * check when a certificate is deleted; the second index was only one more write per registration.
  */
 import { sql, type Kysely, type QueryExecutorProvider } from 'kysely';
 import type { SqlDialect } from '../dialect.js';
@@ -37,6 +41,7 @@ export async function up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void
     .addPrimaryKeyConstraint('device_counts_pk', ['certificate_id', 'supported_mask', 'stripe'])
     .execute();
   await countDevices(db);
+  await db.schema.dropIndex('devices_certificate_id_idx').ifExists().execute();
   if (dialect.name === 'postgres') await postgresTriggers(db);
   else await sqliteTriggers(db);
 }
