@@ -57,7 +57,10 @@ async function assertCountersExact(ctx: TestAppContext, db: TestDatabase, when: 
     const scanned = await countedByScan(db, entry.id);
     assert.deepEqual(entry.usage, scanned, `${when}: keystore.list() usage of ${entry.alias} equals count(*)`);
     assert.deepEqual(await ctx.store.keystore.usage(entry.id), scanned, `${when}: keystore.usage(${entry.alias}) equals count(*)`);
+    const listed = await ctx.store.devices.list({ offset: 0, limit: 0, certificateId: entry.id });
+    assert.equal(listed.count, scanned.pinned + scanned.pending, `${when}: the device list's count for ${entry.alias} equals count(*)`);
   }
+  assert.equal((await ctx.store.devices.list({ offset: 0, limit: 0 })).count, total, `${when}: the device list's total equals count(*)`);
   const cohorts = await ctx.store.rotation.cohorts();
   const grouped = await rawSql(db, 'select certificate_id, supported_mask, count(*) as n from devices group by certificate_id, supported_mask');
   const key = (certificateId: unknown, mask: unknown) => `${String(certificateId)}/${Number(mask)}`;
