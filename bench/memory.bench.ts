@@ -18,13 +18,13 @@ import pg from 'pg';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
 import { runRotation } from '../src/app/rotation.js';
 import { testAppContext } from '../test/support/app-context.js';
-import { createTestDatabase, databaseUnavailable, TEST_PG_URL, type TestDatabase, type TestDialect } from '../test/support/databases.js';
+import { createTestDatabase, TEST_PG_URL, type TestDatabase, type TestDialect } from '../test/support/databases.js';
 import { deviceKeystore } from '../test/support/device-fleet.js';
-import { goal, load, machineLine, printTable, type Row } from './support/common.js';
+import { goal, load, type Row } from './support/common.js';
 import { insertDevicesSql } from './support/device-rows.js';
+import { runPerDialect } from './support/per-dialect.js';
 
 const DEVICES = Math.max(1, Math.min(20_000_000, Number(process.env['BENCH_DEVICES'] ?? 1_000_000) || 1_000_000));
-const DIALECTS = (process.env['BENCH_DIALECTS'] ?? 'sqlite,postgres').split(',').filter((d): d is TestDialect => d === 'sqlite' || d === 'postgres');
 const GOAL_RSS_MB = 300;
 const CHILD = fileURLToPath(new URL('./support/memory-child.js', import.meta.url));
 
@@ -99,24 +99,4 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`server memory at ${DEVICES.toLocaleString('en')} devices; ${machineLine()}`);
-  const rows: Row[] = [];
-  for (const dialect of DIALECTS) {
-    const problem = databaseUnavailable(dialect);
-    if (problem) {
-      console.log(`[${dialect}] skipped: ${problem}`);
-      continue;
-    }
-    rows.push(...(await bench(dialect)));
-  }
-  printTable('Server memory at scale (issue 11)', rows);
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runPerDialect(`server memory at ${DEVICES.toLocaleString('en')} devices`, 'Server memory at scale (issue 11)', bench);

@@ -19,13 +19,13 @@ import pg from 'pg';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
 import { runRotation } from '../src/app/rotation.js';
 import { testAppContext } from '../test/support/app-context.js';
-import { createTestDatabase, databaseUnavailable, type TestDialect } from '../test/support/databases.js';
+import { createTestDatabase, type TestDialect } from '../test/support/databases.js';
 import { deviceKeystore } from '../test/support/device-fleet.js';
 import { insertDevicesSql } from './support/device-rows.js';
-import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
+import { runPerDialect } from './support/per-dialect.js';
+import { goal, load, median, ratio, type Row } from './support/common.js';
 
 const DEVICES = Math.max(1, Math.min(20_000_000, Number(process.env['BENCH_DEVICES'] ?? 1_000_000) || 1_000_000));
-const DIALECTS = (process.env['BENCH_DIALECTS'] ?? 'sqlite,postgres').split(',').filter((d): d is TestDialect => d === 'sqlite' || d === 'postgres');
 const GOAL_PLAN_MS: Record<TestDialect, number> = { sqlite: 1000, postgres: 3000 };
 const GOAL_COUNT_MS = 5;
 const PASSES = 5;
@@ -123,24 +123,4 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`rotation planning at ${DEVICES.toLocaleString('en')} devices; ${machineLine()}`);
-  const rows: Row[] = [];
-  for (const dialect of DIALECTS) {
-    const problem = databaseUnavailable(dialect);
-    if (problem) {
-      console.log(`[${dialect}] skipped: ${problem}`);
-      continue;
-    }
-    rows.push(...(await bench(dialect)));
-  }
-  printTable('Rotation planning (issue 3)', rows);
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runPerDialect(`rotation planning at ${DEVICES.toLocaleString('en')} devices`, 'Rotation planning (issue 3)', bench);
