@@ -28,7 +28,7 @@
 import { sql, type Kysely, type QueryExecutorProvider } from 'kysely';
 import type { SqlDialect } from '../dialect.js';
 
-/** PostgreSQL: rows per certificate × mask; more than the concurrent writers a pool of 10–20 has. */
+/** PostgreSQL: rows per certificate × mask (a power of two); more than the concurrent writers a pool of 10–20 has. */
 export const STRIPES = 16;
 
 export async function up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void> {
@@ -71,7 +71,8 @@ async function sqliteTriggers(db: Kysely<unknown>): Promise<void> {
 }
 
 async function postgresTriggers(db: Kysely<unknown>): Promise<void> {
-  const stripe = (row: string) => `(abs(hashtext(${row}.id)) % ${STRIPES})`;
+  // The hash's low bits (STRIPES is a power of two); abs() would overflow on the smallest int4.
+  const stripe = (row: string) => `(hashtext(${row}.id) & ${STRIPES - 1})`;
   // The transition table's devices, grouped, added with `sign`.
   const grouped = (table: string, sign: string) => `
     insert into device_counts (certificate_id, supported_mask, stripe, n)
