@@ -21,13 +21,19 @@ export const Permission = {
   manageAccounts: 'manageAccounts',
   /** Create and restore backups. */
   backup: 'backup',
+  /** Change the installation's settings (the expiry warning window, L1). */
+  manageSettings: 'manageSettings',
+  /** Scrape `GET /metrics` (aggregates only: counts, ages, days to expiry). */
+  metrics: 'metrics',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
 const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: Object.values(Permission),
-  operator: [Permission.read, Permission.manageCertificates],
-  viewer: [Permission.read],
+  // The metrics are aggregates of what every role may read already, so every role may scrape them:
+  // a Prometheus server is given the API token of a viewer account.
+  operator: [Permission.read, Permission.manageCertificates, Permission.metrics],
+  viewer: [Permission.read, Permission.metrics],
 };
 
 export function roleAllows(role: Role, permission: Permission): boolean {

@@ -29,6 +29,7 @@ export * from './enrollment-token.js';
 export * from './error-response.js';
 export * from './health.js';
 export * from './rotation.js';
+export * from './settings.js';
 export * from './user.js';
 
 /** Registered once with `app.addSchema`, so the OpenAPI document names them under components. */
