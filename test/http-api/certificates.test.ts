@@ -10,7 +10,7 @@ import type { ApiToken, CertificateContent, CertificateSummary, DevicePage, Erro
 const SUMMARY_FIELDS = [
   'alias', 'position', 'isDefault', 'active', 'signatureAlgorithm', 'keyAlgorithm', 'keySize', 'curve', 'subject', 'issuer',
   'serialNumber', 'notBefore', 'notAfter', 'sha1Fingerprint', 'sha256Fingerprint', 'deviceCount', 'pendingDeviceCount',
-  'daysUntilExpiry', 'source', 'createdAt',
+  'daysUntilExpiry', 'expired', 'expiryWarning', 'source', 'createdAt',
 ].sort();
 
 forEachDatabase('REST API certificates', (db) => {
@@ -46,6 +46,7 @@ forEachDatabase('REST API certificates', (db) => {
     assert.equal(tckey['source'], 'first-start');
     assert.match(String(tckey['sha256Fingerprint']), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     assert.ok(Number(tckey['daysUntilExpiry']) > 3000);
+    assert.deepEqual([tckey['expired'], tckey['expiryWarning']], [false, false], 'ten years left, no device: not flagged');
   });
 
   it('generates (201) and imports (201) at the bottom of the list', async () => {
