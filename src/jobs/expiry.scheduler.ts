@@ -7,7 +7,8 @@
 import type { AppContext } from '../app/context.js';
 import { dailyExpiryReport } from '../app/expiry.js';
 import { ExpiryAlertLevel } from '../domain/expiry.js';
-import { every, type Scheduler, type Timer } from '../domain/time.js';
+import type { Scheduler } from '../domain/time.js';
+import { PeriodicLook } from './periodic-look.js';
 
 export interface ExpiryLog {
   info(obj: object, msg: string): void;
@@ -26,30 +27,25 @@ export interface ExpiryScheduleOptions {
 export const EXPIRY_CHECK_MS = 10 * 60_000;
 
 export class ExpirySchedule {
-  private timer: Timer | null = null;
-  private running: Promise<void> | null = null;
+  private readonly loop: PeriodicLook;
 
-  constructor(private readonly o: ExpiryScheduleOptions) {}
-
-  start(): void {
-    this.timer = every(this.o.scheduler, EXPIRY_CHECK_MS, () => void this.tick());
-    void this.tick();
+  constructor(private readonly o: ExpiryScheduleOptions) {
+    this.loop = new PeriodicLook(o.scheduler, EXPIRY_CHECK_MS, () => this.maybeReport(), (e) => o.log.error({ err: e }, 'expiry report failed'));
   }
 
-  async stop(): Promise<void> {
-    this.timer?.cancel();
-    this.timer = null;
-    await this.running;
+  /** Looks now and every EXPIRY_CHECK_MS. */
+  start(): void {
+    this.loop.start();
+    void this.loop.tick();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One look: reports if this node leads and today's report is not made yet. */
   tick(): Promise<void> {
-    this.running ??= this.maybeReport()
-      .catch((e: unknown) => this.o.log.error({ err: e }, 'expiry report failed'))
-      .finally(() => {
-        this.running = null;
-      });
-    return this.running;
+    return this.loop.tick();
   }
 
   private async maybeReport(): Promise<void> {

@@ -171,7 +171,7 @@ forEachDatabase('REST API certificates', (db) => {
 
   it('who am I, tokens and accounts', async () => {
     const me = await h.call('operator', { method: 'GET', url: '/api/v1/auth/me' });
-    assert.deepEqual(me.json(), { username: 'operator', role: 'operator', permissions: ['read', 'manageCertificates'] });
+    assert.deepEqual(me.json(), { username: 'operator', role: 'operator', permissions: ['read', 'manageCertificates', 'metrics'] });
 
     const made = await h.call('viewer', { method: 'POST', url: '/api/v1/tokens', payload: { name: 'ci', days: 10 } });
     assert.equal(made.statusCode, 201);
