@@ -13,9 +13,6 @@
  * The server runs in the main thread, the client loop in a worker thread (same loop, same
  * concurrency, same duration for every phase). Keys come from the test pool, so set-up is fast.
  */
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import pino from 'pino';
 import { ensureDefaultCertificate } from '../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
@@ -33,6 +30,7 @@ import { openTestStore } from '../test/support/databases.js';
 import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
 import type { LoadResult, LoadTask } from './support/tls-load.js';
 import { perSecond, runLoad } from './support/run-load.js';
+import { startBareTlsServer } from './support/bare-tls.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
@@ -56,22 +54,8 @@ async function main(): Promise<void> {
   // The same certificate and key in a bare TLS server that answers every request with `{}`.
   const entry = (await loadDeviceKeystore(ctx)).entries.find((e) => e.alias === 'tckey');
   if (!entry) throw new Error('tckey not served');
-  const bare = createTlsServer({ cert: entry.certPem, key: entry.keyPem, minVersion: 'TLSv1.2' }, (socket) => {
-    let buf = '';
-    socket.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('latin1');
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const m = /content-length:\s*(\d+)/i.exec(buf.slice(0, end));
-      if (buf.length < end + 4 + Number(m?.[1] ?? 0)) return;
-      buf = '';
-      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
-    });
-    socket.on('error', () => socket.destroy());
-  });
-  bare.listen(0, '127.0.0.1');
-  await once(bare, 'listening');
-  const barePort = (bare.address() as AddressInfo).port;
+  const bare = await startBareTlsServer(entry.certPem, entry.keyPem);
+  const barePort = bare.port;
 
   const identity = { ...(PROFILE_IDENTITY[PROFILE] as { osFamily: string; osVersion: string }), profile: PROFILE };
   const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 100_000 });
@@ -147,7 +131,7 @@ async function main(): Promise<void> {
   printTable('Device channel (issue 3)', rows);
 
   await channel.close();
-  await new Promise<void>((r) => bare.close(() => r()));
+  await bare.close();
   await store.close();
 }
 

@@ -234,8 +234,19 @@ export class DeviceAgent {
       return { body: answer.body, presented: conn.peer, ticket: conn.session, server: conn.server };
     };
     const expected = (this.opts.expectedFingerprints ?? []).map(fingerprintHex);
-    const { body, presented, ticket, server } =
-      expected.length === 0 ? await this.withConnection(helloServerName(profile.mask), this.check(null), false, send) : await this.firstContactPinned(expected, send);
+    const { body, presented, ticket, server } = await (
+      expected.length === 0 ? this.withConnection(helloServerName(profile.mask), this.check(null), false, send) : this.firstContactPinned(expected, send)
+    ).catch((e: unknown) => {
+      // The server turns first contact away before the handshake when this address has made too
+      // many registration attempts (docs/device-protocol.md): say so, not "handshake failed".
+      if (e instanceof ConnectionFailure && /access.denied/i.test(`${e.code ?? ''} ${e.message}`)) {
+        throw new AgentError(
+          'registration_rate_limited',
+          `${e.server} refused first contact from this address: too many registration attempts came from it. Try again in a minute; a registration that succeeds does not count.`,
+        );
+      }
+      throw e;
+    });
     if (!isRecord(body) || typeof body.deviceId !== 'string' || typeof body.credential !== 'string') throw protocolError('register');
     const answer = certificateAnswer(body.certificate, true);
     if (!answer) throw protocolError('register');

@@ -24,12 +24,14 @@ import {
   setActive,
   validateAlias,
 } from '../domain/keystore.js';
+import { placedBelow } from '../domain/lifecycle.js';
 import { Permission } from '../domain/roles.js';
 import { issueNetworkToken } from './cluster.js';
 import { certificateContent, type CertificateContent } from '../crypto/certificate-content.js';
 import { certificateFacts } from '../crypto/certificate-facts.js';
 import type { GeneratedKeyPair, KeySpec } from '../crypto/key-generation.js';
 import { keyAlgorithmOf, privateKeyMatchesCertificate } from '../crypto/key-match.js';
+import type { IntegrityCheck } from '../crypto/keystore-contents.js';
 import type { KeystoreEntryRead, ReadKeystoreRequest } from '../crypto/keystore-reader.js';
 import { importCancelled } from '../crypto/import-pool.js';
 import { writePkcs12 } from '../crypto/pkcs12-writer.js';
@@ -89,6 +91,12 @@ export interface CertificateDevicesRepo {
   /** Devices that pin the certificate or have it as a pending replacement. */
   listByCertificate(certificateId: string, query: DeviceQuery): Promise<Page<DeviceRecord>>;
 }
+
+/**
+ * What a caller that builds on a keystore change (the lifecycle, app/lifecycle.ts) writes in the
+ * same transaction, so that its own record and the change land together or not at all.
+ */
+export type AlsoInTransaction<T> = (tx: Repos, result: T) => Promise<void>;
 
 export const DEFAULT_VALIDITY_DAYS = 3650;
 export const MAX_VALIDITY_DAYS = 9125;
@@ -287,16 +295,30 @@ async function makeSelfSigned(ctx: AppContext, plan: GenerationPlan) {
   return { certDer, facts: certificateFacts(certDer), privateKey: keys.privateKey };
 }
 
-/** K5. */
-export async function generateCertificate(ctx: AppContext, actor: Actor, req: GenerateRequest): Promise<StoredCertificate> {
+/** Where the lifecycle puts a successor (L2): inactive, right below the entry it replaces. */
+export interface GeneratePlacement {
+  readonly inactiveBelow: string;
+  readonly also?: AlsoInTransaction<StoredCertificate>;
+}
+
+/** K5. With `placement` (the lifecycle only), the new entry starts inactive below its predecessor. */
+export async function generateCertificate(ctx: AppContext, actor: Actor, req: GenerateRequest, placement?: GeneratePlacement): Promise<StoredCertificate> {
   return auditedChange(ctx, actor, 'certificate.generate', req.alias, async (audit) => {
     authorize(actor, Permission.manageCertificates);
     const plan = planGeneration(req, ctx.hostName);
     if (await ctx.store.keystore.findByAlias(plan.alias)) throw aliasTaken(plan.alias);
     const made = await makeSelfSigned(ctx, plan);
     const stored = await ctx.store.transaction(async (tx) => {
-      const entry = await insertEntry(ctx, tx, { alias: plan.alias, ...made, source: CertificateSource.generated });
-      await audit.ok(tx, { signatureAlgorithm: plan.algorithm, keySize: entry.facts.keySize, days: plan.days, commonName: plan.commonName, sha256Fingerprint: entry.facts.sha256Fingerprint });
+      let entry = await insertEntry(ctx, tx, { alias: plan.alias, ...made, source: CertificateSource.generated });
+      if (placement) {
+        const before = await tx.keystore.list();
+        const predecessor = findSlot(before, placement.inactiveBelow);
+        const after = placedBelow(before, entry.id, predecessor.id);
+        await tx.keystore.updateSlots(changedSlots(before, after));
+        entry = (await tx.keystore.findByAlias(plan.alias)) ?? entry;
+      }
+      await audit.ok(tx, { signatureAlgorithm: plan.algorithm, keySize: entry.facts.keySize, days: plan.days, commonName: plan.commonName, sha256Fingerprint: entry.facts.sha256Fingerprint, ...(placement ? { below: placement.inactiveBelow, active: false } : {}) });
+      await placement?.also?.(tx, entry);
       return entry;
     });
     ctx.onKeystoreChanged({ revision: await ctx.store.keystore.revision(), defaultChanged: false });
@@ -314,8 +336,14 @@ export interface ImportRequest {
   readonly signal?: AbortSignal;
 }
 
+/** What an import wrote, and what had checked the file's integrity (`none`: a PKCS#12 file without a MAC, or PEM). */
+export interface ImportedCertificate {
+  readonly stored: StoredCertificate;
+  readonly integrityCheck: IntegrityCheck;
+}
+
 /** K6: every check passes before anything is written. */
-export async function importCertificate(ctx: AppContext, actor: Actor, req: ImportRequest): Promise<StoredCertificate> {
+export async function importCertificate(ctx: AppContext, actor: Actor, req: ImportRequest): Promise<ImportedCertificate> {
   return auditedChange(ctx, actor, 'certificate.import', req.alias, async (audit) => {
     authorize(actor, Permission.manageCertificates);
     if (req.file.length > MAX_KEYSTORE_FILE_BYTES) {
@@ -351,11 +379,17 @@ export async function importCertificate(ctx: AppContext, actor: Actor, req: Impo
     if (req.signal?.aborted) throw importCancelled(); // gone while the file was read: write nothing
     const stored = await ctx.store.transaction(async (tx) => {
       const entry = await insertEntry(ctx, tx, { alias: req.alias, certDer, facts, privateKey: read.privateKey, source: CertificateSource.imported });
-      await audit.ok(tx, { format: read.format, entry: read.entryName, signatureAlgorithm: facts.signatureAlgorithm, sha256Fingerprint: facts.sha256Fingerprint });
+      await audit.ok(tx, {
+        format: read.format,
+        entry: read.entryName,
+        integrityCheck: read.integrityCheck,
+        signatureAlgorithm: facts.signatureAlgorithm,
+        sha256Fingerprint: facts.sha256Fingerprint,
+      });
       return entry;
     });
     ctx.onKeystoreChanged({ revision: await ctx.store.keystore.revision(), defaultChanged: false });
-    return stored;
+    return { stored, integrityCheck: read.integrityCheck };
   });
 }
 
@@ -372,12 +406,13 @@ const REORDER_ACTION: Readonly<Record<Reorder, string>> = {
  * Applies a keystore rule under the lock and writes only what moved. Returns the new list and
  * whether the default changed (which wakes the reconciler at once, R3).
  */
-async function changeSlots(
+export async function changeSlots(
   ctx: AppContext,
   actor: Actor,
   action: string,
   alias: string,
   rule: (list: readonly StoredCertificate[]) => StoredCertificate[],
+  also?: AlsoInTransaction<readonly StoredCertificate[]>,
 ): Promise<StoredCertificate[]> {
   return auditedChange(ctx, actor, action, alias, async (audit) => {
     authorize(actor, Permission.manageCertificates);
@@ -393,6 +428,7 @@ async function changeSlots(
         revision = await recordKeystoreChange(ctx, tx, ctx.clock.now().toISOString());
         await audit.ok(tx, { default: after[0]?.alias, ...(defaultChanged ? { previousDefault: before[0]?.alias } : {}) });
       }
+      await also?.(tx, after);
       return { list: changed.length > 0 ? await tx.keystore.list() : before, changed: changed.length > 0, defaultChanged, revision };
     });
     if (result.changed) ctx.onKeystoreChanged({ revision: result.revision, defaultChanged: result.defaultChanged });
@@ -407,14 +443,18 @@ export function reorderCertificate(ctx: AppContext, actor: Actor, alias: string,
 }
 
 /** K4. Activating an active entry (or deactivating an inactive one) changes nothing and succeeds. */
-export function setCertificateActive(ctx: AppContext, actor: Actor, alias: string, active: boolean): Promise<StoredCertificate[]> {
-  return changeSlots(ctx, actor, active ? 'certificate.activate' : 'certificate.deactivate', alias, (list) =>
-    setActive(list, alias, active),
-  );
+export function setCertificateActive(
+  ctx: AppContext,
+  actor: Actor,
+  alias: string,
+  active: boolean,
+  also?: AlsoInTransaction<readonly StoredCertificate[]>,
+): Promise<StoredCertificate[]> {
+  return changeSlots(ctx, actor, active ? 'certificate.activate' : 'certificate.deactivate', alias, (list) => setActive(list, alias, active), also);
 }
 
 /** K7. The database's foreign keys back the usage check if a device registers meanwhile. */
-export async function deleteCertificate(ctx: AppContext, actor: Actor, alias: string): Promise<void> {
+export async function deleteCertificate(ctx: AppContext, actor: Actor, alias: string, also?: AlsoInTransaction<StoredCertificate>): Promise<void> {
   await auditedChange(ctx, actor, 'certificate.delete', alias, async (audit) => {
     authorize(actor, Permission.manageCertificates);
     const result = await ctx.store.transaction(async (tx) => {
@@ -426,6 +466,7 @@ export async function deleteCertificate(ctx: AppContext, actor: Actor, alias: st
       await tx.keystore.updateSlots(changedSlots(before, after));
       const revision = await recordKeystoreChange(ctx, tx, ctx.clock.now().toISOString());
       await audit.ok(tx, { sha256Fingerprint: entry.facts.sha256Fingerprint, position: entry.position });
+      await also?.(tx, entry);
       return { revision, defaultChanged: before[0]?.id !== after[0]?.id };
     });
     ctx.onKeystoreChanged(result);

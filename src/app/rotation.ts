@@ -45,6 +45,11 @@ export interface RotationRepo {
    * it and whose mask has `algorithmBit` has it pending (one row written, whatever the fleet's size).
    */
   setTarget(certificateId: string, algorithmBit: number, at: string): Promise<void>;
+  /**
+   * L2, the lifecycle's legacy-fallback move (pending.ts): devices that pin `fromId`, cannot use
+   * the default and support `algorithmBit` get `toId` pending. One at a time; it replaces the last.
+   */
+  setFallbackMove(fromId: string, toId: string, algorithmBit: number): Promise<void>;
   /** The fleet grouped by certificate, mask and pending replacement (read from one index). */
   cohorts(): Promise<DeviceCohort[]>;
   /** The same, per firmware profile. */
@@ -115,7 +120,7 @@ function defaultOf(entries: readonly DeviceEntry[]): DeviceEntry | null {
 type DecisionCounts = { -readonly [K in (typeof REPORT_FIELD_OF_DECISION)[RotationDecision]]: number };
 
 /** `decideRotation` for each cohort, counted by decision. */
-export function decideCohorts(cohorts: readonly DeviceCohort[], target: DeviceEntry): DecisionCounts & { total: number } {
+export function decideCohorts(cohorts: readonly DeviceCohort[], target: Pick<DeviceEntry, 'id' | 'signatureAlgorithm'>): DecisionCounts & { total: number } {
   const counts = { alreadyCurrent: 0, scheduled: 0, awaitingConfirmation: 0, incompatible: 0, total: 0 };
   for (const c of cohorts) {
     const decision = decideRotation({
@@ -211,13 +216,18 @@ export async function previewDefault(ctx: AppContext, actor: Actor, alias: strin
   const entries = await ctx.store.keystore.deviceEntries();
   // The same rule as `cert default`: an unknown or inactive entry is refused here too.
   const candidate = makeDefault(entries, alias)[0] as DeviceEntry; // makeDefault puts `alias` first or throws
+  return previewDefaultOf(await ctx.store.rotation.cohortsByProfile(), candidate);
+}
+
+/** What making `candidate` the default would do to the fleet's cohorts (also recorded by the lifecycle, L2). */
+export function previewDefaultOf(cohorts: readonly ProfileCohort[], candidate: Pick<DeviceEntry, 'id' | 'alias' | 'signatureAlgorithm'>): DefaultPreview {
   const switching: Record<string, number> = {};
   const staying: Record<string, number> = {};
   let alreadyCurrent = 0;
   const add = (counts: Record<string, number>, profile: string, n: number) => {
     if (n > 0) counts[profile] = (counts[profile] ?? 0) + n;
   };
-  for (const c of await ctx.store.rotation.cohortsByProfile()) {
+  for (const c of cohorts) {
     const decided = decideCohorts([c], candidate);
     const profile = c.profile ?? UNKNOWN_PROFILE;
     add(switching, profile, decided.scheduled + decided.awaitingConfirmation);

@@ -14,6 +14,7 @@ import type { DeviceCheckInRepo } from './device-check-in.js';
 import type { DeviceKeystoreRepo } from './device-keystore.js';
 import type { DeviceAdminRepo } from './devices.js';
 import type { EnrollmentAdminRepo } from './enrollment.js';
+import type { LifecycleRepo } from './lifecycle.js';
 import type { MetaRepo } from './master-key-check.js';
 import type { DeviceRegistrationRepo, EnrollmentUseRepo } from './register-device.js';
 import type { RotationRepo } from './rotation.js';
@@ -37,6 +38,7 @@ export interface Repos {
   readonly cluster: ClusterRepo;
   readonly leases: LeaseRepo;
   readonly backups: BackupRepo;
+  readonly lifecycle: LifecycleRepo;
 }
 
 export interface Store extends Repos {

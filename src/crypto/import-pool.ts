@@ -15,10 +15,10 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { CertfleetError, ErrorCode, type ErrorDetails } from '../domain/errors.js';
+import { CertfleetError, ErrorCode, RETRY_AFTER_DETAIL, type ErrorDetails } from '../domain/errors.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import-limits.js';
 import { SPARE_CORES } from './bounded-work.js';
-import type { KeystoreFormat } from './keystore-contents.js';
+import type { IntegrityCheck, KeystoreFormat } from './keystore-contents.js';
 import type { KeystoreEntryRead, ReadKeystoreRequest } from './keystore-reader.js';
 
 export interface ImportPoolOptions {
@@ -57,6 +57,7 @@ export type ImportTaskAnswer =
       readonly entryNames: string[];
       readonly certificates: Uint8Array[];
       readonly pkcs8: Uint8Array;
+      readonly integrityCheck: IntegrityCheck;
     }
   | { readonly ok: false; readonly code: ErrorCode | null; readonly message: string; readonly details: ErrorDetails };
 
@@ -86,7 +87,7 @@ export function importTimedOut(deadlineMs: number): CertfleetError {
 export function importBusy(queued: number): CertfleetError {
   return new CertfleetError(ErrorCode.import_busy, 'The server is reading other keystore files at the moment. Try again in a few seconds.', {
     queued,
-    retryAfterSeconds: 5,
+    [RETRY_AFTER_DETAIL]: 5,
   });
 }
 
@@ -105,6 +106,7 @@ function fromAnswer(answer: ImportTaskAnswer): KeystoreEntryRead | Error {
     entryNames: answer.entryNames,
     certificates: answer.certificates.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
     privateKey: createPrivateKey({ key: Buffer.from(answer.pkcs8.buffer, answer.pkcs8.byteOffset, answer.pkcs8.byteLength), format: 'der', type: 'pkcs8' }),
+    integrityCheck: answer.integrityCheck,
   };
 }
 

@@ -28,6 +28,7 @@ async function run(task: ImportTask): Promise<ImportTaskAnswer> {
       entryNames: read.entryNames,
       certificates: read.certificates,
       pkcs8: read.privateKey.export({ type: 'pkcs8', format: 'der' }),
+      integrityCheck: read.integrityCheck,
     };
   } catch (e) {
     if (isCertfleetError(e)) return { ok: false, code: e.code, message: e.message, details: { ...e.details } };

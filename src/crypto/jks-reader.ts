@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import jks, { type KeyEntry, type TrustedKeyEntry } from 'jks-js';
 import type { DerivationBudget } from './import-limits.js';
-import { KeystoreFormat, type KeystoreContents, type KeystoreKeyEntry } from './keystore-contents.js';
+import { IntegrityCheck, KeystoreFormat, type KeystoreContents, type KeystoreKeyEntry } from './keystore-contents.js';
 import { damaged, keyKindNotReadable, wrongKeyPassword, wrongStorePassword } from './keystore-errors.js';
 
 export const JKS_MAGIC = 0xfeedfeed;
@@ -133,5 +133,5 @@ export function readJks(file: Buffer, password: string, keyPassword: string | un
     }),
   );
   const certificateCount = entries.reduce((n, e) => n + (isKeyEntry(e) ? e.chain.length : 1), 0);
-  return { format: KeystoreFormat.jks, keyEntries, certificateCount };
+  return { format: KeystoreFormat.jks, keyEntries, certificateCount, integrityCheck: IntegrityCheck.keystoreDigest };
 }

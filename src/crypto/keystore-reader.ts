@@ -15,7 +15,7 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { CertfleetError } from '../domain/errors.js';
 import { DEFAULT_IMPORT_LIMITS, DerivationBudget, type ImportLimits } from './import-limits.js';
 import { JCEKS_MAGIC, JKS_MAGIC, readJks } from './jks-reader.js';
-import { KeystoreFormat, type KeystoreContents } from './keystore-contents.js';
+import { KeystoreFormat, type IntegrityCheck, type KeystoreContents } from './keystore-contents.js';
 import {
   emptyFile,
   entryNotFound,
@@ -56,6 +56,8 @@ export interface KeystoreEntryRead {
   /** DER, leaf first; more than one is a chain (refused by the import, K6). */
   readonly certificates: Buffer[];
   readonly privateKey: KeyObject;
+  /** What checked the file's integrity; `none` for a PKCS#12 file without a MAC (and PEM). */
+  readonly integrityCheck: IntegrityCheck;
 }
 
 function isDerCertificate(bytes: Buffer): boolean {
@@ -121,5 +123,6 @@ async function readEntry(contents: KeystoreContents, wanted: string | undefined)
     entryNames: contents.keyEntries.flatMap((e) => (e.name === null ? [] : [e.name])),
     certificates,
     privateKey,
+    integrityCheck: contents.integrityCheck,
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import forge from 'node-forge';
 import { parseDer, toDer } from './asn1.js';
@@ -65,9 +65,41 @@ describe('pbe', () => {
 
   it('states the rounds of each scheme before deriving: iterations × blocks, key and IV for PKCS#12 PBE', () => {
     const algorithmOf = (options: forge.pki.EncryptionOptions): forge.asn1.Asn1 => (parseDer(forgeEncrypted('pw', options)).value as forge.asn1.Asn1[])[0] as forge.asn1.Asn1; // an EncryptedPrivateKeyInfo is a SEQUENCE
-    assert.equal(planPbe(algorithmOf({ algorithm: 'aes256', prfAlgorithm: 'sha256', count: 1000 })).rounds, 1000); // 32 bytes, one SHA-256 block
-    assert.equal(planPbe(algorithmOf({ algorithm: 'aes256', count: 1000 })).rounds, 2000); // 32 bytes of SHA-1: two blocks
-    assert.equal(planPbe(algorithmOf({ algorithm: '3des', count: 2048 })).rounds, 3 * 2048 * 4); // 24-byte key: two blocks, IV: one, in JavaScript
+    assert.equal(planPbe(algorithmOf({ algorithm: 'aes256', prfAlgorithm: 'sha256', count: 1000 }), 'pw').rounds, 1000); // 32 bytes, one SHA-256 block
+    assert.equal(planPbe(algorithmOf({ algorithm: 'aes256', count: 1000 }), 'pw').rounds, 2000); // 32 bytes of SHA-1: two blocks
+    assert.equal(planPbe(algorithmOf({ algorithm: '3des', count: 2048 }), 'pw').rounds, 3 * 2048 * 4); // 24-byte key: two blocks, IV: one, in JavaScript
+  });
+
+  it('books both encodings of an empty password for the PKCS#12 derivation (two zero bytes, then no bytes), one for PBES2', () => {
+    const algorithmOf = (options: forge.pki.EncryptionOptions): forge.asn1.Asn1 => (parseDer(forgeEncrypted('pw', options)).value as forge.asn1.Asn1[])[0] as forge.asn1.Asn1;
+    const legacy = algorithmOf({ algorithm: '3des', count: 2048 });
+    assert.equal(planPbe(legacy, '').rounds, 2 * planPbe(legacy, 'pw').rounds);
+    const pbes2 = algorithmOf({ algorithm: 'aes256', prfAlgorithm: 'sha256', count: 1000 });
+    assert.equal(planPbe(pbes2, '').rounds, planPbe(pbes2, 'pw').rounds);
+  });
+
+  it('opens a legacy bag keyed with a zero-length password when the empty password is given', async () => {
+    const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
+    const salt = Buffer.alloc(8, 7);
+    const iterations = 2048;
+    // what Windows writes with no password: the PKCS#12 derivation over no password bytes at all
+    const key = pkcs12KeyDerivation('sha1', Buffer.alloc(0), salt, 1, iterations, 24);
+    const iv = pkcs12KeyDerivation('sha1', Buffer.alloc(0), salt, 2, iterations, 8);
+    const c = createCipheriv('des-ede3-cbc', key, iv);
+    const encrypted = Buffer.concat([c.update(pkcs8), c.final()]);
+    const { create, Class, Type, oidToDer, integerToDer } = forge.asn1;
+    const algorithm = create(Class.UNIVERSAL, Type.SEQUENCE, true, [
+      create(Class.UNIVERSAL, Type.OID, false, oidToDer('1.2.840.113549.1.12.1.3').getBytes()),
+      create(Class.UNIVERSAL, Type.SEQUENCE, true, [
+        create(Class.UNIVERSAL, Type.OCTETSTRING, false, salt.toString('binary')),
+        create(Class.UNIVERSAL, Type.INTEGER, false, integerToDer(iterations).getBytes()),
+      ]),
+    ]);
+    const budget = new DerivationBudget();
+    const plain = await pbeDecrypt(algorithm, encrypted, '', budget, (p) => p.equals(pkcs8));
+    assert.ok(plain.equals(pkcs8), 'the zero-length encoding opens the bag');
+    assert.equal(budget.roundsSpent, planPbe(algorithm, '').rounds, 'both encodings were booked before the first derivation');
+    await assert.rejects(pbeDecrypt(algorithm, encrypted, 'pw', new DerivationBudget(), (p) => p.equals(pkcs8)), DecryptionError);
   });
 
   it('refuses a derivation that would pass the budget of the file, without starting it', async () => {

@@ -216,20 +216,26 @@ function parseMacData(macData: Asn1): MacParams {
  */
 export const PKCS12_KDF_ROUND_WEIGHT = 4;
 
-/** OpenSSL and Java write an empty password as a lone terminator; some tools as no bytes at all. */
-function macPasswordEncodings(password: string): Buffer[] {
+/**
+ * The PKCS#12 encodings of a password to try, for the MAC and for each legacy-encrypted bag. OpenSSL
+ * and Java write an empty password as a lone BMP terminator (two zero bytes); Windows, exporting
+ * with no password, as no bytes at all. Readers try both (openssl's PKCS12_parse does), and so does
+ * certfleet: an empty password costs two derivations wherever the PKCS#12 derivation is used, and
+ * both are booked on the budget.
+ */
+export function pkcs12PasswordEncodings(password: string): Buffer[] {
   return password === '' ? [bmpPassword(''), Buffer.alloc(0)] : [bmpPassword(password)];
 }
 
 /** The rounds verifyPkcs12Mac will spend (one derivation of one block per password encoding tried). */
 export function pkcs12MacRounds(macData: Asn1, password: string): number {
-  return parseMacData(macData).iterations * macPasswordEncodings(password).length * PKCS12_KDF_ROUND_WEIGHT;
+  return parseMacData(macData).iterations * pkcs12PasswordEncodings(password).length * PKCS12_KDF_ROUND_WEIGHT;
 }
 
 /** Whether the MAC over the authenticated safe verifies with the password; charges the budget first. */
 export async function verifyPkcs12Mac(macData: Asn1, authSafe: Buffer, password: string, budget: DerivationBudget): Promise<boolean> {
   const mac = parseMacData(macData);
-  const encodings = macPasswordEncodings(password);
+  const encodings = pkcs12PasswordEncodings(password);
   budget.charge(mac.iterations * encodings.length * PKCS12_KDF_ROUND_WEIGHT, `PKCS#12 MAC, ${mac.iterations} iterations`);
   for (const pw of encodings) {
     const key = await runAsync(pkcs12KdfSteps(mac.hash, pw, mac.salt, 3, mac.iterations, mac.hash.u));
@@ -253,14 +259,18 @@ export async function pkcs12MacSha512(authSafe: Buffer, password: string, salt: 
 // that states its cost, so that the cost is checked before any derivation starts
 // ---------------------------------------------------------------------------------------------
 
-/** A decryption read from an AlgorithmIdentifier: what it costs, then how to run it. */
+/** Whether decrypted bytes are what was expected (a key, safe contents): padding alone is right by chance one time in 256. */
+export type PlainCheck = (plain: Buffer) => boolean;
+
+/** A decryption read from an AlgorithmIdentifier for one password: what it costs, then how to run it. */
 export interface PbePlan {
-  /** Key-derivation rounds (see import-limits.ts). */
+  /** Key-derivation rounds (see import-limits.ts), every encoding of the password that will be tried included. */
   readonly rounds: number;
   /** scrypt's memory in bytes (128·N·r); 0 for the other schemes. */
   readonly memoryBytes: number;
   readonly description: string;
-  decrypt(data: Buffer, password: string): Promise<Buffer>;
+  /** Tries each encoding of the password until one decrypts to bytes `accept` takes; else DecryptionError. */
+  decrypt(data: Buffer, accept: PlainCheck): Promise<Buffer>;
 }
 
 function requireOctets(node: Asn1 | undefined): Buffer {
@@ -320,7 +330,7 @@ function parseScrypt(kdfParams: Asn1[], cipherKeyLength: number): Pbes2Kdf & { k
   };
 }
 
-function planPbes2(params: Asn1): PbePlan {
+function planPbes2(params: Asn1, password: string): PbePlan {
   const kdf = child(params, 0);
   const kdfOid = algorithmOid(kdf);
   const scheme = child(params, 1);
@@ -339,26 +349,34 @@ function planPbes2(params: Asn1): PbePlan {
     rounds: parsed.rounds,
     memoryBytes: parsed.memoryBytes,
     description: `PBES2 ${parsed.description}, ${cipher.name}`,
-    decrypt: async (data, password) => decipher(cipher.name, await parsed.derive(Buffer.from(password, 'utf8'), cipher.keyLength), iv, data),
+    // PBES2 takes the password as UTF-8 bytes: an empty one has a single encoding, no bytes
+    decrypt: async (data, accept) => accepted(decipher(cipher.name, await parsed.derive(Buffer.from(password, 'utf8'), cipher.keyLength), iv, data), accept),
   };
 }
 
-function planPkcs12Pbe(oid: string, params: Asn1): PbePlan {
+function planPkcs12Pbe(oid: string, params: Asn1, password: string): PbePlan {
   const legacy = PKCS12_PBE_BY_OID[oid];
   if (!legacy) throw new UnsupportedEncryptionError(`encryption ${oid}`);
   const salt = requireOctets(child(params, 0));
   const iterations = checkIterations(integerOf(child(params, 1)));
-  // two derivations: the key (ceil(keyLength / 20) SHA-1 blocks) and the IV (one block)
-  const rounds = iterations * (Math.ceil(legacy.keyLength / SHA1.u) + 1) * PKCS12_KDF_ROUND_WEIGHT;
+  const encodings = pkcs12PasswordEncodings(password);
+  // two derivations per encoding tried: the key (ceil(keyLength / 20) SHA-1 blocks) and the IV (one block)
+  const rounds = iterations * (Math.ceil(legacy.keyLength / SHA1.u) + 1) * PKCS12_KDF_ROUND_WEIGHT * encodings.length;
   return {
     rounds,
     memoryBytes: 0,
-    description: `PKCS#12 PBE ${legacy.cipher}, ${iterations} iterations`,
-    decrypt: async (data, password) => {
-      const pw = bmpPassword(password);
-      const key = await runAsync(pkcs12KdfSteps(SHA1, pw, salt, 1, iterations, legacy.keyLength));
-      const iv = await runAsync(pkcs12KdfSteps(SHA1, pw, salt, 2, iterations, 8));
-      return legacy.cipher === 'rc2' ? rc2Decrypt(key, iv, data) : decipher(legacy.cipher, key, iv, data);
+    description: `PKCS#12 PBE ${legacy.cipher}, ${iterations} iterations${encodings.length > 1 ? ', both encodings of the empty password' : ''}`,
+    decrypt: async (data, accept) => {
+      for (const pw of encodings) {
+        const key = await runAsync(pkcs12KdfSteps(SHA1, pw, salt, 1, iterations, legacy.keyLength));
+        const iv = await runAsync(pkcs12KdfSteps(SHA1, pw, salt, 2, iterations, 8));
+        try {
+          return accepted(legacy.cipher === 'rc2' ? rc2Decrypt(key, iv, data) : decipher(legacy.cipher, key, iv, data), accept);
+        } catch (e) {
+          if (!(e instanceof DecryptionError)) throw e;
+        }
+      }
+      throw new DecryptionError('no encoding of the password decrypts');
     },
   };
 }
@@ -368,11 +386,16 @@ function planPkcs12Pbe(oid: string, params: Asn1): PbePlan {
  * module are planned; anything else is an UnsupportedEncryptionError, never handed on to OpenSSL
  * (whose own schemes have no cap on their cost).
  */
-export function planPbe(algorithm: Asn1): PbePlan {
+export function planPbe(algorithm: Asn1, password: string): PbePlan {
   const oid = algorithmOid(algorithm);
-  if (oid === PBE_OID.pbes2) return planPbes2(child(algorithm, 1));
-  if (oid in PKCS12_PBE_BY_OID) return planPkcs12Pbe(oid, child(algorithm, 1));
+  if (oid === PBE_OID.pbes2) return planPbes2(child(algorithm, 1), password);
+  if (oid in PKCS12_PBE_BY_OID) return planPkcs12Pbe(oid, child(algorithm, 1), password);
   throw new UnsupportedEncryptionError(`encryption ${PBES1_NAMES[oid] ?? oid}`);
+}
+
+function accepted(plain: Buffer, accept: PlainCheck): Buffer {
+  if (!accept(plain)) throw new DecryptionError('the decrypted bytes are not what was expected');
+  return plain;
 }
 
 function decipher(name: string, key: Buffer, iv: Buffer, data: Buffer): Buffer {
@@ -396,15 +419,16 @@ function rc2Decrypt(key: Buffer, iv: Buffer, data: Buffer): Buffer {
 /**
  * Decrypts data protected by the AlgorithmIdentifier `algorithm` (PBES2 or PKCS#12 PBE) with the
  * password, after booking its cost on the budget (which refuses with a CertfleetError when the
- * file's total would pass the limit). Throws DecryptionError on a wrong password (bad padding),
+ * file's total would pass the limit). Throws DecryptionError on a wrong password (bad padding, or
+ * bytes `accept` does not take),
  * UnsupportedEncryptionError for schemes certfleet does not implement, IterationLimitError for
  * absurd iteration counts.
  */
-export async function pbeDecrypt(algorithm: Asn1, data: Buffer, password: string, budget: DerivationBudget): Promise<Buffer> {
-  const plan = planPbe(algorithm);
+export async function pbeDecrypt(algorithm: Asn1, data: Buffer, password: string, budget: DerivationBudget, accept: PlainCheck = () => true): Promise<Buffer> {
+  const plan = planPbe(algorithm, password);
   budget.checkScryptMemory(plan.memoryBytes);
   budget.charge(plan.rounds, plan.description);
-  return plan.decrypt(data, password);
+  return plan.decrypt(data, accept);
 }
 
 export interface Pbes2Encryption {

@@ -6,7 +6,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { CertfleetError } from '../domain/errors.js';
 import { privateKeyMatchesCertificate } from './key-match.js';
-import { KeystoreFormat, type KeystoreContents } from './keystore-contents.js';
+import { IntegrityCheck, KeystoreFormat, type KeystoreContents } from './keystore-contents.js';
 import type { DerivationBudget } from './import-limits.js';
 import { damaged, iterationLimit, noCertificate, severalPemKeys, unknownFormat, unsupportedEncryption, wrongPemPassphrase } from './keystore-errors.js';
 import { DecryptionError, IterationLimitError, UnsupportedEncryptionError } from './pbe.js';
@@ -77,6 +77,7 @@ export function readPem(file: Buffer, passphrase: string, budget: DerivationBudg
   if (key && certificates.length === 0) throw noCertificate('pem', null);
   return {
     format: KeystoreFormat.pem,
+    integrityCheck: IntegrityCheck.none,
     keyEntries: key
       ? [
           {

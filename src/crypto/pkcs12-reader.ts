@@ -9,7 +9,7 @@ import forge from 'node-forge';
 import { CertfleetError } from '../domain/errors.js';
 import { bytesOf, child, children, oidOf, parseDer, toDer, type Asn1 } from './asn1.js';
 import { privateKeyMatchesCertificate } from './key-match.js';
-import { KeystoreFormat, type KeystoreContents, type KeystoreKeyEntry } from './keystore-contents.js';
+import { IntegrityCheck, KeystoreFormat, type KeystoreContents, type KeystoreKeyEntry } from './keystore-contents.js';
 import { damaged, iterationLimit, keyKindNotReadable, unsupportedEncryption, wrongKeyPassword, wrongStorePassword } from './keystore-errors.js';
 import { DerivationBudget } from './import-limits.js';
 import { DecryptionError, integerOf, IterationLimitError, pbeDecrypt, pkcs12MacRounds, planPbe, UnsupportedEncryptionError, verifyPkcs12Mac } from './pbe.js';
@@ -114,9 +114,18 @@ class BagCollector {
   }
 }
 
-/** The rounds opening a shrouded key bag would cost (its EncryptedPrivateKeyInfo's algorithm). */
-function shroudedKeyRounds(key: KeyItem): number {
-  return key.shrouded ? planPbe(child(parseDer(key.der), 0)).rounds : 0;
+/** The rounds opening a shrouded key bag with the password would cost (its EncryptedPrivateKeyInfo's algorithm). */
+function shroudedKeyRounds(key: KeyItem, password: string): number {
+  return key.shrouded ? planPbe(child(parseDer(key.der), 0), password).rounds : 0;
+}
+
+/** Decrypted safe contents are a SEQUENCE of bags: anything else is the wrong encoding of the password. */
+function isSafeContents(plain: Buffer): boolean {
+  try {
+    return Array.isArray(parseDer(plain).value);
+  } catch {
+    return false;
+  }
 }
 
 interface ParsedCert {
@@ -214,14 +223,14 @@ export async function readPkcs12(file: Buffer, password: string, keyPassword: st
       const type = oidOf(child(ci, 0));
       if (type === PKCS12_OID.encryptedData) {
         const encryptedContentInfo = child(explicit0(ci), 1);
-        if (children(encryptedContentInfo)[2]) planned += planPbe(child(encryptedContentInfo, 1)).rounds;
+        if (children(encryptedContentInfo)[2]) planned += planPbe(child(encryptedContentInfo, 1), password).rounds;
       } else if (type === PKCS12_OID.data) {
         visible.collect(octets(explicit0(ci)));
       }
       budget.require(planned, 'the MAC and the encrypted parts');
     }
     budget.countParts(encryptedParts); // the shrouded keys are counted when they are collected below
-    for (const k of visible.keys) planned += shroudedKeyRounds(k);
+    for (const k of visible.keys) planned += shroudedKeyRounds(k, keyPassword ?? password);
     budget.require(planned, 'the MAC and the encrypted parts');
   } catch (e) {
     return mapDecryptionError(e, () => damaged('pkcs12'));
@@ -248,13 +257,13 @@ export async function readPkcs12(file: Buffer, password: string, keyPassword: st
         const encryptedContentInfo = child(explicit0(contentInfo), 1);
         const encrypted = children(encryptedContentInfo)[2];
         if (!encrypted) continue; // no content
-        found.collect(await pbeDecrypt(child(encryptedContentInfo, 1), octets(encrypted), password, budget));
+        found.collect(await pbeDecrypt(child(encryptedContentInfo, 1), octets(encrypted), password, budget, isSafeContents));
       } else {
         throw new UnsupportedEncryptionError(`content type ${type} (public-key protected PKCS#12)`);
       }
     }
     // the sum over all encrypted parts, the keys not opened included
-    budget.require(keys.reduce((n, k) => n + shroudedKeyRounds(k), 0), 'the shrouded keys');
+    budget.require(keys.reduce((n, k) => n + shroudedKeyRounds(k, keyPassword ?? password), 0), 'the shrouded keys');
   } catch (e) {
     // with a verified MAC the password is right, so a failure is damage; without one it is most likely the password
     mapDecryptionError(e, () => (hasMac ? damaged('pkcs12') : wrongStorePassword('pkcs12', false)));
@@ -297,5 +306,5 @@ export async function readPkcs12(file: Buffer, password: string, keyPassword: st
       },
     };
   });
-  return { format: KeystoreFormat.pkcs12, keyEntries, certificateCount: certs.length };
+  return { format: KeystoreFormat.pkcs12, keyEntries, certificateCount: certs.length, integrityCheck: hasMac ? IntegrityCheck.mac : IntegrityCheck.none };
 }

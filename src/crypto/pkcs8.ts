@@ -22,10 +22,16 @@ export function privateKeyFromPkcs8(der: Buffer): KeyObject {
  */
 export async function decryptPrivateKeyInfo(epki: Buffer, password: string, budget: DerivationBudget): Promise<KeyObject> {
   const node = parseDer(epki);
-  const plain = await pbeDecrypt(child(node, 0), bytesOf(child(node, 1)), password, budget);
-  try {
-    return privateKeyFromPkcs8(plain);
-  } catch {
-    throw new DecryptionError('decrypted data is no private key');
-  }
+  let key: KeyObject | undefined;
+  const isKey = (plain: Buffer): boolean => {
+    try {
+      key = privateKeyFromPkcs8(plain);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await pbeDecrypt(child(node, 0), bytesOf(child(node, 1)), password, budget, isKey);
+  if (!key) throw new DecryptionError('decrypted data is no private key'); // pbeDecrypt returns only bytes isKey took
+  return key;
 }

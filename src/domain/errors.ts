@@ -75,6 +75,7 @@ export const ErrorCode = {
   pin_not_allowed: 'pin_not_allowed',
   registration_rate_limited: 'registration_rate_limited',
   invalid_compatibility_rules: 'invalid_compatibility_rules',
+  invalid_lifecycle_settings: 'invalid_lifecycle_settings',
   re_registration_required: 're_registration_required',
   // cluster
   lease_lost: 'lease_lost',

@@ -25,6 +25,8 @@ export const Permission = {
   manageSettings: 'manageSettings',
   /** Scrape `GET /metrics` (aggregates only: counts, ages, days to expiry). */
   metrics: 'metrics',
+  /** Turn the automatic successors on, change or turn them off (L2). */
+  manageLifecycle: 'manageLifecycle',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 

@@ -26,12 +26,13 @@ function runAndQueue(flag: string): (value: string) => WorkLimits {
 function attemptsPer(flag: string): (value: string) => LoginLimit {
   return (value) => {
     const [count = '', window = ''] = value.trim().split('/');
-    if (!/^\d+$/.test(count) || Number(count) < 1) throw new InvalidArgumentError(`${flag} is ATTEMPTS/DURATION, such as 30/1m.`);
+    if (!/^\d+$/.test(count) || Number(count) < 1 || window === '') throw new InvalidArgumentError(`${flag} is ATTEMPTS/DURATION, such as 30/1m.`);
     return { max: Number(count), windowMs: durationSeconds(flag)(window) * 1000 };
   };
 }
 
 import { DEFAULT_HTTP_LIMITS } from '../transport/http-api/limits.js';
+import { DEVICE_CHANNEL_LIMITS } from '../transport/device-channel/limits.js';
 
 /** `--allowed-host a,b --allowed-host c`: every name, in order. */
 function hostNames(value: string, previous: readonly string[]): string[] {
@@ -72,12 +73,22 @@ program
   .addOption(new Option('--http-headers-timeout <duration>', 'console and API: deadline from a connection\'s first byte to the end of its headers').env('CERTFLEET_HTTP_HEADERS_TIMEOUT').default(DEFAULT_HTTP_LIMITS.headersTimeoutMs / 1000, '10s').argParser(durationSeconds('--http-headers-timeout')))
   .addOption(new Option('--http-request-timeout <duration>', 'console and API: deadline for a whole request, body included (raise it for large backup uploads)').env('CERTFLEET_HTTP_REQUEST_TIMEOUT').default(DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000, '5m').argParser(durationSeconds('--http-request-timeout')))
   .addOption(new Option('--http-keep-alive-timeout <duration>', 'console and API: how long an idle keep-alive connection stays open').env('CERTFLEET_HTTP_KEEP_ALIVE_TIMEOUT').default(DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs / 1000, '5s').argParser(durationSeconds('--http-keep-alive-timeout')))
+  .addOption(new Option('--device-handshake-deadline <duration>', 'device port: deadline from accept to a finished TLS handshake').env('CERTFLEET_DEVICE_HANDSHAKE_DEADLINE').default(DEVICE_CHANNEL_LIMITS.handshakeDeadlineMs / 1000, '10s').argParser(durationSeconds('--device-handshake-deadline')))
+  .addOption(new Option('--device-max-connections <n>', 'device port: open connections at most').env('CERTFLEET_DEVICE_MAX_CONNECTIONS').default(DEVICE_CHANNEL_LIMITS.maxConnections).argParser(wholeNumber('--device-max-connections')))
+  .addOption(new Option('--device-max-handshakes <n>', 'device port: connections still in their handshake at most').env('CERTFLEET_DEVICE_MAX_HANDSHAKES').default(DEVICE_CHANNEL_LIMITS.maxHandshakes).argParser(wholeNumber('--device-max-handshakes')))
+  .addOption(new Option('--device-registration-limit <n/duration>', 'device port: registration attempts one source may make per window, a burst of n (default 30/1m); successes do not count').env('CERTFLEET_DEVICE_REGISTRATION_LIMIT').argParser(attemptsPer('--device-registration-limit')))
+  .addOption(new Option('--device-throttled-sources <n>', 'device port: sources the registration throttle remembers').env('CERTFLEET_DEVICE_THROTTLED_SOURCES').default(DEVICE_CHANNEL_LIMITS.maxThrottledSources).argParser(wholeNumber('--device-throttled-sources')))
+  .addOption(new Option('--device-refusal-sources <n>', 'device port: audit entries of refused registrations per minute, one per source (the rest share one)').env('CERTFLEET_DEVICE_REFUSAL_SOURCES').default(DEVICE_CHANNEL_LIMITS.maxRefusalSourcesPerMinute).argParser(wholeNumber('--device-refusal-sources')))
   .addOption(new Option('--http-max-connections <n>', 'console and API: open connections at most').env('CERTFLEET_HTTP_MAX_CONNECTIONS').default(DEFAULT_HTTP_LIMITS.maxConnections).argParser(wholeNumber('--http-max-connections')))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; metricsListen?: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number }) => {
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; metricsListen?: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number; deviceHandshakeDeadline: number; deviceMaxConnections: number; deviceMaxHandshakes: number; deviceRegistrationLimit?: LoginLimit; deviceThrottledSources: number; deviceRefusalSources: number }) => {
     // Everything the server creates (data directory, database, keys, backups, token files) is the
     // owner's only, whatever umask it was started with; modes given explicitly stay as strict.
     process.umask(0o077);
     if (o.httpMaxConnections < 1) throw new UsageError('--http-max-connections must be at least 1');
+    for (const [flag, n] of [['--device-max-connections', o.deviceMaxConnections], ['--device-max-handshakes', o.deviceMaxHandshakes], ['--device-throttled-sources', o.deviceThrottledSources], ['--device-refusal-sources', o.deviceRefusalSources]] as const) {
+      if (n < 1) throw new UsageError(`${flag} must be at least 1`);
+    }
+    if (o.deviceHandshakeDeadline < 1) throw new UsageError('--device-handshake-deadline must be at least 1s');
     if (o.leaseTtl < 3) throw new UsageError('--lease-ttl must be at least 3s');
     if (o.backupDir !== undefined && o.backupPassphraseFile === undefined) throw new UsageError('--backup-dir needs --backup-passphrase-file FILE');
     if (o.backupKeep < 1) throw new UsageError('--backup-keep must be at least 1');
@@ -90,6 +101,13 @@ program
       httpLimits: {
         headersTimeoutMs: o.httpHeadersTimeout * 1000, requestTimeoutMs: o.httpRequestTimeout * 1000,
         keepAliveTimeoutMs: o.httpKeepAliveTimeout * 1000, maxConnections: o.httpMaxConnections,
+      },
+      deviceLimits: {
+        handshakeDeadlineMs: o.deviceHandshakeDeadline * 1000, maxConnections: o.deviceMaxConnections, maxHandshakes: o.deviceMaxHandshakes,
+        maxThrottledSources: o.deviceThrottledSources, maxRefusalSourcesPerMinute: o.deviceRefusalSources,
+        ...(o.deviceRegistrationLimit
+          ? { registrationBurst: o.deviceRegistrationLimit.max, registrationsPerMinute: (o.deviceRegistrationLimit.max * 60_000) / o.deviceRegistrationLimit.windowMs }
+          : {}),
       },
       backups: o.backupDir === undefined || o.backupPassphraseFile === undefined
         ? null

@@ -33,8 +33,10 @@ import { KEYSTORE_CHANNEL, PgListener } from '../storage/pg-listener.js';
 import { ClusterMember } from '../jobs/cluster-member.js';
 import { NotificationLeaderLink, ROTATION_DONE_CHANNEL, ROTATION_REQUEST_CHANNEL } from '../jobs/leader-link.js';
 import { LeaderRotation } from '../jobs/leader-rotation.js';
+import { LifecycleSchedule } from '../jobs/lifecycle.scheduler.js';
 import { RotationReconciler } from '../jobs/rotation.reconciler.js';
 import { startDeviceChannel } from '../transport/device-channel/device-channel.js';
+import type { DeviceChannelLimits } from '../transport/device-channel/limits.js';
 import { buildHttpApi, type HttpLimits } from '../transport/http-api/server.js';
 import { createAppContext } from './app-context.js';
 import type { HostPort } from './host-port.js';
@@ -70,6 +72,8 @@ export interface ServeOptions {
   readonly allowedHosts?: readonly string[];
   /** A listener of its own for Prometheus' `/metrics`, without authentication; null: none. */
   readonly metricsListen?: HostPort | null;
+  /** What strangers may cost the device port (DEVICE_CHANNEL_LIMITS for the rest). */
+  readonly deviceLimits?: Partial<DeviceChannelLimits>;
 }
 
 export interface ScheduledBackups {
@@ -251,7 +255,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const first = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
-    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), events: metrics });
+    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), ...(opts.deviceLimits ? { limits: opts.deviceLimits } : {}), events: metrics });
     closers.push(() => channel.close());
     // Reloaded, the node says at once which revision it serves (cluster status), not at its next heartbeat.
     const reloadChannel = () =>
@@ -330,7 +334,11 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
 
     await registerNode(ctx, { id: nodeId, name: hostname(), apiAddress: `${host}:${port}`, deviceAddress, version: VERSION, servedRevision: channel.revision });
     await member.start();
+    // L2: automatic successors, on the rotation leader only (off until `lifecycle set`).
+    const lifecycle = new LifecycleSchedule({ ctx, scheduler: nodeScheduler, log: log.child({ component: 'lifecycle' }), isLeader: () => member.isLeader, fence: member.fence });
+    lifecycle.start();
     closers.push(async () => {
+      await lifecycle.stop();
       await member.stop();
       await rotation.stop();
     });

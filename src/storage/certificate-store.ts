@@ -14,6 +14,7 @@ import { fromIntBoolean, oneOf, timestamp, toInt, toIntBoolean } from './columns
 import type { SqlDialect } from './dialect.js';
 import type { CertificateRow, Database } from './schema.js';
 import type { KeystoreDigestEntry } from '../domain/network-token.js';
+import { fallbackPending, joinedTarget } from './pending.js';
 
 const SOURCES: readonly CertificateSource[] = Object.values(CertificateSource);
 
@@ -61,6 +62,14 @@ function usageColumns(eb: CertificateScope) {
       .whereRef('d.certificate_id', '<>', 'c.id')
       .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
       .as('pending'),
+    // The lifecycle's legacy-fallback move (pending.ts): read from the index by the old fallback.
+    eb
+      .selectFrom('devices as d')
+      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).onRef('r.fallback_to_id', '=', 'c.id'))
+      .select((e) => e.fn.countAll().as('n'))
+      .whereRef('d.certificate_id', '=', 'r.fallback_from_id')
+      .where(fallbackPending('d.', joinedTarget('r')))
+      .as('fallback_pending'),
   ] as const;
 }
 
@@ -68,7 +77,7 @@ function usageColumns(eb: CertificateScope) {
 type CountColumn = string | number | bigint | null;
 
 /** ENTRY_COLUMNS with the usage counts of `usageColumns`. */
-type EntryRow = Omit<CertificateRow, 'cert_der' | 'sealed_key'> & { readonly pinned: CountColumn; readonly pending: CountColumn };
+type EntryRow = Omit<CertificateRow, 'cert_der' | 'sealed_key'> & { readonly pinned: CountColumn; readonly pending: CountColumn; readonly fallback_pending: CountColumn };
 
 function toStoredCertificate(row: EntryRow): StoredCertificate {
   return {
@@ -92,7 +101,7 @@ function toStoredCertificate(row: EntryRow): StoredCertificate {
     },
     source: oneOf(SOURCES, row.source, 'certificates.source'),
     createdAt: row.created_at,
-    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) },
+    usage: { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.fallback_pending) },
   };
 }
 
@@ -228,6 +237,13 @@ export class CertificateStore implements KeystoreRepo {
           ),
         )
         .execute();
+      // The lifecycle's fallback move ends with either of its certificates (K7 counted its pending devices).
+      await this.db
+        .updateTable('rotation_state')
+        .set({ fallback_from_id: null, fallback_to_id: null, fallback_bit: 0 })
+        .where('id', '=', 1)
+        .where((eb) => eb.or([eb('fallback_from_id', '=', id), eb('fallback_to_id', '=', id)]))
+        .execute();
       await this.db.deleteFrom('certificates').where('id', '=', id).execute();
     } catch (error) {
       // The foreign keys of devices refuse it (ON DELETE RESTRICT), whatever was checked before.
@@ -295,13 +311,20 @@ export class CertificateStore implements KeystoreRepo {
           .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
           .as('pending'),
         eb
+          .selectFrom('devices as d')
+          .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.fallback_to_id', '=', id))
+          .select((e) => e.fn.countAll().as('n'))
+          .whereRef('d.certificate_id', '=', 'r.fallback_from_id')
+          .where(fallbackPending('d.', joinedTarget('r')))
+          .as('fallback_pending'),
+        eb
           .selectFrom('devices')
           .select((e) => e.fn.countAll().as('n'))
           .where('certificate_id', '=', id)
           .as('pinned'),
       ])
       .executeTakeFirstOrThrow();
-    return { pinned: toInt(row.pinned), pending: toInt(row.pending) };
+    return { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.fallback_pending) };
   }
 
   async bumpRevision(at: string): Promise<number> {

@@ -32,6 +32,7 @@ import { postgresDialect, sqliteDialect, type DialectName, type SqlDialect } fro
 import { DeviceStore } from './device-store.js';
 import { EnrollmentStore } from './enrollment-store.js';
 import { LeaseStore } from './lease-store.js';
+import { LifecycleStore } from './lifecycle-store.js';
 import { MetaStore } from './meta-store.js';
 import { migrateToLatest } from './migrate.js';
 import { channelName, KEYSTORE_CHANNEL } from './pg-listener.js';
@@ -216,6 +217,7 @@ function reposOn(db: Kysely<Database>, dialect: SqlDialect, notifications: Notif
     cluster: new ClusterStore(db),
     leases: new LeaseStore(db, dialect),
     backups: new BackupStore(db, dialect, sqliteFile),
+    lifecycle: new LifecycleStore(db),
   };
 }
 
@@ -233,6 +235,7 @@ class SqlStore implements OpenedStore {
   readonly cluster: Repos['cluster'];
   readonly leases: Repos['leases'];
   readonly backups: Repos['backups'];
+  readonly lifecycle: Repos['lifecycle'];
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -255,6 +258,7 @@ class SqlStore implements OpenedStore {
     this.cluster = repos.cluster;
     this.leases = repos.leases;
     this.backups = repos.backups;
+    this.lifecycle = repos.lifecycle;
   }
 
   transaction<T>(fn: (tx: Repos) => Promise<T>): Promise<T> {

@@ -41,6 +41,10 @@ export class RotationStore implements RotationRepo {
       .execute();
   }
 
+  async setFallbackMove(fromId: string, toId: string, algorithmBit: number): Promise<void> {
+    await this.db.updateTable('rotation_state').set({ fallback_from_id: fromId, fallback_to_id: toId, fallback_bit: algorithmBit }).where('id', '=', 1).execute();
+  }
+
   async cohorts(): Promise<DeviceCohort[]> {
     // Grouped first, in the index's own order, then each group gets its pending replacement from
     // the target: a handful of rows are joined, not a million.

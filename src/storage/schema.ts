@@ -104,6 +104,10 @@ export interface RotationStateTable {
   target_certificate_id: string | null;
   target_bit: number;
   planned_at: string | null;
+  /** 0007: the legacy-fallback move (pending.ts). */
+  fallback_from_id: string | null;
+  fallback_to_id: string | null;
+  fallback_bit: Generated<number>;
 }
 
 export interface RotationRunsTable {
@@ -205,6 +209,43 @@ export interface BackupRunsTable {
   counts: string;
 }
 
+/** The lifecycle's settings, one row (0007). */
+export interface LifecycleSettingsTable {
+  id: number;
+  enabled: IntBoolean;
+  renew_before_days: number;
+  window: string;
+  retire_after_days: number;
+  updated_at: string | null;
+  updated_by: string | null;
+}
+
+/** One predecessor → successor (0007). */
+export interface LifecycleSuccessionsTable {
+  id: string;
+  role: string;
+  predecessor_id: string;
+  predecessor_alias: string;
+  successor_id: string;
+  successor_alias: string;
+  state: string;
+  created_at: string;
+  promoted_at: string | null;
+  deactivated_at: string | null;
+  deleted_at: string | null;
+}
+
+/** Every lifecycle step (0007). */
+export interface LifecycleEventsTable {
+  id: Generated<Int>;
+  at: string;
+  step: string;
+  alias: string;
+  succession_id: string | null;
+  /** JSON object. */
+  details: string;
+}
+
 export interface Database {
   certificates: CertificatesTable;
   keystore_state: KeystoreStateTable;
@@ -213,6 +254,9 @@ export interface Database {
   compatibility_rules: CompatibilityRulesTable;
   rotation_state: RotationStateTable;
   rotation_runs: RotationRunsTable;
+  lifecycle_settings: LifecycleSettingsTable;
+  lifecycle_successions: LifecycleSuccessionsTable;
+  lifecycle_events: LifecycleEventsTable;
   users: UsersTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;

@@ -273,3 +273,33 @@ describe('readKeystore: nothing secret in errors', () => {
     assert.equal(createHash('sha256').update(spki).digest('hex'), createHash('sha256').update(certSpki).digest('hex'));
   });
 });
+
+describe('readKeystore: files without a password (issue 13)', () => {
+  const windows = fixture('interop/windows-no-password.pfx'); // MAC and bags keyed with a zero-length password
+  const limits = (maxDerivationRounds: number) => ({ maxDerivationRounds, maxCertificates: 50, maxEncryptedParts: 16, maxScryptMemoryBytes: 32 * 1024 * 1024 });
+  // make-windows-pkcs12.mjs: 2000 iterations for the SHA-1 MAC, the 3DES key (2 + 1 blocks) and the RC2-40 certificates (1 + 1)
+  const oneEncoding = 2000 * (1 + 3 + 2) * 4;
+
+  it('reads a Windows export without a password with the empty password, MAC checked', async () => {
+    const read = await readKeystore({ file: windows, password: '' });
+    assert.equal(read.integrityCheck, 'mac');
+    assert.equal(read.format, 'pkcs12');
+    assert.equal(read.certificates.length, 1);
+  });
+
+  it('books both encodings of the empty password before the first derivation', async () => {
+    const refused = await readError({ file: windows, password: '', limits: limits(oneEncoding) });
+    assert.equal(refused.code, 'key_derivation_too_costly', 'room for one encoding is not enough: both are tried');
+    const read = await readKeystore({ file: windows, password: '', limits: limits(2 * oneEncoding) });
+    assert.equal(read.certificates.length, 1, 'room for both reads it');
+  });
+
+  it('is a wrong password when a password is given for it', async () => {
+    assert.equal((await readError({ file: windows, password: FIXTURE_PASSWORDS.storePassword })).code, 'wrong_password');
+  });
+
+  it('reports no integrity check for a PKCS#12 file without a MAC', async () => {
+    const read = await readKeystore({ file: fixture('interop/keytool-pkcs12-mac-none.p12'), password: FIXTURE_PASSWORDS.storePassword });
+    assert.equal(read.integrityCheck, 'none');
+  });
+});

@@ -24,7 +24,8 @@ import { formatServer } from '../../src/agent/servers.js';
 import { poolKeyPairSource } from '../support/key-pool.js';
 import type { AppContext } from '../../src/app/context.js';
 import type { Scheduler } from '../../src/domain/time.js';
-import { startDeviceChannel, type DeviceChannel, type DeviceChannelLimits } from '../../src/transport/device-channel/device-channel.js';
+import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import type { DeviceChannelLimits } from '../../src/transport/device-channel/limits.js';
 
 export const silentLog = pino({ level: 'silent' });
 

@@ -10,6 +10,10 @@ import assert from 'node:assert/strict';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
+import { AgentError } from '../../src/agent/agent-errors.js';
+import { DeviceAgent } from '../../src/agent/agent.js';
+import { initialState, memoryStateStore } from '../../src/agent/agent-state.js';
+import { firmwareProfile } from '../../src/agent/profiles.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import type { NewAuditEvent } from '../../src/app/records.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
@@ -167,6 +171,41 @@ forEachDatabase('device port limits', (db) => {
     }
   });
 
+  it('turns first contact from a source with no attempt left away at its ClientHello, before any signature, and still lets its devices in', async () => {
+    await time.advance(60_000); // the source has its whole burst again
+    const hello = helloServerName(algorithmMask(ALLOWED_SIGNATURE_ALGORITHMS));
+    // Each first-contact connection takes one attempt at its ClientHello (a new connection each,
+    // as a flood that wants the server to sign would send them) …
+    for (let i = 0; i < 5; i++) {
+      const a = await rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration(`cfe_wrong${i}`), ...(i % 2 ? { servername: hello } : {}) });
+      assert.equal(errorCode(a), 'enrollment_token_invalid', a.text);
+    }
+    // … and with none left the connection ends with an access_denied alert instead of a handshake,
+    // under the first-contact name and without one.
+    await assert.rejects(rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration('cfe_wrong'), servername: hello }), /alert access denied/);
+    await assert.rejects(rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration('cfe_wrong') }), /alert access denied/);
+    // The agent says why, not just that the handshake failed.
+    const profile = firmwareProfile('igel-os-12');
+    assert.ok(profile, 'the igel-os-12 profile exists');
+    const agent = new DeviceAgent(initialState({ servers: [`127.0.0.1:${port}`], profile: profile.name }), memoryStateStore, { servers: [{ host: '127.0.0.1', port }], profile, timeoutMs: 5000 });
+    await assert.rejects(agent.cycle('cfe_any'), (e: unknown) => e instanceof AgentError && e.code === 'registration_rate_limited' && /too many registration attempts/.test(e.message));
+    // A device behind the same address, under its pin, still gets its handshake.
+    assert.equal(typeof (await handshakeMs(port, pin)), 'number');
+    // Time gives the source an attempt back; a registration that succeeds keeps it.
+    await time.advance(12_000);
+    const token = (await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 2 })).token;
+    for (const unit of ['00:11:22:33:44:70', '00:11:22:33:44:71']) {
+      const a = await rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration(token, unit), servername: hello });
+      assert.equal(a.status, 201, a.text);
+    }
+    // The minute's refusals, those before the handshake included, are one audit entry.
+    await time.advance(60_000);
+    await channel.reload(); // lets the flush's write settle on the real store
+    const entries = (await ctx.store.audit.list({ limit: 500 })).filter((e) => e.action === 'device.register' && e.result === 'refused');
+    const last = entries[0];
+    assert.deepEqual(last?.details['codes'], { enrollment_token_invalid: 5, registration_rate_limited: 3 }, JSON.stringify(entries));
+  });
+
   it('ends a connection whose handshake is not done by the absolute deadline, however slowly it trickles', async () => {
     const slow = await tcp(port);
     const closed = closedByServer(slow);
@@ -203,8 +242,9 @@ forEachDatabase('device port limits', (db) => {
     await time.advance(10_000);
   });
 
-  it('keeps a device handshake fast while a registration flood runs', { timeout: 60_000 }, async (t) => {
+  for (const keepAlive of [true, false]) it(`keeps a device handshake fast while a registration flood runs (${keepAlive ? 'attempts on kept-alive connections' : 'a new connection per attempt'})`, { timeout: 60_000 }, async (t) => {
     // The default caps (the channel above has a tiny one for the test before).
+    await time.advance(60_000);
     const flooded = await channelOn(ctx, time);
     const port = flooded.address.port;
     const measure = async (n: number) => {
@@ -214,7 +254,7 @@ forEachDatabase('device port limits', (db) => {
     };
     await measure(5); // warm-up
     const idle = await measure(30);
-    const worker = new Worker(new URL('./flood-worker.js', import.meta.url), { workerData: { port, connections: 8, body: registration('cfe_flood') } });
+    const worker = new Worker(new URL('./flood-worker.js', import.meta.url), { workerData: { port, connections: 8, body: registration('cfe_flood'), keepAlive } });
     const messages: { ready?: boolean; sent?: number; statuses?: Record<string, number> }[] = [];
     const next = () => new Promise<(typeof messages)[number]>((resolve, reject) => {
       worker.once('message', resolve);
@@ -235,6 +275,9 @@ forEachDatabase('device port limits', (db) => {
     );
     assert.ok(sent >= 100, `the flood ran: ${sent} requests`);
     assert.equal(statuses['500'] ?? 0, 0, 'no 500 under the flood');
+    // Past the burst, kept-alive attempts get 429; new connections get the alert before any handshake.
+    const turnedAway = keepAlive ? (statuses['429'] ?? 0) : (statuses['access_denied'] ?? 0);
+    assert.ok(turnedAway >= sent - 40, `the throttle turned the flood away: ${JSON.stringify(statuses)}`);
     // Loose bounds: the machine (two cores) also runs the flood's worker and other tests. What
     // they rule out is starvation — a handshake queued behind the flood's database work.
     assert.ok(median(during) <= median(idle) + 250, `median handshake during the flood ${median(during).toFixed(1)} ms vs idle ${median(idle).toFixed(1)} ms`);

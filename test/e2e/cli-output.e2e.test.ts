@@ -23,6 +23,15 @@ describe('CLI output from a hostile server', () => {
         res.end(JSON.stringify([{ id: 'u1', username: EVIL, role: 'admin', createdAt: '2026-01-01T00:00:00.000Z' }]));
         return;
       }
+      if (req.url === '/api/v1/cluster') {
+        const node = { id: 'n1', name: EVIL, isLeader: true, alive: true, apiAddress: EVIL, deviceAddress: '10.0.0.1:30001', servedRevision: 3, lastHeartbeatAt: EVIL };
+        res.end(JSON.stringify({ clusterId: EVIL, keystoreRevision: 3, leader: EVIL, nodes: [node], networkToken: { serial: 3, createdAt: EVIL, location: EVIL } }));
+        return;
+      }
+      if (req.url === '/api/v1/backups') {
+        res.end(JSON.stringify({ runs: [{ id: 1, trigger: 'scheduled', result: 'failed', startedAt: EVIL, finishedAt: EVIL, sizeBytes: null, file: null, error: EVIL }] }));
+        return;
+      }
       res.statusCode = 403;
       res.end(JSON.stringify({ error: { code: 'forbidden', message: `No.\x1b[2J\x1b]0;owned\x07 ${EVIL}\nsecond line`, details: {} } }));
     });
@@ -39,6 +48,15 @@ describe('CLI output from a hostile server', () => {
     assert.doesNotMatch(r.stdout, CONTROLS);
     assert.match(r.stdout, /mallory\]0;pwned\[2J31mgnp\.exe/);
   });
+
+  for (const args of [['cluster', 'status'], ['backup', 'list']]) {
+    it(`${args.join(' ')} prints what the server says without its control characters`, async () => {
+      const r = await runCli(args, { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /mallory\]0;pwned\[2J31mgnp\.exe/);
+      assert.doesNotMatch(r.stdout.replace(/\n/g, ''), CONTROLS);
+    });
+  }
 
   it('--json escapes them: valid JSON, the same string, nothing raw on the terminal', async () => {
     const r = await runCli(['user', 'list', '--json'], { env: env() });

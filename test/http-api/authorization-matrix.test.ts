@@ -247,6 +247,13 @@ const MATRIX: Readonly<Record<string, Row>> = {
     success: 204,
     request: async () => ({ method: 'PUT', url: '/api/v1/cluster/token-location', payload: { location: null } }),
   },
+  'GET /api/v1/lifecycle': { allowed: ALL, success: 200, request: get('/api/v1/lifecycle') },
+  'PUT /api/v1/lifecycle': {
+    allowed: ADMIN,
+    success: 200,
+    request: async () => ({ method: 'PUT', url: '/api/v1/lifecycle', payload: { renewBefore: '90d', window: 'Sat 02:00-05:00', retireAfter: '30d' } }),
+  },
+  'POST /api/v1/lifecycle/off': { allowed: ADMIN, success: 200, request: async () => ({ method: 'POST', url: '/api/v1/lifecycle/off' }) },
   'GET /api/v1/backups': { allowed: ALL, success: 200, request: get('/api/v1/backups') },
   'GET /api/v1/settings': { allowed: ALL, success: 200, request: get('/api/v1/settings') },
   'PUT /api/v1/settings/{name}': {

@@ -243,6 +243,9 @@ class DroppingStore implements Store {
   get backups(): Repos['backups'] {
     return this.store.backups;
   }
+  get lifecycle(): Repos['lifecycle'] {
+    return this.store.lifecycle;
+  }
   get devices(): Repos['devices'] {
     return this.store.devices;
   }

@@ -9,6 +9,7 @@ import * as m0002 from './0002-devices.js';
 import * as m0003 from './0003-drop-explicit-pending.js';
 import * as m0004 from './0004-cluster.js';
 import * as m0005 from './0005-backups.js';
+import * as m0007 from './0007-lifecycle.js';
 
 interface MigrationModule {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -20,6 +21,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0003-drop-explicit-pending', m0003],
   ['0004-cluster', m0004],
   ['0005-backups', m0005],
+  ['0007-lifecycle', m0007],
 ];
 
 /** The schema versions this build knows, oldest first; the last is the one it migrates to. */

@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MIX, DEFAULT_PROFILE, PROFILE_NAMES } from '../../agent/profiles.js';
 import { parseServerList, type ServerAddress } from '../../agent/servers.js';
 import { ExitCode, UsageError } from './cli-errors.js';
-import { durationSeconds, printJson, readSecretFile, wholeNumber } from './cli-io.js';
+import { durationSeconds, printable, printJson, readSecretFile, say, tell, wholeNumber } from './cli-io.js';
 
 export const ENROLLMENT_TOKEN_ENV = 'CERTFLEET_ENROLLMENT_TOKEN';
 
@@ -139,7 +139,7 @@ export function addAgentCommands(program: Command): void {
             presentedCertificatePem: o.presentedCertificate !== undefined ? readSecretFile(o.presentedCertificate, 'presented certificate') : undefined,
             expectedFingerprints,
           },
-          { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n'), signal: stop.signal },
+          { out: (l) => say(l + '\n'), err: (l) => tell(l + '\n'), signal: stop.signal },
         );
         if (code !== ExitCode.ok) process.exitCode = code;
       } catch (e) {
@@ -192,23 +192,23 @@ export function addAgentCommands(program: Command): void {
             // whole fleet has registered (the moment a demo or a test waits for).
             const completed = !allRegistered && p.registered === p.devices;
             allRegistered ||= completed;
-            if (tty) process.stderr.write(`\r\x1b[K${formatProgress(p)}`);
+            if (tty) process.stderr.write(`\r\x1b[K${printable(formatProgress(p))}`);
             else if (completed || p.elapsedSeconds * 1000 - lastLine >= 5000) {
               lastLine = p.elapsedSeconds * 1000;
-              process.stderr.write(formatProgress(p) + '\n');
+              tell(formatProgress(p) + '\n');
             }
           },
         });
-        if (tty) process.stderr.write('\n');
+        if (tty) tell('\n');
         if (o.json) printJson(summary);
         else {
-          process.stdout.write(
+          say(
             `${summary.devices} devices for ${summary.duration}s: registered ${summary.registered}, refused ${summary.refused}, ` +
               `errors ${summary.errors}, on the default ${summary.onDefault}, pending ${summary.pending}, ` +
               `check-ins ${summary.checkIns}, replacements ${summary.replacements}\n`,
           );
           for (const [name, p] of Object.entries(summary.byProfile)) {
-            process.stdout.write(`  ${name}: ${p.devices} devices, registered ${p.registered}, refused ${p.refused}, on the default ${p.onDefault}, errors ${p.errors}\n`);
+            say(`  ${name}: ${p.devices} devices, registered ${p.registered}, refused ${p.refused}, on the default ${p.onDefault}, errors ${p.errors}\n`);
           }
         }
       } finally {

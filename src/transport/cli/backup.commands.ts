@@ -16,7 +16,7 @@ import { BACKUP_TABLES } from '../../domain/backup.js';
 import { MIGRATION_NAMES } from '../../storage/migrations/index.js';
 import { configuredClient as client } from './api-client.js';
 import { UsageError } from './cli-errors.js';
-import { printJson, readPassphrase, table } from './cli-io.js';
+import { printJson, readPassphrase, say, table, tell } from './cli-io.js';
 import { ESTIMATE_HEADER, PASSPHRASE_HEADER, type BackupList, type CreateBackupBody, type RestoreReportView } from '../http-api/contract/index.js';
 
 interface PassphraseOptions {
@@ -111,7 +111,7 @@ export function addBackupCommands(program: Command): void {
       } finally {
         bar.stop();
       }
-      process.stderr.write(`Wrote the backup to ${opts.out} (${(bytes / MB).toFixed(1)} MB). Check it with \`certfleet backup inspect ${opts.out}\`.\n`);
+      tell(`Wrote the backup to ${opts.out} (${(bytes / MB).toFixed(1)} MB). Check it with \`certfleet backup inspect ${opts.out}\`.\n`);
     });
 
   backup.command('inspect').description('everything about a backup without restoring it; reads it all and checks its checksum and keys')
@@ -134,7 +134,7 @@ export function addBackupCommands(program: Command): void {
         printJson({ formatVersion: h.formatVersion, createdAt: h.createdAt, serverVersion: h.serverVersion, schemaVersion: h.schemaVersion, counts: h.counts, certificates: h.certificates });
         return;
       }
-      process.stdout.write(
+      say(
         `certfleet backup, format ${h.formatVersion}, made ${h.createdAt} by certfleet ${h.serverVersion} (schema ${h.schemaVersion})\n` +
           `Checked: read to its end, checksum sha256:${inspected.end.sha256} matches, every private key belongs to its certificate.\n` +
           `Rows: ${describeCounts(h.counts)}\n\n` +
@@ -172,7 +172,7 @@ export function addBackupCommands(program: Command): void {
       for await (const c of res) chunks.push(c as Buffer); // a response yields Buffers
       const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as RestoreReportView; // the API's documented answer
       if (opts.json) printJson(report);
-      else process.stdout.write(describeReport(report));
+      else say(describeReport(report));
     });
 
   backup.command('list').description('the backups the servers wrote (scheduled and asked for), newest first')
@@ -184,10 +184,10 @@ export function addBackupCommands(program: Command): void {
         return;
       }
       if (list.runs.length === 0) {
-        process.stdout.write('No backup has been written yet. Schedule them with `certfleet serve --backup-dir DIR --backup-passphrase-file F`.\n');
+        say('No backup has been written yet. Schedule them with `certfleet serve --backup-dir DIR --backup-passphrase-file F`.\n');
         return;
       }
-      process.stdout.write(
+      say(
         table(
           ['FINISHED', 'TRIGGER', 'RESULT', 'SIZE', 'FILE / ERROR'],
           list.runs.map((r) => [

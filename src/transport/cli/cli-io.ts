@@ -57,6 +57,19 @@ export function printable(text: string, opts: { readonly multiline?: boolean } =
 }
 
 /**
+ * The one way a command writes text for a person: whatever in it came from a server (a name, a
+ * subject, a message) reaches the terminal without controls; line breaks are kept.
+ */
+export function say(text: string): void {
+  process.stdout.write(printable(text, { multiline: true }));
+}
+
+/** The same on stderr: progress and notes beside what a script reads from stdout. */
+export function tell(text: string): void {
+  process.stderr.write(printable(text, { multiline: true }));
+}
+
+/**
  * JSON for scripts: the same values, with every control character written as a \u escape.
  * JSON.stringify escapes U+0000–U+001F itself, but leaves DEL, C1 and the Unicode separators and
  * bidi controls raw; escaped, they reach the terminal as text and a JSON parser as the same string.

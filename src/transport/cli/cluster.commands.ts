@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { formatNetworkToken, NETWORK_TOKEN_FORMAT } from '../../domain/network-token.js';
 import { configuredClient as client } from './api-client.js';
 import { UsageError } from './cli-errors.js';
-import { printJson, table } from './cli-io.js';
+import { printJson, say, table, tell } from './cli-io.js';
 import type { ClusterStatus, NetworkTokenAnswer, TokenLocationBody } from '../http-api/contract/index.js';
 
 function describeStatus(s: ClusterStatus): string {
@@ -36,7 +36,7 @@ export function addClusterCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const s = await client().json<ClusterStatus>('GET', '/api/v1/cluster');
       if (opts.json) printJson(s);
-      else process.stdout.write(describeStatus(s));
+      else say(describeStatus(s));
     });
 
   cluster.command('token').description('export the current network token (what `serve --join-token FILE` needs on a new node)')
@@ -45,7 +45,7 @@ export function addClusterCommands(program: Command): void {
       const t = await client().json<NetworkTokenAnswer>('GET', '/api/v1/cluster/token');
       if (t.format !== NETWORK_TOKEN_FORMAT) throw new Error(`the server answered a token of format ${t.format}`);
       writeFileSync(opts.out, formatNetworkToken({ ...t, format: NETWORK_TOKEN_FORMAT }), { mode: 0o600 });
-      process.stderr.write(`Wrote the network token (serial ${t.serial}) to ${opts.out}.\n`);
+      tell(`Wrote the network token (serial ${t.serial}) to ${opts.out}.\n`);
     });
 
   const location = cluster.command('token-location').description('where every node writes the network token file');
@@ -54,11 +54,11 @@ export function addClusterCommands(program: Command): void {
     .action(async (dir: string) => {
       if (!dir.startsWith('/')) throw new UsageError('the token location must be an absolute directory path');
       await client().call('PUT', '/api/v1/cluster/token-location', { location: dir } satisfies TokenLocationBody);
-      process.stderr.write(`Every node writes the network token to ${dir}/certfleet-network-token from now on.\n`);
+      tell(`Every node writes the network token to ${dir}/certfleet-network-token from now on.\n`);
     });
   location.command('reset').description('every node writes the token file to its own data directory again')
     .action(async () => {
       await client().call('PUT', '/api/v1/cluster/token-location', { location: null } satisfies TokenLocationBody);
-      process.stderr.write('Every node writes the network token to its data directory from now on.\n');
+      tell('Every node writes the network token to its data directory from now on.\n');
     });
 }

@@ -9,11 +9,12 @@ import { Command } from 'commander';
 import { ApiClient, configuredClient as client } from './api-client.js';
 import { readConfig, writeConfig } from './cli-config.js';
 import { UsageError } from './cli-errors.js';
-import { printJson, readPassword, readSecretFile, table, wholeNumber as integer } from './cli-io.js';
+import { printJson, readPassword, readSecretFile, say, table, tell, wholeNumber as integer } from './cli-io.js';
 import { addCompatCommands } from './compat.commands.js';
 import { addDeviceCommands, fetchDevices, printDevices } from './device.commands.js';
 import { addEnrollCommands } from './enroll.commands.js';
 import { addSyncCommands, printDefaultPreview } from './sync.commands.js';
+import { addLifecycleCommands } from './lifecycle.commands.js';
 import { addBackupCommands } from './backup.commands.js';
 import { addClusterCommands } from './cluster.commands.js';
 import { addSettingsCommands } from './settings.commands.js';
@@ -25,6 +26,7 @@ import type {
   ExportKeyPairBody,
   GenerateCertificateBody,
   ImportCertificateBody,
+  ImportedCertificate,
   LoginAnswer,
   LoginBody,
   User,
@@ -73,7 +75,7 @@ function addLogin(program: Command): void {
       const api = new ApiClient(opts.server, undefined, opts.caFile);
       const res = await api.json<LoginAnswer>('POST', '/api/v1/auth/login', { username: opts.user, password } satisfies LoginBody);
       const path = writeConfig({ server: opts.server, token: res.token, ...(opts.caFile ? { caFile: opts.caFile } : {}) });
-      process.stdout.write(`Logged in to ${opts.server} as ${res.user.username} (${res.user.role}) until ${res.expiresAt}.\nSaved in ${path}.\n`);
+      say(`Logged in to ${opts.server} as ${res.user.username} (${res.user.role}) until ${res.expiresAt}.\nSaved in ${path}.\n`);
     });
   program
     .command('logout')
@@ -82,7 +84,7 @@ function addLogin(program: Command): void {
       const config = readConfig();
       await ApiClient.fromConfig(config).call('POST', '/api/v1/auth/logout');
       writeConfig({ ...(config.server ? { server: config.server } : {}), ...(config.caFile ? { caFile: config.caFile } : {}) });
-      process.stdout.write('Logged out.\n');
+      say('Logged out.\n');
     });
 }
 
@@ -94,7 +96,7 @@ function addCert(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const list = await client().json<CertificateSummary[]>('GET', '/api/v1/certificates');
       if (opts.json) printJson(list);
-      else process.stdout.write(certificateRows(list));
+      else say(certificateRows(list));
     });
 
   cert.command('show').argument('<alias>').description('everything in the certificate (K9)')
@@ -107,7 +109,7 @@ function addCert(program: Command): void {
         printJson({ ...summary, content });
       } else {
         const res = await api.call('GET', `/api/v1/certificates/${enc(alias)}/content?format=text`);
-        process.stdout.write(res.body.toString('utf8'));
+        say(res.body.toString('utf8'));
       }
     });
 
@@ -119,7 +121,7 @@ function addCert(program: Command): void {
     .option('--days <n>', 'validity in days (default 3650)', integer('--days'))
     .option('--json', 'print JSON')
     .action(async (opts: { alias: string; cn?: string; sigAlg: string; keySize?: number; days?: number; json?: boolean }) => {
-      if (!opts.json) process.stderr.write(`Generating ${opts.sigAlg} key pair for "${opts.alias}" …\n`);
+      if (!opts.json) tell(`Generating ${opts.sigAlg} key pair for "${opts.alias}" …\n`);
       const created = await client().json<CertificateSummary>('POST', '/api/v1/certificates', {
         alias: opts.alias,
         signatureAlgorithm: opts.sigAlg,
@@ -128,27 +130,32 @@ function addCert(program: Command): void {
         ...(opts.days !== undefined ? { days: opts.days } : {}),
       } satisfies GenerateCertificateBody);
       if (opts.json) printJson(created);
-      else process.stdout.write('Generated ' + describe(created));
+      else say('Generated ' + describe(created));
     });
 
   cert.command('import').argument('<file>', 'PKCS#12 (.p12/.pfx), JKS or PEM file').description('import a key pair from a keystore file (K6)')
     .requiredOption('--alias <alias>', 'alias of the new entry')
     .option('--password-stdin', 'read the keystore password from stdin')
-    .option('--password-file <file>', 'read the keystore password from a file')
+    .option('--password-file <file>', 'read the keystore password from a file (an empty file: the empty password)')
+    .option('--no-password', 'the file has no password (a Windows export without one, openssl -passout pass:, PEM with a plain key)')
     .option('--key-password-file <file>', 'read the key password from a file (JKS; default: the keystore password)')
     .option('--entry <name>', 'the entry to import when the file holds several')
     .option('--json', 'print JSON')
-    .action(async (file: string, opts: { alias: string; passwordStdin?: boolean; passwordFile?: string; keyPasswordFile?: string; entry?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { alias: string; passwordStdin?: boolean; passwordFile?: string; password: boolean; keyPasswordFile?: string; entry?: string; json?: boolean }) => {
+      if (!opts.password && (opts.passwordStdin || opts.passwordFile)) {
+        throw new UsageError('Give either --no-password or a password (--password-stdin / --password-file), not both.');
+      }
       let bytes: Buffer;
       try {
         bytes = await readFile(file);
       } catch (e) {
         throw new UsageError(`Cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
-      // PEM files may hold an unencrypted key: the password is then optional.
+      // PEM files may hold an unencrypted key: the password is then optional, and left out it is
+      // empty, as --no-password says outright (the server tries both PKCS#12 encodings of it).
       const password = opts.passwordStdin || opts.passwordFile ? await readPassword(opts, 'keystore password') : '';
       const keyPassword = opts.keyPasswordFile ? readSecretFile(opts.keyPasswordFile, 'key password') : undefined;
-      const created = await client().json<CertificateSummary>('POST', '/api/v1/certificates/import', {
+      const created = await client().json<ImportedCertificate>('POST', '/api/v1/certificates/import', {
         alias: opts.alias,
         file: bytes.toString('base64'),
         password,
@@ -156,7 +163,12 @@ function addCert(program: Command): void {
         ...(opts.entry !== undefined ? { entry: opts.entry } : {}),
       } satisfies ImportCertificateBody);
       if (opts.json) printJson(created);
-      else process.stdout.write(`Imported ${basename(file)} as ` + describe(created));
+      else {
+        say(`Imported ${basename(file)} as ` + describe(created));
+        if (created.integrityCheck === 'none') {
+          say('  The file had no integrity check (no PKCS#12 MAC, no keystore digest): compare the SHA-256 above with its source.\n');
+        }
+      }
     });
 
   const stateChanges: readonly [string, string, string][] = [
@@ -185,12 +197,12 @@ function addCert(program: Command): void {
         if (name === 'delete') {
           await api.call('DELETE', `/api/v1/certificates/${enc(alias)}`);
           if (opts.json) printJson(await api.json<CertificateSummary[]>('GET', '/api/v1/certificates'));
-          else process.stdout.write(`Deleted "${alias}".\n`);
+          else say(`Deleted "${alias}".\n`);
           return;
         }
         const list = await api.json<CertificateSummary[]>('POST', `/api/v1/certificates/${enc(alias)}/${route}`);
         if (opts.json) printJson(list);
-        else process.stdout.write(certificateRows(list));
+        else say(certificateRows(list));
       });
   }
 
@@ -200,7 +212,7 @@ function addCert(program: Command): void {
     .action(async (alias: string, opts: { out: string; der?: boolean }) => {
       const res = await client().call('GET', `/api/v1/certificates/${enc(alias)}/export?format=${opts.der ? 'der' : 'pem'}`);
       writeFileSync(opts.out, res.body, { mode: 0o644 });
-      process.stdout.write(`Wrote the certificate of "${alias}" to ${opts.out}.\n`);
+      say(`Wrote the certificate of "${alias}" to ${opts.out}.\n`);
     });
 
   cert.command('export-keypair').argument('<alias>').description('write the key pair as PKCS#12 under a password (administrators; audited) (K8)')
@@ -211,7 +223,7 @@ function addCert(program: Command): void {
       const password = await readPassword(opts, 'export password');
       const res = await client().call('POST', `/api/v1/certificates/${enc(alias)}/export-keypair`, { password } satisfies ExportKeyPairBody);
       writeFileSync(opts.out, res.body, { mode: 0o600 });
-      process.stdout.write(`Wrote the key pair of "${alias}" to ${opts.out} (PKCS#12).\n`);
+      say(`Wrote the key pair of "${alias}" to ${opts.out} (PKCS#12).\n`);
     });
 
   cert.command('devices').argument('<alias>').description('devices that use the certificate (K10)')
@@ -232,7 +244,7 @@ function addAudit(program: Command): void {
     .action(async (opts: { limit?: number; json?: boolean }) => {
       const events = await client().json<AuditEvent[]>('GET', `/api/v1/audit?limit=${opts.limit ?? 100}`);
       if (opts.json) printJson(events);
-      else process.stdout.write(table(['TIME', 'WHO', 'ACTION', 'TARGET', 'RESULT'], events.map((e) => [
+      else say(table(['TIME', 'WHO', 'ACTION', 'TARGET', 'RESULT'], events.map((e) => [
         e.at, e.actor, e.action, e.target ?? '', e.code ? `${e.result} (${e.code})` : e.result,
       ])));
     });
@@ -247,18 +259,18 @@ function addUser(program: Command): void {
     .action(async (name: string, opts: { role: string; passwordStdin?: boolean; passwordFile?: string }) => {
       const password = await readPassword(opts);
       const created = await client().json<User>('POST', '/api/v1/users', { username: name, role: opts.role, password } satisfies CreateUserBody);
-      process.stdout.write(`Created ${created.username} (${created.role}).\n`);
+      say(`Created ${created.username} (${created.role}).\n`);
     });
   user.command('list').description('all accounts').option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       const users = await client().json<User[]>('GET', '/api/v1/users');
       if (opts.json) printJson(users);
-      else process.stdout.write(table(['USER', 'ROLE', 'CREATED'], users.map((u) => [u.username, u.role, u.createdAt])));
+      else say(table(['USER', 'ROLE', 'CREATED'], users.map((u) => [u.username, u.role, u.createdAt])));
     });
   user.command('delete').argument('<name>').description('delete an account and its tokens')
     .action(async (name: string) => {
       await client().call('DELETE', `/api/v1/users/${enc(name)}`);
-      process.stdout.write(`Deleted ${name}.\n`);
+      say(`Deleted ${name}.\n`);
     });
 }
 
@@ -269,6 +281,7 @@ export function addApiCommands(program: Command): void {
   addEnrollCommands(program);
   addCompatCommands(program);
   addSyncCommands(program);
+  addLifecycleCommands(program);
   addClusterCommands(program);
   addSettingsCommands(program);
   addBackupCommands(program);

@@ -3,11 +3,11 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { configuredClient as client } from './api-client.js';
 import { UsageError } from './cli-errors.js';
-import { printJson, table } from './cli-io.js';
+import { printJson, say, table } from './cli-io.js';
 import type { CompatibilityTable } from '../http-api/contract/index.js';
 
 function printTable(t: CompatibilityTable): void {
-  process.stdout.write(table(['PROFILE', 'OS FAMILY', 'UP TO VERSION', 'ALGORITHMS'], t.rules.map((r) => [
+  say(table(['PROFILE', 'OS FAMILY', 'UP TO VERSION', 'ALGORITHMS'], t.rules.map((r) => [
     r.profile, r.osFamily, r.maxVersion ?? 'any', r.algorithms.join(', '),
   ])));
 }

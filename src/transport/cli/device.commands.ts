@@ -1,7 +1,7 @@
 /** `certfleet device list|show|delete`: the registered devices (SPEC section 2, 5). */
 import type { Command } from 'commander';
 import { configuredClient as client, type ApiClient } from './api-client.js';
-import { printJson, table, wholeNumber } from './cli-io.js';
+import { printJson, say, table, wholeNumber } from './cli-io.js';
 import type { DevicePage, DeviceSummary } from '../http-api/contract/index.js';
 
 /** The API serves at most this many devices per page. */
@@ -38,8 +38,8 @@ export async function fetchDevices(
 }
 
 export function printDevices(heading: string, page: DevicePage): void {
-  process.stdout.write(`${heading}\n`);
-  process.stdout.write(
+  say(`${heading}\n`);
+  say(
     table(
       ['ID', 'UNIT ID', 'NAME', 'OS', 'PROFILE', 'CERTIFICATE', 'PENDING', 'LAST CONTACT'],
       page.devices.map((d) => [
@@ -54,7 +54,7 @@ export function printDevices(heading: string, page: DevicePage): void {
       ]),
     ),
   );
-  if (page.devices.length < page.count) process.stdout.write(`(${page.devices.length} of ${page.count} shown)\n`);
+  if (page.devices.length < page.count) say(`(${page.devices.length} of ${page.count} shown)\n`);
 }
 
 function describeDevice(d: DeviceSummary): string {
@@ -98,12 +98,12 @@ export function addDeviceCommands(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       const d = await client().json<DeviceSummary>('GET', `/api/v1/devices/${enc(id)}`);
       if (opts.json) printJson(d);
-      else process.stdout.write(describeDevice(d));
+      else say(describeDevice(d));
     });
 
   device.command('delete').argument('<id>').description('forget a device; it must register again')
     .action(async (id: string) => {
       await client().call('DELETE', `/api/v1/devices/${enc(id)}`);
-      process.stdout.write(`Deleted device ${id}; its credential no longer works.\n`);
+      say(`Deleted device ${id}; its credential no longer works.\n`);
     });
 }

@@ -1,7 +1,7 @@
 /** `certfleet enroll create|list|revoke`: the tokens devices register with (R5). */
 import type { Command } from 'commander';
 import { configuredClient as client } from './api-client.js';
-import { durationSeconds, printJson, table, wholeNumber } from './cli-io.js';
+import { durationSeconds, printJson, say, table, wholeNumber } from './cli-io.js';
 import type { CreateEnrollmentTokenBody, EnrollmentToken, IssuedEnrollmentToken } from '../http-api/contract/index.js';
 
 const enc = encodeURIComponent;
@@ -30,7 +30,7 @@ export function addEnrollCommands(program: Command): void {
         printJson(created);
         return;
       }
-      process.stdout.write(
+      say(
         `Created enrollment token ${created.id}: ${plural(created.usesAllowed, 'use')}, valid until ${created.expiresAt}, ` +
           `${created.unitId ? `only for unit ${created.unitId}` : 'for any unit'}.\n` +
           'The token is shown only now and cannot be shown again; store it where your devices get it:\n\n' +
@@ -48,7 +48,7 @@ export function addEnrollCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const list = await client().json<EnrollmentToken[]>('GET', '/api/v1/enrollment-tokens');
       if (opts.json) printJson(list);
-      else process.stdout.write(table(['ID', 'STATE', 'USES LEFT', 'EXPIRES', 'UNIT ID', 'CREATED BY'], list.map((t) => [
+      else say(table(['ID', 'STATE', 'USES LEFT', 'EXPIRES', 'UNIT ID', 'CREATED BY'], list.map((t) => [
         t.id, t.state, `${t.usesLeft}/${t.usesAllowed}`, t.expiresAt, t.unitId ?? 'any', t.createdBy,
       ])));
     });
@@ -56,6 +56,6 @@ export function addEnrollCommands(program: Command): void {
   enroll.command('revoke').argument('<id>').description('revoke an enrollment token; registered devices keep working')
     .action(async (id: string) => {
       await client().call('DELETE', `/api/v1/enrollment-tokens/${enc(id)}`);
-      process.stdout.write(`Revoked enrollment token ${id}.\n`);
+      say(`Revoked enrollment token ${id}.\n`);
     });
 }

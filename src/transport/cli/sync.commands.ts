@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { configuredClient as client } from './api-client.js';
-import { printJson, table } from './cli-io.js';
+import { printJson, say, table, tell } from './cli-io.js';
 import type { DefaultPreview, RotationReport, RotationStatus } from '../http-api/contract/index.js';
 
 function devices(n: number): string {
@@ -30,7 +30,7 @@ function byProfile(counts: Readonly<Record<string, number>>): string {
 }
 
 export function printDefaultPreview(p: DefaultPreview): void {
-  process.stdout.write(
+  say(
     `Making "${p.alias}" the default would:\n` +
       `  switch ${devices(p.switching.total)} to it (each gets it as a pending replacement, then confirms):\n` +
       byProfile(p.switching.byProfile) +
@@ -47,10 +47,10 @@ export function addSyncCommands(program: Command): void {
   sync.command('run').description('compare every device with the default now, and schedule the replacements')
     .option('--json', 'print JSON (checked, scheduled, incompatible, alreadyCurrent …)')
     .action(async (opts: { json?: boolean }) => {
-      if (!opts.json) process.stderr.write('Comparing every device with the default …\n');
+      if (!opts.json) tell('Comparing every device with the default …\n');
       const report = await client().json<RotationReport>('POST', '/api/v1/sync/run');
       if (opts.json) printJson(report);
-      else process.stdout.write(describeReport(report));
+      else say(describeReport(report));
     });
 
   sync.command('status').description('how far the fleet is on its way to the default')
@@ -61,7 +61,7 @@ export function addSyncCommands(program: Command): void {
         printJson(s);
         return;
       }
-      process.stdout.write(
+      say(
         `Default "${s.defaultAlias}": ${devices(s.total)} registered; ${s.onDefault} on the default, ${s.pending} pending replacement, ` +
           `${s.staying} staying on their certificate (their firmware lacks the default's algorithm).\n` +
           (s.lastRun ? `Last run:\n${describeReport(s.lastRun)}` : 'The reconciler has not run yet.\n'),

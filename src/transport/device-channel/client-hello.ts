@@ -87,3 +87,9 @@ export function peekClientHello(data: Buffer): ClientHelloPeek {
 
 /** A fatal `unrecognized_name` alert (TLS 1.2 record framing, which every TLS version accepts here). */
 export const UNRECOGNIZED_NAME_ALERT = Buffer.from([21, 3, 3, 0, 2, 2, 112]);
+
+/**
+ * A fatal `access_denied` alert: first contact from a source that has no registration attempt
+ * left, refused before the handshake so that it costs the server no signature.
+ */
+export const ACCESS_DENIED_ALERT = Buffer.from([21, 3, 3, 0, 2, 2, 49]);

@@ -6,6 +6,8 @@
  *       timer: a client that sends one byte at a time gets no longer than one that sends none)
  *   ─ read the ClientHello's server name (client-hello.ts) ─ ServedKeystore.resolve
  *     ─ unknown pin: `unrecognized_name` alert, closed
+ *     ─ first contact (no pin) from a source with no registration attempt left: `access_denied`
+ *       alert, closed, counted as a refusal: a registration flood costs no RSA signature
  *     ─ else a server-side TLSSocket with exactly that entry's SecureContext; the pin of the
  *       connection is that entry, known before the handshake (full or resumed, TLS 1.2 or 1.3)
  *   handshake done ─ the HTTP server ─ routes ─ use cases of src/app
@@ -31,12 +33,13 @@ import type { AppContext } from '../../app/context.js';
 import { parseServerName } from '../../domain/device-names.js';
 import { ErrorCode } from '../../domain/errors.js';
 import { every, type Scheduler } from '../../domain/time.js';
-import { MAX_CLIENT_HELLO_BYTES, peekClientHello, UNRECOGNIZED_NAME_ALERT } from './client-hello.js';
+import { ACCESS_DENIED_ALERT, MAX_CLIENT_HELLO_BYTES, peekClientHello, UNRECOGNIZED_NAME_ALERT } from './client-hello.js';
 import { deviceRoutes, type RouteHandler } from './device.routes.js';
-import { RefusalAudit, RegistrationThrottle, sourceOf } from './source-limits.js';
+import { RefusalAudit, RegistrationThrottle, sourceOf, type ThrottleVerdict } from './source-limits.js';
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
 import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
 import { SERVER_TLS_OPTIONS } from '../tls-profile.js';
+import { DEVICE_CHANNEL_LIMITS, type DeviceChannelLimits } from './limits.js';
 import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
 
 export interface DeviceChannelOptions {
@@ -83,33 +86,6 @@ export interface DeviceChannelEvents {
 
 const NO_EVENTS: DeviceChannelEvents = { registered: () => undefined, registrationRefused: () => undefined, checkedIn: () => undefined, handshakeFailed: () => undefined };
 
-export interface DeviceChannelLimits {
-  /** From TCP accept to a finished TLS handshake, at most (an absolute deadline). */
-  readonly handshakeDeadlineMs: number;
-  /** Open connections, handshaking or not; past it a new connection is closed at once. */
-  readonly maxConnections: number;
-  /** Connections whose handshake has not finished; past it a new connection is closed at once. */
-  readonly maxHandshakes: number;
-  /** Registration attempts one source may make at once … */
-  readonly registrationBurst: number;
-  /** … and gets back per minute; a successful registration does not count. */
-  readonly registrationsPerMinute: number;
-  /** Sources the throttle remembers (least recently seen forgotten first). */
-  readonly maxThrottledSources: number;
-  /** Audit entries of refused registrations per minute, one per source; the rest share one more. */
-  readonly maxRefusalSourcesPerMinute: number;
-}
-
-export const DEVICE_CHANNEL_LIMITS: DeviceChannelLimits = {
-  handshakeDeadlineMs: 10_000,
-  maxConnections: 20_000,
-  maxHandshakes: 2_000,
-  registrationBurst: 30,
-  registrationsPerMinute: 30,
-  maxThrottledSources: 100_000,
-  maxRefusalSourcesPerMinute: 1_000,
-};
-
 export interface DeviceChannel {
   readonly address: AddressInfo;
   /** Loads the keystore now (this node or another changed it); resolves when the new certificates are served. */
@@ -152,8 +128,11 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     buildServedKeystore(await uc.loadDeviceKeystore(ctx), previous, tlsCommon);
   let served: ServedKeystore = await load(null);
 
-  /** The certificate each connection was given, decided before its handshake, and where it comes from. */
-  const presented = new WeakMap<TLSSocket, { readonly entry: ServedCertificate; readonly source: string }>();
+  /**
+   * The certificate each connection was given, decided before its handshake, where it comes from,
+   * and whether it already paid for one registration attempt (first contact pays at its ClientHello).
+   */
+  const presented = new WeakMap<TLSSocket, { readonly entry: ServedCertificate; readonly source: string; prepaid: boolean }>();
   /** Connections turned away at the caps since the last log line about it. */
   let turnedAway = 0;
   let handshaking = 0;
@@ -195,10 +174,10 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     finished(): void;
   }
 
-  function startTls(raw: Socket, entry: ServedCertificate, firstBytes: Buffer, watch: HandshakeWatch): void {
+  function startTls(raw: Socket, entry: ServedCertificate, source: string, prepaid: boolean, firstBytes: Buffer, watch: HandshakeWatch): void {
     raw.unshift(firstBytes); // TLSSocket first takes in what the socket has buffered
     const socket = new TLSSocket(raw, { isServer: true, secureContext: entry.context });
-    presented.set(socket, { entry, source: sourceOf(raw.remoteAddress) });
+    presented.set(socket, { entry, source, prepaid });
     watch.tlsStarted(socket);
     const fail = () => socket.destroy();
     // Server-side TLSSockets report handshake errors on '_tlsError' (where tls.Server listens too).
@@ -262,7 +241,8 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       if (peek.kind === 'incomplete' && buffered.length < MAX_CLIENT_HELLO_BYTES) return;
       raw.off('data', onData);
       raw.pause();
-      const entry = served.resolve(parseServerName(peek.kind === 'hello' ? peek.serverName : null));
+      const request = parseServerName(peek.kind === 'hello' ? peek.serverName : null);
+      const entry = served.resolve(request);
       if (!entry) {
         // An unknown pin (or an empty keystore): the handshake fails, as the protocol says; the
         // deadline ends the socket if the client does not close it.
@@ -271,7 +251,19 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
         raw.end(UNRECOGNIZED_NAME_ALERT);
         return;
       }
-      startTls(raw, entry, buffered, watch);
+      // First contact is where registrations come from: it takes its attempt now, before the
+      // handshake's signature, and a source with none left is turned away for nothing.
+      const source = sourceOf(raw.remoteAddress);
+      const firstContact = request.kind !== 'pin';
+      if (firstContact) {
+        const verdict = throttle.take(source);
+        if (!verdict.ok) {
+          refusals.count(source, ErrorCode.registration_rate_limited, ctx.clock.now().toISOString(), { before: 'handshake', retryAfterSeconds: verdict.retryAfterSeconds });
+          raw.end(ACCESS_DENIED_ALERT);
+          return;
+        }
+      }
+      startTls(raw, entry, source, firstContact, buffered, watch);
     };
     raw.on('data', onData);
   }
@@ -291,7 +283,15 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
         return;
       }
       const conn = presented.get(req.socket as TLSSocket); // the HTTP server only gets the TLS sockets made above
-      const answer = await route(req, { pinnedSha256Hex: conn?.entry.sha256Hex ?? null, source: conn?.source ?? 'unknown' });
+      const source = conn?.source ?? 'unknown';
+      const registrationAttempt = (): ThrottleVerdict => {
+        if (conn?.prepaid) {
+          conn.prepaid = false; // the first registration on a first-contact connection paid at its ClientHello
+          return { ok: true };
+        }
+        return throttle.take(source);
+      };
+      const answer = await route(req, { pinnedSha256Hex: conn?.entry.sha256Hex ?? null, source, registrationAttempt });
       sendJson(res, answer.status, answer.body);
       if (log.isLevelEnabled('debug')) log.debug({ requestId, route: path, status: answer.status, ms: Math.round(performance.now() - started) }, 'device request');
     } catch (e) {

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../../app/context.js';
-import { ErrorCode, isCertfleetError } from '../../domain/errors.js';
+import { ErrorCode, isCertfleetError, RETRY_AFTER_DETAIL } from '../../domain/errors.js';
 import { presentDevice } from '../http-api/presenters.js';
 import type { Logger } from 'pino';
 import type { DeviceConnection } from '../../app/device-check-in.js';
@@ -13,7 +13,7 @@ import type { DeviceCertificate } from '../../app/device-keystore.js';
 import type { DeviceChannelEvents } from './device-channel.js';
 import type { DeviceUseCases } from './device-use-cases.js';
 import { bearer, readJsonBody, refusal, stringArrayField, stringField } from './http-io.js';
-import type { RefusalAudit, RegistrationThrottle } from './source-limits.js';
+import type { RefusalAudit, RegistrationThrottle, ThrottleVerdict } from './source-limits.js';
 
 export const DEVICE_API_PREFIX = '/device/v1';
 
@@ -25,6 +25,8 @@ export interface RouteAnswer {
 /** What the channel knows of a connection: its pin, and the source it is counted under. */
 export interface ChannelConnection extends DeviceConnection {
   readonly source: string;
+  /** Takes one registration attempt of the source's budget (a first-contact connection paid for its first). */
+  registrationAttempt(): ThrottleVerdict;
 }
 
 export type RouteHandler = (req: IncomingMessage, conn: ChannelConnection) => Promise<RouteAnswer>;
@@ -66,13 +68,13 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, l
       `POST ${DEVICE_API_PREFIX}/register`,
       countedRegistration(async (req, conn) => {
         // Before any work: a source over its budget learns only when to come back.
-        const verdict = limits.throttle.take(conn.source);
+        const verdict = conn.registrationAttempt();
         if (!verdict.ok) {
           limits.refusals.count(conn.source, ErrorCode.registration_rate_limited, ctx.clock.now().toISOString());
           throw refusal(
             ErrorCode.registration_rate_limited,
             `Too many registration attempts from this address. Try again in ${verdict.retryAfterSeconds} s.`,
-            { retryAfterSeconds: verdict.retryAfterSeconds },
+            { [RETRY_AFTER_DETAIL]: verdict.retryAfterSeconds },
           );
         }
         const body = await readJsonBody(req);

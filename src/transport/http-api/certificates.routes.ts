@@ -31,6 +31,7 @@ import {
   ArrayOf,
   CertificateContentSchema,
   CertificateSummarySchema,
+  ImportedCertificateSchema,
   ContentQuerySchema,
   DEVICE_PAGE_DEFAULTS,
   DevicePageQuerySchema,
@@ -196,6 +197,8 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
       description:
         `\`file\` is the keystore file in base64 (at most ${MAX_KEYSTORE_FILE_BYTES} bytes once decoded). ` +
         'Name the entry when the file holds several; give keyPassword when a JKS key password differs from the store password. ' +
+        'A file without a password takes `"password": ""`, tried as PKCS#12 readers try it (two zero bytes, then no bytes, as Windows writes it). ' +
+        'The answer says what checked the file\'s integrity (`integrityCheck`: `mac`, `keystore_digest`, or `none`). ' +
         'Nothing is written unless every check of K6 passes.',
       tags: TAGS,
       access: Permission.manageCertificates,
@@ -203,7 +206,7 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
       bodyLimit: IMPORT_BODY_LIMIT,
       errors: [...IMPORT_ERRORS],
       body: ImportCertificateBodySchema,
-      responses: { 201: summary },
+      responses: { 201: ImportedCertificateSchema },
     }),
     handler: async (request, reply) => {
       const b = request.body;
@@ -220,7 +223,8 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         ...(b.entry !== undefined ? { entry: b.entry } : {}),
         signal: gone.signal,
       };
-      return reply.code(201).send(await present(await importCertificate(ctx, actorOf(request), req)));
+      const imported = await importCertificate(ctx, actorOf(request), req);
+      return reply.code(201).send({ ...(await present(imported.stored)), integrityCheck: imported.integrityCheck });
     },
   });
 

@@ -76,6 +76,7 @@ export const HTTP_STATUS = {
   pin_not_allowed: 409,
   registration_rate_limited: 429,
   invalid_compatibility_rules: 400,
+  invalid_lifecycle_settings: 400,
   re_registration_required: 401,
   lease_lost: 409,
   backup_passphrase_invalid: 400,

@@ -18,6 +18,7 @@ import type { NetworkToken } from '../../domain/network-token.js';
 import type { CompatibilityPreview as AppCompatibilityPreview } from '../../app/compatibility-preview.js';
 import type { DefaultPreview as Preview, RotationReport as Report, RotationStatus as Status } from '../../app/rotation.js';
 import type { BackupRun, RestoreReport } from '../../app/backup.js';
+import type { LifecycleStatus as AppLifecycleStatus, StoredLifecycleSettings } from '../../app/lifecycle.js';
 import type {
   ApiToken,
   AuditEvent,
@@ -34,6 +35,8 @@ import type {
   EnrollmentToken,
   IssuedApiToken,
   IssuedEnrollmentToken,
+  LifecycleSettings,
+  LifecycleStatus,
   LoginAnswer,
   Me,
   NetworkTokenAnswer,
@@ -301,5 +304,27 @@ export function presentBackupRun(r: BackupRun): BackupRunView {
     result: r.result,
     error: r.error,
     counts: { ...r.counts },
+  };
+}
+
+export function presentLifecycleSettings(s: StoredLifecycleSettings): LifecycleSettings {
+  return {
+    enabled: s.enabled,
+    renewBeforeDays: s.renewBeforeDays,
+    window: s.window,
+    retireAfterDays: s.retireAfterDays,
+    updatedAt: s.updatedAt,
+    updatedBy: s.updatedBy,
+  };
+}
+
+export function presentLifecycleStatus(s: AppLifecycleStatus): LifecycleStatus {
+  return {
+    settings: presentLifecycleSettings(s.settings),
+    nextWindow: s.nextWindow,
+    tracked: s.tracked.map((t) => ({ alias: t.alias, role: t.role, notAfter: t.notAfter, daysUntilExpiry: t.daysUntilExpiry, renewFrom: t.renewFrom })),
+    successions: s.successions.map((x) => ({ id: x.id, role: x.role, predecessorAlias: x.predecessorAlias, successorAlias: x.successorAlias, state: x.state, createdAt: x.createdAt })),
+    // Event details hold aliases, counts and dates only (app/lifecycle.ts), never key material.
+    events: s.events.map((e) => ({ id: e.id, at: e.at, step: e.step, alias: e.alias, successionId: e.successionId, details: e.details })),
   };
 }

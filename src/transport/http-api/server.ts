@@ -37,6 +37,7 @@ import { registerSyncRoutes } from './sync.routes.js';
 import { registerSettingsRoutes } from './settings.routes.js';
 import { registerMetricsRoutes } from './metrics.routes.js';
 import { ServerMetrics } from '../metrics/metrics.js';
+import { registerLifecycleRoutes } from './lifecycle.routes.js';
 import { registerTokenRoutes } from './tokens.routes.js';
 import { registerUserRoutes } from './users.routes.js';
 
@@ -260,6 +261,7 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   registerSyncRoutes(app, ctx);
   registerSettingsRoutes(app, ctx);
   registerMetricsRoutes(app, opts.metrics ?? new ServerMetrics({ ctx, isLeader: () => false, processMetrics: false }));
+  registerLifecycleRoutes(app, ctx);
   registerClusterRoutes(app, ctx, opts.cluster ?? { leaseTtlMs: DEFAULT_LEASE_TTL_MS, dataDir: 'DATA' });
   if (opts.backups) registerBackupRoutes(app, ctx, opts.backups);
   // The web console's static files at / (built into dist/web by `npm run build`).

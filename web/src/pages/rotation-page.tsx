@@ -5,6 +5,7 @@ import { usePolledGet } from '../components/use-poll';
 import { formatDateTime, plural } from '../format';
 import { useSession } from '../session';
 import { Permission, type RotationReport, type RotationStatus } from '../types';
+import { LifecycleTimeline } from './lifecycle-timeline';
 
 /** While devices are on their way to the default the page follows them closely; otherwise now and then. */
 const LIVE_MS = 2_000;
@@ -128,6 +129,7 @@ export function RotationPage() {
           </section>
         </>
       ) : null}
+      <LifecycleTimeline />
     </>
   );
 }

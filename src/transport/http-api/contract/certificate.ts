@@ -38,6 +38,20 @@ export const CertificateSummarySchema = Named('CertificateSummary', Type.Object(
 ));
 export type CertificateSummary = Static<typeof CertificateSummarySchema>;
 
+export const ImportedCertificateSchema = Type.Object(
+  {
+    ...CertificateSummarySchema.properties,
+    integrityCheck: Type.String({
+      enum: ['mac', 'keystore_digest', 'none'],
+      description:
+        'What checked the file before it was read: the PKCS#12 MAC, the JKS keystore digest, or nothing ' +
+        '(a PKCS#12 file written without a MAC, e.g. `openssl pkcs12 -nomac` or Java with keystore.pkcs12.macAlgorithm=NONE, and PEM).',
+    }),
+  },
+  { description: 'The imported entry, and whether the file had an integrity check (K6).' },
+);
+export type ImportedCertificate = Static<typeof ImportedCertificateSchema>;
+
 export const AliasParamsSchema = Type.Object({
   alias: Type.String({ minLength: 1, maxLength: 256, description: 'The alias of a keystore entry.' }),
 });
@@ -67,7 +81,7 @@ export const ImportCertificateBodySchema = Type.Object(
       pattern: '^[A-Za-z0-9+/=\\r\\n]*$',
       description: 'The keystore file, base64. An empty file is read, and refused as unreadable.',
     }),
-    password: Type.String({ maxLength: 1024 }),
+    password: Type.String({ maxLength: 1024, description: 'The store password; "" for a file without one (PEM with a plain key, a Windows export without a password).' }),
     keyPassword: Type.Optional(Type.String({ maxLength: 1024 })),
     entry: Type.Optional(Type.String({ maxLength: 256 })),
   },

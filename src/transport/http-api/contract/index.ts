@@ -28,6 +28,7 @@ export * from './device.js';
 export * from './enrollment-token.js';
 export * from './error-response.js';
 export * from './health.js';
+export * from './lifecycle.js';
 export * from './rotation.js';
 export * from './settings.js';
 export * from './user.js';

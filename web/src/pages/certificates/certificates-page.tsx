@@ -150,7 +150,10 @@ export function CertificatesPage() {
           onClose={() => setDialog(null)}
           onDone={(c) => {
             setSelected(c.alias);
-            done(`Imported "${c.alias}" (${c.signatureAlgorithm}, ${c.subject}). It is at the bottom of the list, active.`);
+            done(
+              `Imported "${c.alias}" (${c.signatureAlgorithm}, ${c.subject}). It is at the bottom of the list, active.` +
+                (c.integrityCheck === 'none' ? ' The file had no integrity check (no MAC): compare its SHA-256 fingerprint with its source.' : ''),
+            );
           }}
         />
       ) : null}

@@ -4,7 +4,15 @@ import { api, ApiError, download, enc, get, getText } from '../../api';
 import { ConfirmDialog, Dialog, DialogButtons, useAction } from '../../components/dialog';
 import { ErrorMessage } from '../../components/error-message';
 import { formatDateTime, plural } from '../../format';
-import type { CertificateContent, CertificateSummary, DefaultPreview, ExportKeyPairBody, GenerateCertificateBody, ImportCertificateBody } from '../../types';
+import type {
+  CertificateContent,
+  CertificateSummary,
+  DefaultPreview,
+  ExportKeyPairBody,
+  GenerateCertificateBody,
+  ImportCertificateBody,
+  ImportedCertificate,
+} from '../../types';
 
 /** Devices per firmware profile, as the preview counts them. */
 type CountsByProfile = DefaultPreview['switching']['byProfile'];
@@ -34,9 +42,10 @@ function aliasFromFileName(name: string): string {
   return name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
 }
 
-export function ImportDialog(props: Closeable & { readonly onDone: (c: CertificateSummary) => void }) {
+export function ImportDialog(props: Closeable & { readonly onDone: (c: ImportedCertificate) => void }) {
   const [file, setFile] = useState<File | null>(null);
   const [password, setPassword] = useState('');
+  const [noPassword, setNoPassword] = useState(false);
   const [keyPassword, setKeyPassword] = useState('');
   const [alias, setAlias] = useState('');
   const [entries, setEntries] = useState<readonly string[] | null>(null);
@@ -49,10 +58,11 @@ export function ImportDialog(props: Closeable & { readonly onDone: (c: Certifica
     if (file.size > MAX_KEYSTORE_BYTES) return setError(new Error(`"${file.name}" is larger than 1 MiB; certfleet imports keystore files of up to 1 MiB.`));
     void run(async () => {
       try {
-        const created = await api<CertificateSummary>('POST', '/certificates/import', {
+        const created = await api<ImportedCertificate>('POST', '/certificates/import', {
           alias,
           file: await readAsBase64(file),
-          password,
+          // the server tries the empty password both ways PKCS#12 readers do (two zero bytes, no bytes)
+          password: noPassword ? '' : password,
           ...(keyPassword ? { keyPassword } : {}),
           ...(entries && entry ? { entry } : {}),
         } satisfies ImportCertificateBody);
@@ -91,9 +101,21 @@ export function ImportDialog(props: Closeable & { readonly onDone: (c: Certifica
             }}
           />
         </label>
+        <label class="inline">
+          <input type="checkbox" checked={noPassword} onChange={(e) => setNoPassword(e.currentTarget.checked)} />
+          <span>
+            This file has no password <span class="optional">(a Windows export without one, a PEM file with a plain key)</span>
+          </span>
+        </label>
         <label>
           Keystore password
-          <input type="password" autocomplete="off" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            type="password"
+            autocomplete="off"
+            disabled={noPassword}
+            value={noPassword ? '' : password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </label>
         <label>
           Key password <span class="optional">(JKS only, when it differs from the keystore password)</span>
