@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AppContext } from '../../src/app/context.js';
 import { pinServerName } from '../../src/domain/device-names.js';
-import { nodeScheduler } from '../../src/main/system.js';
+import { nodeScheduler, systemClock } from '../../src/main/system.js';
 import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { TLS_CIPHERS } from '../../src/transport/tls-profile.js';
 import type { DeviceKeystoreEntry } from '../../src/app/device-keystore.js';
@@ -18,7 +18,8 @@ describe('device port: TLS stated, not defaulted', () => {
   let rsa: DeviceKeystoreEntry;
   let ec: DeviceKeystoreEntry;
   let channel: DeviceChannel;
-  const ctx = {} as AppContext; // the fake use cases never look at the context
+  // The fake use cases never look at the context; the channel reads only its clock (the first-contact throttle).
+  const ctx = { clock: systemClock } as AppContext;
 
   before(async () => {
     rsa = await makeEntry('rsa', 'SHA256withRSA', 1);
