@@ -109,11 +109,17 @@ async function populate(ctx: TestAppContext): Promise<TestKeystore> {
   return keystore;
 }
 
-/** A succession predecessor → successor as the lifecycle records one (state `generated`), with its event. */
-async function addSuccession(ctx: TestAppContext, predecessor: StoredCertificate, successor: StoredCertificate): Promise<Succession> {
+/** A succession predecessor → successor as the lifecycle records one (by default the default's, `generated`), with its event. */
+async function addSuccession(
+  ctx: TestAppContext,
+  predecessor: StoredCertificate,
+  successor: StoredCertificate,
+  o: Partial<Pick<Succession, 'role' | 'state'>> = {},
+): Promise<Succession> {
   const succession: Succession = {
     id: ctx.random.uuid(),
     role: SuccessionRole.default,
+    ...o,
     predecessorId: predecessor.id,
     predecessorAlias: predecessor.alias,
     successorId: successor.id,
@@ -121,6 +127,7 @@ async function addSuccession(ctx: TestAppContext, predecessor: StoredCertificate
     state: SuccessionState.generated,
     createdAt: ctx.clock.now().toISOString(),
     deactivatedAt: null,
+    ...o,
   };
   await ctx.store.lifecycle.insertSuccession(succession);
   await ctx.store.lifecycle.appendEvent({ at: succession.createdAt, step: LifecycleEventStep.generated, alias: successor.alias, successionId: succession.id, details: { replaces: predecessor.alias } });
@@ -281,6 +288,19 @@ forEachDatabase('backup and restore', (db) => {
     );
     assert.deepEqual(events.slice(2).map((e) => [e.step, e.alias, e.at]), eventsAtBackup.map((e) => [e.step, e.alias, e.at]), "the backup's events");
     assert.deepEqual(await endedAudits(ctx), [['tckey', SYSTEM_ACTOR.username]]);
+  });
+
+  it('a promoted fallback succession has its legacy devices moving again after the restore', async () => {
+    const source = testAppContext(await db.open());
+    const { legacy } = await populate(source);
+    const next = await generateCertificate(source, SYSTEM_ACTOR, { alias: 'legacy-next', signatureAlgorithm: 'SHA256withRSA', keySize: 2048 });
+    await addSuccession(source, legacy, next, { role: SuccessionRole.fallback, state: SuccessionState.promoted });
+    await source.store.rotation.setFallbackMove(legacy.id, next.id, algorithmBit(next.facts.signatureAlgorithm));
+    const old = (await listDevices(source, SYSTEM_ACTOR, { offset: 0, limit: 100 })).items.find((d) => d.certificateAlias === 'legacy') ?? assert.fail('a device pinning legacy');
+    assert.equal(old.pendingCertificateId, next.id, 'before: the legacy device has the successor pending');
+    const target = testAppContext(await (await db.database()).open());
+    await restore(target, await backupOf(source));
+    assert.equal((await target.store.devices.findById(old.id))?.pendingCertificateId, next.id, 'after: the same');
   });
 
   it('a format-1 backup restores its tables and leaves the lifecycle as it is, ending the successions it strands', async () => {
