@@ -5,7 +5,8 @@
  *   - `runRotation` (the planning pass) on SQLite (goal ≤ 1 s) and PostgreSQL (goal ≤ 3 s),
  *     beside a plain `SELECT count(*) FROM devices` full scan in the same database;
  *   - the devices-per-certificate counts (`keystore.list()`, with usage) at that size, median of
- *     20 (goal ≤ 5 ms), beside the same count(*) scan.
+ *     20 (goal ≤ 5 ms), beside the same count(*) scan. Since issue 11 they are sums over the
+ *     device counters (migration 0008), which the bulk insert fills through their triggers.
  *
  *   npm run build && node dist/bench/rotation-planning.bench.js
  *   BENCH_DEVICES=1000000 BENCH_DIALECTS=sqlite,postgres CERTFLEET_TEST_PG=postgres://…
@@ -18,19 +19,17 @@ import pg from 'pg';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
 import { runRotation } from '../src/app/rotation.js';
 import { testAppContext } from '../test/support/app-context.js';
-import { createTestDatabase, databaseUnavailable, type TestDialect } from '../test/support/databases.js';
+import { createTestDatabase, type TestDialect } from '../test/support/databases.js';
 import { deviceKeystore } from '../test/support/device-fleet.js';
 import { insertDevicesSql } from './support/device-rows.js';
-import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
+import { runPerDialect } from './support/per-dialect.js';
+import { goal, load, median, ratio, type Row } from './support/common.js';
 
 const DEVICES = Math.max(1, Math.min(20_000_000, Number(process.env['BENCH_DEVICES'] ?? 1_000_000) || 1_000_000));
-const DIALECTS = (process.env['BENCH_DIALECTS'] ?? 'sqlite,postgres').split(',').filter((d): d is TestDialect => d === 'sqlite' || d === 'postgres');
 const GOAL_PLAN_MS: Record<TestDialect, number> = { sqlite: 1000, postgres: 3000 };
 const GOAL_COUNT_MS = 5;
 const PASSES = 5;
 const COUNT_RUNS = 20;
-
-const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
 
 async function bench(dialect: TestDialect): Promise<Row[]> {
   const db = await createTestDatabase(dialect);
@@ -54,7 +53,6 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
       exec = async (text) => void (await client.query(text));
       closeRaw = () => client.end();
     }
-    const closers: (() => Promise<void>)[] = [];
     try {
       process.stdout.write(`[${dialect}] inserting ${DEVICES.toLocaleString('en')} devices … `);
       const t0 = performance.now();
@@ -100,36 +98,15 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
         counts = entries.map((e) => `${e.alias}=${JSON.stringify(e.usage)}`).join(' ');
       }
       const listMedian = median(list);
-      // Where keystore.list() spends its time: its three per-certificate counts, each alone, for
-      // the largest certificate (tckey, 60 % of the fleet) and the rotation target's derived pending.
-      let query: (text: string) => Promise<unknown>;
-      if (dialect === 'sqlite') {
-        const conn = new BetterSqlite3(db.url, { readonly: true });
-        query = async (text) => conn.prepare(text).all();
-        closers.push(async () => void conn.close());
-      } else {
-        const client = new pg.Client({ connectionString: db.url });
-        await client.connect();
-        query = (text) => client.query(text);
-        closers.push(() => client.end());
+      // One certificate's counts alone (the largest, tckey: 60 % of the fleet, and the rotation
+      // target, so that its pending count is read too), as `cert show` and a delete ask them.
+      const usage: number[] = [];
+      for (let i = 0; i < COUNT_RUNS; i++) {
+        const t = performance.now();
+        await store.keystore.usage(ids.tckey);
+        usage.push(performance.now() - t);
       }
-      const timeQuery = async (text: string): Promise<number> => {
-        const runs: number[] = [];
-        for (let i = 0; i < 5; i++) {
-          const t = performance.now();
-          await query(text);
-          runs.push(performance.now() - t);
-        }
-        return median(runs);
-      };
-      const breakdown = {
-        pinnedTckey: await timeQuery(`select count(*) from devices where certificate_id = ${q(ids.tckey)}`),
-        pinnedEc: await timeQuery(`select count(*) from devices where certificate_id = ${q(ids.ec)}`),
-        pendingByTarget: await timeQuery(
-          `select count(*) from devices d join rotation_state r on r.id = 1 and r.target_certificate_id = ${q(ids.tckey)} where d.certificate_id <> ${q(ids.tckey)} and (d.supported_mask & r.target_bit) <> 0`,
-        ),
-      };
-      console.log(`[${dialect}] keystore.list() breakdown, median of 5 (ms): ${Object.entries(breakdown).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+      console.log(`[${dialect}] keystore.usage(tckey): median ${median(usage).toFixed(2)} ms (min ${Math.min(...usage).toFixed(2)}, max ${Math.max(...usage).toFixed(2)})`);
       console.log(`[${dialect}] keystore.list(): median ${listMedian.toFixed(2)} ms (min ${Math.min(...list).toFixed(2)}, max ${Math.max(...list).toFixed(2)}); ${counts}`);
 
       const n = DEVICES.toLocaleString('en');
@@ -139,7 +116,6 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
         [`bulk insert of ${n} devices (set-up, for information), ${dialect}`, `${(insertMs / 1000).toFixed(1)} s${vacuumMs ? ` + vacuum analyze ${(vacuumMs / 1000).toFixed(1)} s` : ''}`, '', '', '', ''],
       ];
     } finally {
-      for (const c of closers) await c();
       await closeRaw();
     }
   } finally {
@@ -147,24 +123,4 @@ async function bench(dialect: TestDialect): Promise<Row[]> {
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`rotation planning at ${DEVICES.toLocaleString('en')} devices; ${machineLine()}`);
-  const rows: Row[] = [];
-  for (const dialect of DIALECTS) {
-    const problem = databaseUnavailable(dialect);
-    if (problem) {
-      console.log(`[${dialect}] skipped: ${problem}`);
-      continue;
-    }
-    rows.push(...(await bench(dialect)));
-  }
-  printTable('Rotation planning (issue 3)', rows);
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runPerDialect(`rotation planning at ${DEVICES.toLocaleString('en')} devices`, 'Rotation planning (issue 3)', bench);

@@ -219,9 +219,10 @@ export async function registerDevice(ctx: AppContext, req: RegisterRequest, opts
       const now = at();
       const tokenHash = typeof req.enrollmentToken === 'string' && req.enrollmentToken.length <= 256 ? hashEnrollmentToken(req.enrollmentToken) : null;
       // The token is checked first (a caller without one learns nothing else) but its use is taken
-      // last, so that the token's row lock is held only for the commit: registrations that share
-      // an N-use token do not queue behind each other's work.
-      if (tokenHash === null || (await tx.enrollment.findUsable(tokenHash, r.unitId, now)) === null) throw tokenInvalid();
+      // last, after the audit entry, so that the token's row lock is held only for the commit:
+      // registrations that share an N-use token do not queue behind each other's work.
+      const tokenId = tokenHash === null ? null : await tx.enrollment.findUsable(tokenHash, r.unitId, now);
+      if (tokenHash === null || tokenId === null) throw tokenInvalid();
       const rules = await tx.compatibility.list();
       // The mask is what the rotation planner sees; selecting from the same set keeps the two agreed.
       const mask = algorithmMask(supportedAlgorithms(rules, { osFamily: r.osFamily, osVersion: r.osVersion, declaredAlgorithms: r.declared }));
@@ -264,8 +265,6 @@ export async function registerDevice(ctx: AppContext, req: RegisterRequest, opts
           },
         });
       }
-      const tokenId = await tx.enrollment.consume(tokenHash, r.unitId, now);
-      if (tokenId === null) throw tokenInvalid(); // its last use went to another registration meanwhile
       await tx.audit.append({
         at: now,
         actor,
@@ -287,6 +286,8 @@ export async function registerDevice(ctx: AppContext, req: RegisterRequest, opts
           ...(presented === 'unreadable' ? { presentedCertificate: 'unreadable' } : {}),
         },
       });
+      // Its last use may have gone to another registration meanwhile: then all of this rolls back.
+      if ((await tx.enrollment.consume(tokenHash, r.unitId, now)) === null) throw tokenInvalid();
       return entry;
     });
 

@@ -87,6 +87,8 @@ export const ErrorCode = {
   backup_format_too_new: 'backup_format_too_new',
   backup_schema_too_new: 'backup_schema_too_new',
   backup_in_progress: 'backup_in_progress',
+  // settings (L1)
+  invalid_setting: 'invalid_setting',
   // start-up
   master_key_mismatch: 'master_key_mismatch',
   join_token_required: 'join_token_required',

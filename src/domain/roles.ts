@@ -21,6 +21,10 @@ export const Permission = {
   manageAccounts: 'manageAccounts',
   /** Create and restore backups. */
   backup: 'backup',
+  /** Change the installation's settings (the expiry warning window, L1). */
+  manageSettings: 'manageSettings',
+  /** Scrape `GET /metrics` (aggregates only: counts, ages, days to expiry). */
+  metrics: 'metrics',
   /** Turn the automatic successors on, change or turn them off (L2). */
   manageLifecycle: 'manageLifecycle',
 } as const;
@@ -28,8 +32,10 @@ export type Permission = (typeof Permission)[keyof typeof Permission];
 
 const GRANTS: Readonly<Record<Role, readonly Permission[]>> = {
   admin: Object.values(Permission),
-  operator: [Permission.read, Permission.manageCertificates],
-  viewer: [Permission.read],
+  // The metrics are aggregates of what every role may read already, so every role may scrape them:
+  // a Prometheus server is given the API token of a viewer account.
+  operator: [Permission.read, Permission.manageCertificates, Permission.metrics],
+  viewer: [Permission.read, Permission.metrics],
 };
 
 export function roleAllows(role: Role, permission: Permission): boolean {

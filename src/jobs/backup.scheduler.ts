@@ -14,7 +14,8 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBackup, type BackupRun } from '../app/backup.js';
 import { SYSTEM_ACTOR, type AppContext } from '../app/context.js';
-import { every, type Scheduler, type Timer } from '../domain/time.js';
+import type { Scheduler } from '../domain/time.js';
+import { PeriodicLook } from './periodic-look.js';
 
 export interface BackupLog {
   info(obj: object, msg: string): void;
@@ -45,30 +46,24 @@ export function backupFileName(at: Date): string {
 }
 
 export class BackupSchedule {
-  private timer: Timer | null = null;
-  private running: Promise<void> | null = null;
+  private readonly loop: PeriodicLook;
 
-  constructor(private readonly o: BackupScheduleOptions) {}
+  constructor(private readonly o: BackupScheduleOptions) {
+    this.loop = new PeriodicLook(o.scheduler, Math.min(CHECK_MS, o.everyMs), () => this.maybeBackup(), (e) => o.log.error({ err: e }, 'scheduled backup failed'));
+  }
 
   start(): void {
-    this.timer = every(this.o.scheduler, Math.min(CHECK_MS, this.o.everyMs), () => void this.tick());
+    this.loop.start();
   }
 
   /** Stops the timer and waits for a backup being written. */
-  async stop(): Promise<void> {
-    this.timer?.cancel();
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One look: writes a backup if this node leads and the last one is an interval old. */
   tick(): Promise<void> {
-    this.running ??= this.maybeBackup()
-      .catch((e: unknown) => this.o.log.error({ err: e }, 'scheduled backup failed'))
-      .finally(() => {
-        this.running = null;
-      });
-    return this.running;
+    return this.loop.tick();
   }
 
   private async lastScheduled(): Promise<BackupRun | null> {

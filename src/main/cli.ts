@@ -54,6 +54,7 @@ program
   .addOption(new Option('--db <url>', 'postgres://… for a cluster (default: SQLite in the data directory)').env('CERTFLEET_DB'))
   .addOption(new Option('--listen <host:port>', 'console and API address').env('CERTFLEET_LISTEN').default(parseHostPort('127.0.0.1:8080'), '127.0.0.1:8080').argParser(parseHostPort))
   .addOption(new Option('--device-listen <host:port>', 'device channel address (TLS)').env('CERTFLEET_DEVICE_LISTEN').default(parseHostPort('0.0.0.0:30001'), '0.0.0.0:30001').argParser(parseHostPort))
+  .addOption(new Option('--metrics-listen <host:port>', 'Prometheus /metrics without authentication on its own address (keep it on a private network); the API serves /metrics to a token with the metrics permission anyway').env('CERTFLEET_METRICS_LISTEN').argParser(parseHostPort))
   .addOption(new Option('--sync-interval <duration>', 'rotation interval, e.g. 300s, 5m, 1h').env('CERTFLEET_SYNC_INTERVAL').default(300, '5m').argParser(durationSeconds('--sync-interval')))
   .addOption(new Option('--lease-ttl <duration>', 'cluster: how long the rotation leader\'s lease lasts without renewal (failover time), e.g. 15s').env('CERTFLEET_LEASE_TTL').default(15, '15s').argParser(durationSeconds('--lease-ttl')))
   .addOption(new Option('--join-token <file>', 'cluster: the current network token, needed once when a new node joins an existing cluster'))
@@ -79,7 +80,7 @@ program
   .addOption(new Option('--device-throttled-sources <n>', 'device port: sources the registration throttle remembers').env('CERTFLEET_DEVICE_THROTTLED_SOURCES').default(DEVICE_CHANNEL_LIMITS.maxThrottledSources).argParser(wholeNumber('--device-throttled-sources')))
   .addOption(new Option('--device-refusal-sources <n>', 'device port: audit entries of refused registrations per minute, one per source (the rest share one)').env('CERTFLEET_DEVICE_REFUSAL_SOURCES').default(DEVICE_CHANNEL_LIMITS.maxRefusalSourcesPerMinute).argParser(wholeNumber('--device-refusal-sources')))
   .addOption(new Option('--http-max-connections <n>', 'console and API: open connections at most').env('CERTFLEET_HTTP_MAX_CONNECTIONS').default(DEFAULT_HTTP_LIMITS.maxConnections).argParser(wholeNumber('--http-max-connections')))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number; deviceHandshakeDeadline: number; deviceMaxConnections: number; deviceMaxHandshakes: number; deviceRegistrationLimit?: LoginLimit; deviceThrottledSources: number; deviceRefusalSources: number }) => {
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; metricsListen?: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number; deviceHandshakeDeadline: number; deviceMaxConnections: number; deviceMaxHandshakes: number; deviceRegistrationLimit?: LoginLimit; deviceThrottledSources: number; deviceRefusalSources: number }) => {
     // Everything the server creates (data directory, database, keys, backups, token files) is the
     // owner's only, whatever umask it was started with; modes given explicitly stay as strict.
     process.umask(0o077);
@@ -96,6 +97,7 @@ program
       leaseTtlMs: o.leaseTtl * 1000, joinTokenFile: o.joinToken,
       webCert: o.webCert, webKey: o.webKey, logLevel: o.logLevel,
       allowedHosts: o.allowedHost,
+      metricsListen: o.metricsListen ?? null,
       httpLimits: {
         headersTimeoutMs: o.httpHeadersTimeout * 1000, requestTimeoutMs: o.httpRequestTimeout * 1000,
         keepAliveTimeoutMs: o.httpKeepAliveTimeout * 1000, maxConnections: o.httpMaxConnections,

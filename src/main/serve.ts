@@ -23,6 +23,9 @@ import { DEFAULT_LOGIN_LIMITS, type LoginLimit } from '../transport/http-api/log
 import { KeySealer, loadMasterKey } from '../crypto/key-sealer.js';
 import { checkPassphrase, MAX_SCRYPT_LOG_N } from '../crypto/backup-file.js';
 import { BackupSchedule } from '../jobs/backup.scheduler.js';
+import { ExpirySchedule } from '../jobs/expiry.scheduler.js';
+import { ServerMetrics } from '../transport/metrics/metrics.js';
+import { startMetricsListener } from '../transport/metrics/metrics-listener.js';
 import { writeFileAtomic } from '../storage/atomic-file.js';
 import { MIGRATION_NAMES } from '../storage/migrations/index.js';
 import { openStore } from '../storage/open-store.js';
@@ -67,6 +70,8 @@ export interface ServeOptions {
   readonly httpLimits?: Partial<HttpLimits>;
   /** Host names the console/API is reached by, besides its listen address and localhost (DNS rebinding). */
   readonly allowedHosts?: readonly string[];
+  /** A listener of its own for Prometheus' `/metrics`, without authentication; null: none. */
+  readonly metricsListen?: HostPort | null;
   /** What strangers may cost the device port (DEVICE_CHANNEL_LIMITS for the rest). */
   readonly deviceLimits?: Partial<DeviceChannelLimits>;
 }
@@ -209,7 +214,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const rotation = new LeaderRotation(
       () =>
         new RotationReconciler({
-          run: (actor) => runRotation(ctx, actor, member.fence),
+          run: (actor) => metrics.timeRotation(() => runRotation(ctx, actor, member.fence)),
           intervalMs: opts.syncIntervalMs,
           scheduler: nodeScheduler,
           log: log.child({ component: 'rotation' }),
@@ -232,6 +237,8 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       onAuditFailure: (err, entry) => log.error({ err, ...entry }, 'could not write the audit entry of a failed change'),
     });
 
+    const metrics = new ServerMetrics({ ctx, isLeader: () => member.isLeader });
+
     // H3: a node new to an existing cluster must bring the current network token.
     const joinToken = knownId === null && opts.joinTokenFile ? await readFile(opts.joinTokenFile, 'utf8') : null;
     const admission = await admitNode(ctx, { nodeId, joinToken, dataDir });
@@ -248,7 +255,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const first = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
-    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), ...(opts.deviceLimits ? { limits: opts.deviceLimits } : {}) });
+    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), ...(opts.deviceLimits ? { limits: opts.deviceLimits } : {}), events: metrics });
     closers.push(() => channel.close());
     // Reloaded, the node says at once which revision it serves (cluster status), not at its next heartbeat.
     const reloadChannel = () =>
@@ -315,6 +322,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
         scheduler: nodeScheduler,
       },
       backups: { dataDir, serverVersion: VERSION, nodeId, maxRestoreBytes: MAX_RESTORE_BYTES, ...(scryptLogN !== undefined ? { scryptLogN } : {}) },
+      metrics,
     });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
     closers.push(() => app.close());
@@ -334,6 +342,14 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
       await member.stop();
       await rotation.stop();
     });
+    const expiry = new ExpirySchedule({ ctx, scheduler: nodeScheduler, log: log.child({ component: 'expiry' }), isLeader: () => member.isLeader });
+    expiry.start();
+    closers.push(() => expiry.stop());
+    if (opts.metricsListen) {
+      const metricsServer = await startMetricsListener(metrics, opts.metricsListen, log.child({ component: 'metrics' }));
+      closers.push(() => metricsServer.close());
+      out(`Prometheus metrics without authentication at http://${metricsServer.address}/metrics`);
+    }
     if (opts.backups) {
       mkdirSync(opts.backups.dir, { recursive: true, mode: 0o700 });
       const schedule = new BackupSchedule({

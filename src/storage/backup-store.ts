@@ -19,6 +19,7 @@ import type { BackupRepo, BackupRun, BackupSnapshot, FlaggedDevice, NewBackupRun
 import { parseObject, toInt, toJson } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import type { Database } from './schema.js';
+import { countDevices } from './migrations/0008-device-counters.js';
 
 /** Every column of each table a backup holds, in the order they are written. */
 const COLUMNS = {
@@ -149,13 +150,15 @@ export class BackupStore implements BackupRepo {
     for (const table of [...tables].reverse()) await sql`delete from ${id(table)}`.execute(this.db);
     if (this.dialect.name === 'sqlite') {
       // A million rows go in faster into a table without its secondary indexes, which are then
-      // built once, sorted (finishRestore), than through random-order inserts into each index.
-      // Inside the transaction like the rest: a rollback brings them back. (PostgreSQL keeps
-      // them: there DROP INDEX would lock the table against the other nodes' reads.)
-      await sql`create temporary table ${id(DROPPED_INDEXES)} as select name, sql from sqlite_master
-        where type = 'index' and sql is not null and tbl_name in (${sql.join([...tables])})`.execute(this.db);
-      const dropped = await sql<{ name: string }>`select name from ${id(DROPPED_INDEXES)}`.execute(this.db);
-      for (const r of dropped.rows) await sql`drop index ${id(r.name)}`.execute(this.db);
+      // built once, sorted (finishRestore), than through random-order inserts into each index;
+      // and without the device counters' triggers (0008), whose counts finishRestore makes in one
+      // grouped read. Inside the transaction like the rest: a rollback brings them back.
+      // (PostgreSQL keeps them: there DROP INDEX would lock the table against the other nodes'
+      // reads, and its counter triggers take a whole statement's rows at once.)
+      await sql`create temporary table ${id(DROPPED_INDEXES)} as select type, name, sql from sqlite_master
+        where type in ('index', 'trigger') and sql is not null and tbl_name in (${sql.join([...tables])})`.execute(this.db);
+      const dropped = await sql<{ type: string; name: string }>`select type, name from ${id(DROPPED_INDEXES)}`.execute(this.db);
+      for (const r of dropped.rows) await sql`drop ${sql.raw(r.type === 'trigger' ? 'trigger' : 'index')} ${id(r.name)}`.execute(this.db);
     }
   }
 
@@ -209,6 +212,10 @@ export class BackupStore implements BackupRepo {
         ${ReRegistrationReason.registeredAfterBackup}
       from ${prev} p
       where not exists (select 1 from devices x where x.id = p.id or x.credential_hash = p.credential_hash)`.execute(d);
+
+    // The device counters (0008) counted again from the devices as they now are: on SQLite their
+    // triggers were away during the load, and on PostgreSQL this is the same count they kept.
+    await countDevices(d);
 
     // History since the backup, after the backup's own, in its order.
     for (const table of historyOf(tables)) {

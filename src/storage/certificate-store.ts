@@ -3,7 +3,7 @@
  * counts and the keystore revision. Key material is stored exactly as given: sealing it is the
  * caller's job (K11), and it is read only by `keyMaterial`/`allKeyMaterial`, never by `list`.
  */
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely } from 'kysely';
 import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import type { NewCertificate } from '../app/certificates.js';
@@ -40,35 +40,28 @@ const ENTRY_COLUMNS = [
   'c.created_at',
 ] as const;
 
-type CertificateScope = ExpressionBuilder<Database & { c: Database['certificates'] }, 'c'>;
-
 /**
- * Usage counts as correlated subqueries, each answered from an index of the devices table alone
- * (a covering scan), so one query lists the whole keystore with its counts without reading device
- * rows. Only the rotation target can be pending (storage/pending.ts): the devices that have it
- * pending are read from devices_certificate_mask_idx (certificate, mask).
+ * A certificate's usage counts, each a sum over its rows of device_counts (0008): a few dozen rows
+ * whatever the fleet's size. Pinned: the certificate's own rows. Pending: only the rotation target
+ * can be pending (storage/pending.ts), for the devices that pin another certificate and whose mask
+ * has the target's bit — the other certificates' rows with that bit.
  */
-function usageColumns(eb: CertificateScope) {
+function usageCounts(db: Kysely<Database>, certificate: Expression<string>) {
+  const counts = db.selectFrom('device_counts as k');
+  const total = sql<string | number>`coalesce(sum(${sql.ref('k.n')}), 0)`;
   return [
-    eb
-      .selectFrom('devices as d')
-      .select((e) => e.fn.countAll().as('n'))
-      .whereRef('d.certificate_id', '=', 'c.id')
-      .as('pinned'),
-    eb
-      .selectFrom('devices as d')
-      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).onRef('r.target_certificate_id', '=', 'c.id'))
-      .select((e) => e.fn.countAll().as('n'))
-      .whereRef('d.certificate_id', '<>', 'c.id')
-      .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
+    counts.select(total.as('n')).where('k.certificate_id', '=', certificate).as('pinned'),
+    counts
+      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.target_certificate_id', '=', certificate))
+      .select(total.as('n'))
+      .where('k.certificate_id', '<>', certificate)
+      .where(sql<number>`(${sql.ref('k.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
       .as('pending'),
-    // The lifecycle's legacy-fallback move (pending.ts): read from the index by the old fallback.
-    eb
-      .selectFrom('devices as d')
-      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).onRef('r.fallback_to_id', '=', 'c.id'))
-      .select((e) => e.fn.countAll().as('n'))
-      .whereRef('d.certificate_id', '=', 'r.fallback_from_id')
-      .where(fallbackPending('d.', joinedTarget('r')))
+    // The lifecycle's legacy-fallback move (pending.ts): the old fallback's rows with the fallback's bit.
+    counts
+      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.fallback_to_id', '=', certificate))
+      .select(total.as('n'))
+      .where(fallbackPending('k.', joinedTarget('r')))
       .as('fallback_pending'),
   ] as const;
 }
@@ -76,7 +69,7 @@ function usageColumns(eb: CertificateScope) {
 /** A count as a subquery gives it: a string on PostgreSQL (int8), null when the subquery finds no row. */
 type CountColumn = string | number | bigint | null;
 
-/** ENTRY_COLUMNS with the usage counts of `usageColumns`. */
+/** ENTRY_COLUMNS with the usage counts of `usageCounts`. */
 type EntryRow = Omit<CertificateRow, 'cert_der' | 'sealed_key'> & { readonly pinned: CountColumn; readonly pending: CountColumn; readonly fallback_pending: CountColumn };
 
 function toStoredCertificate(row: EntryRow): StoredCertificate {
@@ -129,7 +122,7 @@ export class CertificateStore implements KeystoreRepo {
     return this.db
       .selectFrom('certificates as c')
       .select(ENTRY_COLUMNS)
-      .select(usageColumns)
+      .select(usageCounts(this.db, sql.ref<string>('c.id')))
       .orderBy('c.position')
       .orderBy('c.alias');
   }
@@ -301,29 +294,7 @@ export class CertificateStore implements KeystoreRepo {
   }
 
   async usage(id: string): Promise<CertificateUsage> {
-    const row = await this.db
-      .selectNoFrom((eb) => [
-        eb
-          .selectFrom('devices as d')
-          .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.target_certificate_id', '=', id))
-          .select((e) => e.fn.countAll().as('n'))
-          .where('d.certificate_id', '<>', id)
-          .where(sql<number>`(${sql.ref('d.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
-          .as('pending'),
-        eb
-          .selectFrom('devices as d')
-          .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.fallback_to_id', '=', id))
-          .select((e) => e.fn.countAll().as('n'))
-          .whereRef('d.certificate_id', '=', 'r.fallback_from_id')
-          .where(fallbackPending('d.', joinedTarget('r')))
-          .as('fallback_pending'),
-        eb
-          .selectFrom('devices')
-          .select((e) => e.fn.countAll().as('n'))
-          .where('certificate_id', '=', id)
-          .as('pinned'),
-      ])
-      .executeTakeFirstOrThrow();
+    const row = await this.db.selectNoFrom(usageCounts(this.db, sql.val(id))).executeTakeFirstOrThrow();
     return { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.fallback_pending) };
   }
 

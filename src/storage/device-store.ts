@@ -5,13 +5,14 @@
  * Every statement a device causes is a single-row lookup by primary key or by the unique
  * credential hash, so check-ins cost the same at a hundred devices and at a million.
  */
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { algorithmMask, algorithmsOfMask, type FirmwareCohort } from '../domain/compatibility.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../domain/algorithms.js';
 import type { DeviceCertificateState, DeviceContact } from '../app/device-check-in.js';
 import type { DeviceListQuery, DeviceQuery, DeviceRecord, Firmware, Page } from '../app/records.js';
 import type { NewDevice } from '../app/register-device.js';
 import type { DeviceRepo } from '../app/store.js';
+import { CertificateStore } from './certificate-store.js';
 import { parseStringList, timestamp, toInt, toJson } from './columns.js';
 import type { SqlDialect } from './dialect.js';
 import { effectivePending, joinedTarget, selectedTarget } from './pending.js';
@@ -162,11 +163,7 @@ export class DeviceStore implements DeviceRepo {
             ]),
       ]);
 
-    const counted = await this.devices()
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where(matching)
-      .executeTakeFirstOrThrow();
-    const count = toInt(counted.n);
+    const count = search === '' && query.reRegistrationRequired === undefined ? await this.kept(certificateId) : await this.counted(matching);
     if (count === 0 || query.limit === 0 || query.offset >= count) return { count, items: [] };
 
     const rows = await this.records()
@@ -178,6 +175,24 @@ export class DeviceStore implements DeviceRepo {
       .offset(query.offset)
       .execute();
     return { count, items: rows.map(toDeviceRecord) };
+  }
+
+  /** A count the device counters keep (0008): every device, or a certificate's pinned and pending (disjoint: pending.ts). */
+  private async kept(certificateId: string | undefined): Promise<number> {
+    if (certificateId === undefined) {
+      const row = await this.db.selectFrom('device_counts').select(sql<string | number>`coalesce(sum(n), 0)`.as('n')).executeTakeFirstOrThrow();
+      return toInt(row.n);
+    }
+    const usage = await new CertificateStore(this.db, this.dialect).usage(certificateId);
+    return usage.pinned + usage.pending;
+  }
+
+  private async counted(matching: (eb: DeviceScope) => Expression<SqlBool>): Promise<number> {
+    const row = await this.devices()
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where(matching)
+      .executeTakeFirstOrThrow();
+    return toInt(row.n);
   }
 
   private async targetId(): Promise<string | null> {

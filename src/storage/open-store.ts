@@ -37,6 +37,7 @@ import { MetaStore } from './meta-store.js';
 import { migrateToLatest } from './migrate.js';
 import { channelName, KEYSTORE_CHANNEL } from './pg-listener.js';
 import { RotationStore } from './rotation-store.js';
+import { withStatementCache } from './statement-cache.js';
 import type { Database } from './schema.js';
 import { TokenStore } from './token-store.js';
 import { UserStore } from './user-store.js';
@@ -145,7 +146,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
       database.close();
       throw error;
     }
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     return migrated(db, sqliteDialect, null, target.path === ':memory:' ? null : target.path);
   }
 

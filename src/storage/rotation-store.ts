@@ -3,10 +3,10 @@
  * in cohorts for deciding and counting, and the reports it keeps.
  *
  * Planning writes the target row — one statement whose cost does not grow with the fleet. The
- * cohorts are one grouped read of devices_certificate_mask_idx (certificate, mask), joined with
- * the target row: a handful of rows for a million devices.
+ * cohorts are the device counters by certificate × mask (0008) joined with the target row: a
+ * handful of rows for a million devices. Only the cohorts by profile still group the devices.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DeviceCohort, RotationRun } from '../app/records.js';
 import type { ProfileCohort, RotationRepo, RotationTarget } from '../app/rotation.js';
 import { nullableTimestamp, timestamp, toInt } from './columns.js';
@@ -46,12 +46,14 @@ export class RotationStore implements RotationRepo {
   }
 
   async cohorts(): Promise<DeviceCohort[]> {
-    // Grouped first, in the index's own order, then each group gets its pending replacement from
-    // the target: a handful of rows are joined, not a million.
+    // The device counters are kept by certificate × mask (0008): their stripes summed, a few dozen
+    // rows whatever the fleet's size; then each group gets its pending replacement from the target.
+    const n = sql<string | number>`sum(${sql.ref('n')})`;
     const groups = this.db
-      .selectFrom('devices')
-      .select(['certificate_id', 'supported_mask', (eb) => eb.fn.countAll().as('n')])
+      .selectFrom('device_counts')
+      .select(['certificate_id', 'supported_mask', n.as('n')])
       .groupBy(['certificate_id', 'supported_mask'])
+      .having(n, '>', 0)
       .as('g');
     const rows = await this.db
       .selectFrom(groups)

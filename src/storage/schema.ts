@@ -75,6 +75,18 @@ export interface DevicesTable {
   re_registration_reason: string | null;
 }
 
+/**
+ * Devices per certificate × supported mask, split over stripes whose sum is the count; kept by
+ * triggers on devices (0008), never written by the stores.
+ */
+export interface DeviceCountsTable {
+  certificate_id: string;
+  supported_mask: number;
+  stripe: number;
+  /** May be negative in one stripe (PostgreSQL); only the sum over stripes is a count. */
+  n: Int;
+}
+
 export interface EnrollmentTokensTable {
   id: string;
   /** SHA-256 (hex) of the token text; unique. */
@@ -250,6 +262,7 @@ export interface Database {
   certificates: CertificatesTable;
   keystore_state: KeystoreStateTable;
   devices: DevicesTable;
+  device_counts: DeviceCountsTable;
   enrollment_tokens: EnrollmentTokensTable;
   compatibility_rules: CompatibilityRulesTable;
   rotation_state: RotationStateTable;

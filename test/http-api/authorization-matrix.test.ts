@@ -255,6 +255,13 @@ const MATRIX: Readonly<Record<string, Row>> = {
   },
   'POST /api/v1/lifecycle/off': { allowed: ADMIN, success: 200, request: async () => ({ method: 'POST', url: '/api/v1/lifecycle/off' }) },
   'GET /api/v1/backups': { allowed: ALL, success: 200, request: get('/api/v1/backups') },
+  'GET /api/v1/settings': { allowed: ALL, success: 200, request: get('/api/v1/settings') },
+  'PUT /api/v1/settings/{name}': {
+    allowed: ADMIN,
+    success: 200,
+    request: async () => ({ method: 'PUT', url: '/api/v1/settings/expiry-warning', payload: { value: '60d' } }),
+  },
+  'GET /metrics': { allowed: ALL, success: 200, request: get('/metrics') },
   'POST /api/v1/backups': {
     allowed: ADMIN,
     success: 200,

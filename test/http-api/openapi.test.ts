@@ -68,6 +68,7 @@ describe('OpenAPI document', () => {
       'POST /api/v1/sync/run', 'GET /api/v1/sync/status', 'GET /api/v1/certificates/{alias}/default-preview',
       'GET /api/v1/cluster', 'GET /api/v1/cluster/token', 'PUT /api/v1/cluster/token-location',
       'GET /api/v1/backups', 'POST /api/v1/backups', 'POST /api/v1/backups/restore',
+      'GET /api/v1/settings', 'PUT /api/v1/settings/{name}', 'GET /metrics',
       'GET /api/v1/lifecycle', 'PUT /api/v1/lifecycle', 'POST /api/v1/lifecycle/off',
     ];
     const documented = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));

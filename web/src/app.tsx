@@ -9,6 +9,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { FunctionComponent } from 'preact';
 import { api, ApiError, get, onSessionEnded, setCsrfToken } from './api';
 import { ErrorMessage } from './components/error-message';
+import { ExpiryBanner } from './components/expiry-banner';
 import { ROLE_NAMES } from './format';
 import { AccountsPage } from './pages/accounts-page';
 import { ApiTokensPage } from './pages/api-tokens-page';
@@ -166,6 +167,7 @@ function Shell(props: { readonly me: Me; readonly onLoggedOut: () => void }) {
           </ul>
         </nav>
         <main id="main" ref={mainRef}>
+          {session.can(Permission.read) ? <ExpiryBanner /> : null}
           {Page ? <Page key={page.path} /> : null}
         </main>
       </div>

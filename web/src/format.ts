@@ -21,9 +21,6 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** A certificate expiring within this many days is shown with a warning. */
-export const EXPIRY_WARNING_DAYS = 30;
-
 export function daysLeftText(days: number): string {
   if (days < 0) return `expired ${plural(-days, 'day')} ago`;
   if (days === 0) return 'expires today';

@@ -10,6 +10,7 @@ import * as m0003 from './0003-drop-explicit-pending.js';
 import * as m0004 from './0004-cluster.js';
 import * as m0005 from './0005-backups.js';
 import * as m0007 from './0007-lifecycle.js';
+import * as m0008 from './0008-device-counters.js';
 
 interface MigrationModule {
   up(db: Kysely<unknown>, dialect: SqlDialect): Promise<void>;
@@ -22,6 +23,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0004-cluster', m0004],
   ['0005-backups', m0005],
   ['0007-lifecycle', m0007],
+  ['0008-device-counters', m0008],
 ];
 
 /** The schema versions this build knows, oldest first; the last is the one it migrates to. */

@@ -17,6 +17,7 @@ import { addSyncCommands, printDefaultPreview } from './sync.commands.js';
 import { addLifecycleCommands } from './lifecycle.commands.js';
 import { addBackupCommands } from './backup.commands.js';
 import { addClusterCommands } from './cluster.commands.js';
+import { addSettingsCommands } from './settings.commands.js';
 import type {
   AuditEvent,
   CertificateSummary,
@@ -33,6 +34,12 @@ import type {
 
 const enc = encodeURIComponent;
 
+/** L1: a certificate in use that expires within the warning window, or has expired, is marked. */
+function expiryMarker(c: CertificateSummary): string {
+  if (!c.expiryWarning) return '';
+  return c.expired ? ' !! EXPIRED, IN USE' : ' ! EXPIRES SOON';
+}
+
 function certificateRows(list: readonly CertificateSummary[]): string {
   return table(
     ['#', 'ALIAS', 'DEFAULT', 'ACTIVE', 'SIGNATURE', 'KEY', 'VALID UNTIL', 'DEVICES'],
@@ -43,7 +50,7 @@ function certificateRows(list: readonly CertificateSummary[]): string {
       c.active ? 'active' : 'inactive',
       c.signatureAlgorithm,
       `${c.keyAlgorithm} ${c.keySize}`,
-      `${c.notAfter.slice(0, 10)} (${c.daysUntilExpiry} days${c.daysUntilExpiry < 30 ? ', EXPIRES SOON' : ''})`,
+      `${c.notAfter.slice(0, 10)} (${c.daysUntilExpiry} days)${expiryMarker(c)}`,
       String(c.deviceCount),
     ]),
   );
@@ -276,6 +283,7 @@ export function addApiCommands(program: Command): void {
   addSyncCommands(program);
   addLifecycleCommands(program);
   addClusterCommands(program);
+  addSettingsCommands(program);
   addBackupCommands(program);
   addAudit(program);
   addUser(program);

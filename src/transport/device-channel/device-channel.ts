@@ -56,11 +56,35 @@ export interface DeviceChannelOptions {
   readonly scheduler: Scheduler;
   /** The use cases behind the routes; the real ones of src/app by default. */
   readonly useCases?: DeviceUseCases;
+  /** Told what happens on the port (the metrics count it); nothing by default. */
+  readonly events?: DeviceChannelEvents;
   /** TLS session lifetime (tickets); devices check in every minute or so. */
   readonly sessionTimeoutSeconds?: number;
   /** What strangers may cost the port; each has its default in DEVICE_CHANNEL_LIMITS. */
   readonly limits?: Partial<DeviceChannelLimits>;
 }
+
+/** Why a TLS handshake on the device port did not finish. */
+export const HandshakeFailure = {
+  /** The client named a pin the keystore does not hold (or sent no usable ClientHello). */
+  unknownPin: 'unknown_pin',
+  /** TLS itself failed: no common version or suite, a bad record, the client's alert. */
+  tls: 'tls_error',
+  /** The handshake did not finish within the deadline. */
+  timeout: 'timeout',
+} as const;
+export type HandshakeFailure = (typeof HandshakeFailure)[keyof typeof HandshakeFailure];
+
+/** What the device channel tells about its traffic, for the metrics (declared by its consumer's side: here). */
+export interface DeviceChannelEvents {
+  registered(): void;
+  /** `reason`: the error code the device was answered with. */
+  registrationRefused(reason: string): void;
+  checkedIn(): void;
+  handshakeFailed(reason: HandshakeFailure): void;
+}
+
+const NO_EVENTS: DeviceChannelEvents = { registered: () => undefined, registrationRefused: () => undefined, checkedIn: () => undefined, handshakeFailed: () => undefined };
 
 export interface DeviceChannel {
   readonly address: AddressInfo;
@@ -88,7 +112,8 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     { audit: { append: (e) => ctx.store.audit.append(e) }, clock: ctx.clock, scheduler: opts.scheduler, log },
     { action: 'device.register', maxSourcesPerMinute: limits.maxRefusalSourcesPerMinute },
   );
-  const routes = deviceRoutes(ctx, uc, log, { throttle, refusals });
+  const events = opts.events ?? NO_EVENTS;
+  const routes = deviceRoutes(ctx, uc, log, { throttle, refusals }, events);
 
   // In every context: tickets issued under one entry resume under any (and across reloads); the
   // versions, suites and groups are stated in tls-profile.ts (ECDHE + AEAD only, legacy needs there).
@@ -158,6 +183,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     // Server-side TLSSockets report handshake errors on '_tlsError' (where tls.Server listens too).
     socket.on('_tlsError', (err: Error & { code?: string }) => {
       if (log.isLevelEnabled('debug')) log.debug({ code: err.code, message: err.message }, 'device TLS handshake failed');
+      events.handshakeFailed(HandshakeFailure.tls);
       fail();
     });
     socket.on('error', fail);
@@ -183,9 +209,12 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     handshaking++;
     let tls: TLSSocket | null = null;
     let finished = false;
+    /** A failure already counted (an unknown pin), so that the deadline does not count it again. */
+    let failureCounted = false;
     // One deadline from accept to the end of the handshake, on the injected scheduler.
     const deadline = opts.scheduler.schedule(limits.handshakeDeadlineMs, () => {
       if (finished) return;
+      if (!failureCounted) events.handshakeFailed(HandshakeFailure.timeout);
       tls?.destroy();
       raw.destroy();
     });
@@ -217,6 +246,8 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       if (!entry) {
         // An unknown pin (or an empty keystore): the handshake fails, as the protocol says; the
         // deadline ends the socket if the client does not close it.
+        failureCounted = true;
+        events.handshakeFailed(HandshakeFailure.unknownPin);
         raw.end(UNRECOGNIZED_NAME_ALERT);
         return;
       }

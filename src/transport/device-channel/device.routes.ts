@@ -5,11 +5,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { AppContext } from '../../app/context.js';
-import { ErrorCode, RETRY_AFTER_DETAIL } from '../../domain/errors.js';
+import { ErrorCode, isCertfleetError, RETRY_AFTER_DETAIL } from '../../domain/errors.js';
 import { presentDevice } from '../http-api/presenters.js';
 import type { Logger } from 'pino';
 import type { DeviceConnection } from '../../app/device-check-in.js';
 import type { DeviceCertificate } from '../../app/device-keystore.js';
+import type { DeviceChannelEvents } from './device-channel.js';
 import type { DeviceUseCases } from './device-use-cases.js';
 import { bearer, readJsonBody, refusal, stringArrayField, stringField } from './http-io.js';
 import type { RefusalAudit, RegistrationThrottle, ThrottleVerdict } from './source-limits.js';
@@ -48,13 +49,24 @@ function certificateWithPem(c: DeviceCertificate & { readonly pem: string }) {
 }
 
 /** `METHOD path` → handler. */
-export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, limits: RegistrationLimits): ReadonlyMap<string, RouteHandler> {
+export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, limits: RegistrationLimits, events: DeviceChannelEvents): ReadonlyMap<string, RouteHandler> {
   const authenticated = (req: IncomingMessage) => uc.authenticateDevice(ctx, bearer(req));
+  /** A registration answered: counted as done, or as refused with its error code. */
+  const countedRegistration = (handler: RouteHandler): RouteHandler => async (req, conn) => {
+    try {
+      const answer = await handler(req, conn);
+      events.registered();
+      return answer;
+    } catch (e) {
+      events.registrationRefused(isCertfleetError(e) ? e.code : ErrorCode.internal);
+      throw e;
+    }
+  };
 
   return new Map<string, RouteHandler>([
     [
       `POST ${DEVICE_API_PREFIX}/register`,
-      async (req, conn) => {
+      countedRegistration(async (req, conn) => {
         // Before any work: a source over its budget learns only when to come back.
         const verdict = conn.registrationAttempt();
         if (!verdict.ok) {
@@ -92,7 +104,7 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, l
           status: 201,
           body: { deviceId: result.deviceId, credential: result.credential, certificate: certificateWithPem(result.certificate) },
         };
-      },
+      }),
     ],
     [
       `POST ${DEVICE_API_PREFIX}/check-in`,
@@ -101,6 +113,7 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, l
         const body = await readJsonBody(req);
         const osVersion = stringField(body, 'osVersion', { required: false, max: TEXT_MAX });
         const r = await uc.checkInDevice(ctx, device, conn, osVersion !== undefined ? { osVersion } : {});
+        events.checkedIn();
         return {
           status: 200,
           body: {

@@ -45,7 +45,8 @@ import {
 } from './contract/index.js';
 import { fileAnswer as file, spec } from './operation.js';
 import { API_PREFIX } from './paths.js';
-import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage } from './presenters.js';
+import { presentCertificate, presentCertificateContent, presentCertificates, presentDevicePage, type ExpiryView } from './presenters.js';
+import { readSettings } from '../../app/settings.js';
 
 /** Every refusal of an import (K6 and its limits), as the OpenAPI document lists them. */
 export const IMPORT_ERRORS = [
@@ -139,8 +140,9 @@ function withFilename(reply: FastifyReply, contentType: string, filename: string
 
 export function registerCertificateRoutes(server: FastifyInstance, ctx: AppContext): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
-  const present = (c: StoredCertificate) => presentCertificate(c, ctx.clock.now());
-  const presentAll = (list: readonly StoredCertificate[]) => presentCertificates(list, ctx.clock.now());
+  const expiryView = async (): Promise<ExpiryView> => ({ now: ctx.clock.now(), windowDays: (await readSettings(ctx.store.meta)).expiryWarningDays });
+  const present = async (c: StoredCertificate) => presentCertificate(c, await expiryView());
+  const presentAll = async (list: readonly StoredCertificate[]) => presentCertificates(list, await expiryView());
 
   app.get(BASE, {
     ...spec({
@@ -184,7 +186,7 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         ...(b.keySize !== undefined ? { keySize: b.keySize } : {}),
         ...(b.days !== undefined ? { days: b.days } : {}),
       };
-      return reply.code(201).send(present(await generateCertificate(ctx, actorOf(request), req)));
+      return reply.code(201).send(await present(await generateCertificate(ctx, actorOf(request), req)));
     },
   });
 
@@ -222,7 +224,7 @@ export function registerCertificateRoutes(server: FastifyInstance, ctx: AppConte
         signal: gone.signal,
       };
       const imported = await importCertificate(ctx, actorOf(request), req);
-      return reply.code(201).send({ ...present(imported.stored), integrityCheck: imported.integrityCheck });
+      return reply.code(201).send({ ...(await present(imported.stored)), integrityCheck: imported.integrityCheck });
     },
   });
 

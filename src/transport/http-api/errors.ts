@@ -86,6 +86,7 @@ export const HTTP_STATUS = {
   backup_format_too_new: 422,
   backup_schema_too_new: 422,
   backup_in_progress: 409,
+  invalid_setting: 400,
   master_key_mismatch: 500,
   join_token_required: 500,
   join_token_refused: 500,

@@ -5,7 +5,7 @@
  * from the contract (./contract), so a field the contract declares and a presenter forgets, or the
  * other way round, does not compile.
  */
-import { daysUntilExpiry } from '../../domain/certificate.js';
+import { expiryStatus } from '../../domain/expiry.js';
 import { Permission, roleAllows } from '../../domain/roles.js';
 import type { CompatibilityRule as StoredCompatibilityRule } from '../../domain/compatibility.js';
 import type { Actor } from '../../app/context.js';
@@ -47,8 +47,15 @@ import type {
   User,
 } from './contract/index.js';
 
-export function presentCertificate(c: StoredCertificate, now: Date): CertificateSummary {
+/** When the answer is made and the warning window (L1), for the expiry fields. */
+export interface ExpiryView {
+  readonly now: Date;
+  readonly windowDays: number;
+}
+
+export function presentCertificate(c: StoredCertificate, at: ExpiryView): CertificateSummary {
   const f = c.facts;
+  const expiry = expiryStatus(f.notAfter, c.usage, at.now, at.windowDays);
   return {
     alias: c.alias,
     position: c.position,
@@ -67,14 +74,16 @@ export function presentCertificate(c: StoredCertificate, now: Date): Certificate
     sha256Fingerprint: f.sha256Fingerprint,
     deviceCount: c.usage.pinned,
     pendingDeviceCount: c.usage.pending,
-    daysUntilExpiry: daysUntilExpiry(f.notAfter, now),
+    daysUntilExpiry: expiry.daysLeft,
+    expired: expiry.expired,
+    expiryWarning: expiry.expiryWarning,
     source: c.source,
     createdAt: c.createdAt,
   };
 }
 
-export function presentCertificates(list: readonly StoredCertificate[], now: Date): CertificateSummary[] {
-  return list.map((c) => presentCertificate(c, now));
+export function presentCertificates(list: readonly StoredCertificate[], at: ExpiryView): CertificateSummary[] {
+  return list.map((c) => presentCertificate(c, at));
 }
 
 /** A device without its credential hash (which DeviceRecord does not even carry). */

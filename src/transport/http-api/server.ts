@@ -34,6 +34,9 @@ import { registerBackupRoutes, type BackupRouteOptions } from './backups.routes.
 import { registerClusterRoutes, type ClusterRouteOptions } from './cluster.routes.js';
 import { DEFAULT_LEASE_TTL_MS } from '../../app/cluster.js';
 import { registerSyncRoutes } from './sync.routes.js';
+import { registerSettingsRoutes } from './settings.routes.js';
+import { registerMetricsRoutes } from './metrics.routes.js';
+import { ServerMetrics } from '../metrics/metrics.js';
 import { registerLifecycleRoutes } from './lifecycle.routes.js';
 import { registerTokenRoutes } from './tokens.routes.js';
 import { registerUserRoutes } from './users.routes.js';
@@ -58,6 +61,8 @@ export interface HttpApiOptions {
    * that are always allowed. Default: none besides those, which is right for the loopback default.
    */
   readonly allowedHosts?: readonly string[];
+  /** What `GET /metrics` answers; default: a registry of this context without a leader or process metrics. */
+  readonly metrics?: ServerMetrics;
 }
 
 /** One year, sent on HTTPS only; no includeSubDomains: the console's host may share its domain with others. */
@@ -254,6 +259,8 @@ export async function buildHttpApi(opts: HttpApiOptions): Promise<FastifyInstanc
   registerDeviceRoutes(app, ctx);
   registerCompatibilityRoutes(app, ctx);
   registerSyncRoutes(app, ctx);
+  registerSettingsRoutes(app, ctx);
+  registerMetricsRoutes(app, opts.metrics ?? new ServerMetrics({ ctx, isLeader: () => false, processMetrics: false }));
   registerLifecycleRoutes(app, ctx);
   registerClusterRoutes(app, ctx, opts.cluster ?? { leaseTtlMs: DEFAULT_LEASE_TTL_MS, dataDir: 'DATA' });
   if (opts.backups) registerBackupRoutes(app, ctx, opts.backups);

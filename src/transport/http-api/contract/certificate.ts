@@ -27,6 +27,10 @@ export const CertificateSummarySchema = Named('CertificateSummary', Type.Object(
     deviceCount: Type.Integer({ description: 'Devices that pin this certificate.' }),
     pendingDeviceCount: Type.Integer({ description: 'Devices that are about to pin it (pending replacement).' }),
     daysUntilExpiry: Type.Integer({ description: 'Whole days left; negative once expired.' }),
+    expired: Type.Boolean({ description: 'The certificate is past its notAfter.' }),
+    expiryWarning: Type.Boolean({
+      description: 'L1: devices pin it (or are about to) and it expires within the warning window (`settings`), or has expired. With `expired`, an error: those devices are cut off.',
+    }),
     source: StringEnum(CERTIFICATE_SOURCES),
     createdAt: IsoDate(),
   },

@@ -30,6 +30,7 @@ export * from './error-response.js';
 export * from './health.js';
 export * from './lifecycle.js';
 export * from './rotation.js';
+export * from './settings.js';
 export * from './user.js';
 
 /** Registered once with `app.addSchema`, so the OpenAPI document names them under components. */

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, enc, get } from '../../api';
 import { ErrorMessage, Notice } from '../../components/error-message';
 import { usePoll } from '../../components/use-poll';
-import { daysLeftText, EXPIRY_WARNING_DAYS, formatDate, plural } from '../../format';
+import { daysLeftText, formatDate, plural } from '../../format';
 import { useSession } from '../../session';
 import type { CertificateSummary } from '../../types';
 import { ACTION_LABELS, actionStates, ACTIONS, type Action } from './actions';
@@ -209,7 +209,8 @@ function CertificateTable(props: { readonly list: readonly CertificateSummary[];
       <tbody>
         {props.list.map((c) => {
           const isSelected = c.alias === props.selected;
-          const warn = c.daysUntilExpiry < EXPIRY_WARNING_DAYS;
+          // L1: the server decides (in use, within the warning window or expired).
+          const warn = c.expiryWarning;
           return (
             <tr key={c.alias} class={isSelected ? 'selected' : undefined} onClick={() => props.onSelect(c.alias)} data-alias={c.alias}>
               <td>
@@ -224,10 +225,10 @@ function CertificateTable(props: { readonly list: readonly CertificateSummary[];
                 {c.keyAlgorithm} {c.keySize}
                 {c.curve ? ` (${c.curve})` : ''}
               </td>
-              <td class={warn ? 'expiry warn' : 'expiry'}>
+              <td class={warn ? (c.expired ? 'expiry expired' : 'expiry warn') : 'expiry'}>
                 {formatDate(c.notAfter)} <span class="days">({daysLeftText(c.daysUntilExpiry)})</span>
                 {warn ? (
-                  <span class="warning" role="img" aria-label={c.daysUntilExpiry < 0 ? 'Expired' : 'Expires soon'} title={c.daysUntilExpiry < 0 ? 'Expired' : 'Expires in less than 30 days'}>
+                  <span class="warning" role="img" aria-label={c.expired ? 'Expired and in use' : 'Expires soon and in use'} title={c.expired ? 'Expired, and devices use it' : 'Expires within the warning window, and devices use it'}>
                     !
                   </span>
                 ) : null}
