@@ -10,10 +10,12 @@
  *   1. check   decrypt and read it all, with no transaction open: passphrase, format, schema,
  *              checksum, row counts, every private key against its certificate. A bad file
  *              stops here and nothing has been written.
- *   2. apply   one transaction: stage what the devices pin now, replace the tables with the
- *              backup's rows, keep the current certificates if asked, reconcile the devices and
- *              mark those that must register again, new keystore revision and network token,
- *              audit. A dry run computes exactly the same report and rolls back.
+ *   2. apply   one transaction: stage what the devices pin now, replace the tables of the
+ *              backup's format version (domain `backupTablesOf`) with its rows, keep the current
+ *              certificates if asked, reconcile the devices and mark those that must register
+ *              again, end the lifecycle successions whose certificates are gone, new keystore
+ *              revision and network token, audit. A dry run computes exactly the same report and
+ *              rolls back.
  */
 import { createPrivateKey } from 'node:crypto';
 import type { Writable } from 'node:stream';
@@ -22,6 +24,7 @@ import {
   BACKUP_FORMAT_VERSION,
   BACKUP_TABLES,
   backupCorrupt,
+  backupTablesOf,
   compareCertificates,
   keptCertificates,
   PRIVATE_KEY_COLUMN,
@@ -38,6 +41,7 @@ import { BackupFileWriter, BackupPassphrase, readBackupFile, type BackupEnd, typ
 import { privateKeyMatchesCertificate } from '../crypto/key-match.js';
 import { issueNetworkToken } from './cluster.js';
 import { auditedChange, authorize, type Actor, type AppContext } from './context.js';
+import { settleSuccessionsAfterRestore } from './lifecycle.js';
 import { RotationTrigger } from './rotation.js';
 
 /** A consistent view of the database, read a page at a time. */
@@ -86,12 +90,12 @@ export interface BackupRepo {
   columns(table: BackupTable): readonly string[];
   readSnapshot<T>(fn: (s: BackupSnapshot) => Promise<T>): Promise<T>;
   /** Restore step: copies what the reconciliation needs of the current state. */
-  stageCurrent(o: { readonly backupCreatedAt: string; readonly kept: readonly KeptCertificate[] }): Promise<void>;
-  /** Restore step: empties every table a backup holds. */
-  clear(): Promise<void>;
+  stageCurrent(o: { readonly backupCreatedAt: string; readonly kept: readonly KeptCertificate[]; readonly tables: readonly BackupTable[] }): Promise<void>;
+  /** Restore step: empties the tables the backup holds (`tables`, domain `backupTablesOf`). */
+  clear(tables: readonly BackupTable[]): Promise<void>;
   insertRows(table: BackupTable, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void>;
   /** Restore step: kept certificates, devices reconciled and marked, history since the backup. */
-  finishRestore(): Promise<RestoreSummary>;
+  finishRestore(tables: readonly BackupTable[]): Promise<RestoreSummary>;
   recordRun(run: NewBackupRun): Promise<void>;
   listRuns(limit: number): Promise<BackupRun[]>;
 }
@@ -267,7 +271,7 @@ export async function inspectBackup(
     if (next.done) {
       if (header === null) throw backupCorrupt('it has no header');
       const h: BackupHeader = header;
-      for (const t of BACKUP_TABLES) {
+      for (const t of backupTablesOf(h.formatVersion)) {
         if ((seen[t] ?? 0) !== h.counts[t]) throw backupCorrupt(`it holds ${seen[t] ?? 0} rows of ${t}, its header says ${h.counts[t]}`);
       }
       return { header: h, end: next.value };
@@ -339,8 +343,9 @@ export async function restoreBackup(ctx: AppContext, actor: Actor, open: BackupO
     try {
       summary = await ctx.store.transaction(async (tx) => {
         await tx.keystore.lock();
-        await tx.backups.stageCurrent({ backupCreatedAt: header.createdAt, kept });
-        await tx.backups.clear();
+        const tables = backupTablesOf(header.formatVersion);
+        await tx.backups.stageCurrent({ backupCreatedAt: header.createdAt, kept, tables });
+        await tx.backups.clear(tables);
         const reader = readBackupFile(open(), passphrase, o.knownMigrations);
         let columns: readonly string[] = [];
         for (;;) {
@@ -356,7 +361,8 @@ export async function restoreBackup(ctx: AppContext, actor: Actor, open: BackupO
             }
           }
         }
-        const result = await tx.backups.finishRestore();
+        const result = await tx.backups.finishRestore(tables);
+        const successionsEnded = await settleSuccessionsAfterRestore(ctx, tx, actor);
         if (o.dryRun) throw new DryRunDone(result);
         const at = ctx.clock.now().toISOString();
         await tx.keystore.bumpRevision(at);
@@ -366,6 +372,7 @@ export async function restoreBackup(ctx: AppContext, actor: Actor, open: BackupO
           counts: header.counts,
           keepCurrentCertificates: o.keepCurrentCertificates,
           reRegistrationRequired: result.reRegistrationRequired,
+          successionsEnded,
         });
         return result;
       });

@@ -8,6 +8,7 @@
  * state, a lifecycle event (the console's timeline) and a `lifecycle.*` audit entry. Then it asks
  * again, until nothing is due.
  */
+import { successionsEndedByRestore } from '../domain/backup.js';
 import { algorithmBit } from '../domain/compatibility.js';
 import {
   blockedKey,
@@ -54,6 +55,8 @@ export const LifecycleEventStep = {
   deactivated: 'deactivated',
   deleted: 'deleted',
   blocked: 'blocked',
+  /** Closed by a restore: one of its certificates is not in the restored keystore (domain/backup.ts). */
+  ended: 'ended',
 } as const;
 export type LifecycleEventStep = (typeof LifecycleEventStep)[keyof typeof LifecycleEventStep];
 
@@ -219,6 +222,32 @@ export async function runLifecyclePass(ctx: AppContext, fence: RotationFence = (
     steps.push(step.kind);
   }
   return { steps };
+}
+
+/**
+ * After a restore has put its rows in (inside its transaction, any format version): the open
+ * successions that lost their predecessor or successor are closed (state `deleted`, an `ended`
+ * event and a `lifecycle.ended` audit entry by the restoring actor; domain/backup.ts
+ * `successionsEndedByRestore`), and the legacy-fallback move, which the restore cleared with the
+ * rotation target, is set again for the promoted fallback succession still open. Returns how many
+ * were ended.
+ */
+export async function settleSuccessionsAfterRestore(ctx: AppContext, tx: Repos, actor: Actor): Promise<number> {
+  const keystore = await tx.keystore.list();
+  const open = await tx.lifecycle.openSuccessions();
+  const ended = successionsEndedByRestore(open, new Set(keystore.map((c) => c.id)));
+  const at = ctx.clock.now().toISOString();
+  for (const { succession: s, missing } of ended) {
+    const details = { role: s.role, predecessor: s.predecessorAlias, successor: s.successorAlias, state: s.state, missing };
+    await tx.lifecycle.setSuccessionState(s.id, SuccessionState.deleted, at);
+    await tx.lifecycle.appendEvent({ at, step: LifecycleEventStep.ended, alias: s.predecessorAlias, successionId: s.id, details });
+    await tx.audit.append({ at, actor: actor.username, action: `lifecycle.${LifecycleEventStep.ended}`, target: s.predecessorAlias, result: AuditResult.ok, code: null, details });
+  }
+  const endedIds = new Set(ended.map((e) => e.succession.id));
+  const moving = open.find((s) => !endedIds.has(s.id) && s.role === SuccessionRole.fallback && s.state === SuccessionState.promoted);
+  const successor = moving && keystore.find((c) => c.id === moving.successorId);
+  if (moving && successor) await tx.rotation.setFallbackMove(moving.predecessorId, moving.successorId, algorithmBit(successor.facts.signatureAlgorithm));
+  return ended.length;
 }
 
 /** The lifecycle's own record of a step, written inside the keystore change's transaction. */

@@ -21,8 +21,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlib, type Gzip } from 'node:zlib';
 import { Decrypter, Encrypter, Stanza, type Identity, type Recipient } from 'age-encryption';
 import {
-  BACKUP_TABLES,
   backupCorrupt,
+  backupTablesOf,
   parseBackupHeader,
   type BackupHeader,
   type BackupTable,
@@ -344,7 +344,7 @@ export async function* readBackupFile(
       end = { rows, sha256: expected };
       return;
     }
-    const named = BACKUP_TABLES.find((t) => t === v.table);
+    const named = backupTablesOf(header.formatVersion).find((t) => t === v.table);
     if (named === undefined || seen.has(named) || !Array.isArray(v.columns) || !v.columns.every((c) => typeof c === 'string')) {
       throw backupCorrupt('a section names no known table');
     }

@@ -6,17 +6,18 @@
  *
  * The plaintext of a backup (before gzip and age) is JSON lines:
  *
- *   {"format":"certfleet-backup","formatVersion":1,…header…}
+ *   {"format":"certfleet-backup","formatVersion":2,…header…}
  *   {"table":"certificates","columns":["id","alias",…]}      a section: the columns of its rows
  *   ["b1c…","tckey",…]                                         one row per line, in column order
- *   …                                                          more sections, in BACKUP_TABLES order
+ *   …                                                          more sections, in backupTablesOf(formatVersion) order
  *   {"end":true,"rows":N,"sha256":"…"}                         SHA-256 of every byte before this line
  */
 import { CertfleetError, ErrorCode } from './errors.js';
+import { SuccessionState, type Succession } from './lifecycle.js';
 
 export const BACKUP_FORMAT = 'certfleet-backup';
 /** Raised when the layout changes; every older version this build knows still restores. */
-export const BACKUP_FORMAT_VERSION = 1;
+export const BACKUP_FORMAT_VERSION = 2;
 
 /**
  * The tables a backup holds, in the order they are written and restored (a table comes after the
@@ -33,14 +34,52 @@ export const BACKUP_TABLES = [
   'devices',
   'rotation_runs',
   'audit_log',
+  'lifecycle_settings',
+  'lifecycle_successions',
+  'lifecycle_events',
 ] as const;
 export type BackupTable = (typeof BACKUP_TABLES)[number];
+
+/** Format version 1 held these; version 2 added the lifecycle's three (settings, successions, events). */
+const FORMAT_1_TABLES: readonly BackupTable[] = BACKUP_TABLES.slice(0, BACKUP_TABLES.indexOf('audit_log') + 1);
+
+/**
+ * The tables a backup of this format version holds, in file order: those its header counts and its
+ * file must contain, and those its restore replaces. A restore leaves every other table as it is.
+ */
+export function backupTablesOf(formatVersion: number): readonly BackupTable[] {
+  return formatVersion === 1 ? FORMAT_1_TABLES : BACKUP_TABLES;
+}
 
 /**
  * Tables of history: a restore keeps what happened since the backup was made (appended after the
  * backup's rows) instead of forgetting it. Every other table is replaced by the backup's rows.
  */
-export const HISTORY_TABLES: readonly BackupTable[] = ['rotation_runs', 'audit_log'];
+export const HISTORY_TABLES: readonly BackupTable[] = ['rotation_runs', 'audit_log', 'lifecycle_events'];
+
+/** An open succession a restore ends: one of its certificates is not in the restored keystore. */
+export interface EndedSuccession {
+  readonly succession: Succession;
+  readonly missing: readonly ('predecessor' | 'successor')[];
+}
+
+/**
+ * After a restore (any format version), the open successions (not yet `deleted`) whose predecessor
+ * or successor certificate is not in the keystore any more: the lifecycle could not take them on,
+ * so the restore closes them (state `deleted`, event `ended`). Closed successions stay as history.
+ */
+export function successionsEndedByRestore(open: readonly Succession[], certificateIds: ReadonlySet<string>): EndedSuccession[] {
+  return open
+    .filter((s) => s.state !== SuccessionState.deleted)
+    .map((s) => ({
+      succession: s,
+      missing: [
+        ...(certificateIds.has(s.predecessorId) ? [] : (['predecessor'] as const)),
+        ...(certificateIds.has(s.successorId) ? [] : (['successor'] as const)),
+      ],
+    }))
+    .filter((e) => e.missing.length > 0);
+}
 
 /**
  * In a backup a certificate's private key is its PKCS#8 DER (base64), protected by the backup's
@@ -54,7 +93,8 @@ export const BINARY_COLUMNS: Readonly<Partial<Record<BackupTable, readonly strin
   certificates: ['cert_der', PRIVATE_KEY_COLUMN],
 };
 
-export type BackupCounts = Readonly<Record<BackupTable, number>>;
+/** Rows per table, for the tables of the backup's format version (`backupTablesOf`). */
+export type BackupCounts = Readonly<Partial<Record<BackupTable, number>>>;
 
 /** What `backup inspect` shows of each certificate, and what the restore report compares. */
 export interface BackupCertificate {
@@ -114,7 +154,8 @@ export function parseBackupHeader(value: unknown, knownMigrations: readonly stri
   if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt))) throw backupCorrupt('its creation time is missing');
   if (typeof value.serverVersion !== 'string') throw backupCorrupt('its server version is missing');
   const counts = value.counts;
-  if (!isRecord(counts) || !BACKUP_TABLES.every((t) => Number.isSafeInteger(counts[t]) && (counts[t] as number) >= 0)) {
+  const tables = backupTablesOf(version);
+  if (!isRecord(counts) || !tables.every((t) => Number.isSafeInteger(counts[t]) && (counts[t] as number) >= 0)) {
     throw backupCorrupt('its row counts are missing');
   }
   const certificates = value.certificates;
@@ -126,7 +167,7 @@ export function parseBackupHeader(value: unknown, knownMigrations: readonly stri
     serverVersion: value.serverVersion,
     schemaVersion: schema,
     // Checked just above: every table has a non-negative safe integer.
-    counts: Object.fromEntries(BACKUP_TABLES.map((t) => [t, counts[t] as number])) as Record<BackupTable, number>,
+    counts: Object.fromEntries(tables.map((t) => [t, counts[t] as number])),
     certificates,
   };
 }

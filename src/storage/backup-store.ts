@@ -14,7 +14,7 @@
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteDialect, sql, type RawBuilder } from 'kysely';
-import { BACKUP_TABLES, HISTORY_TABLES, ReRegistrationReason, type BackupTable, type KeptCertificate } from '../domain/backup.js';
+import { HISTORY_TABLES, ReRegistrationReason, type BackupTable, type KeptCertificate } from '../domain/backup.js';
 import type { BackupRepo, BackupRun, BackupSnapshot, FlaggedDevice, NewBackupRun, RestoreSummary } from '../app/backup.js';
 import { parseObject, toInt, toJson } from './columns.js';
 import type { SqlDialect } from './dialect.js';
@@ -41,6 +41,12 @@ const COLUMNS = {
     'started_at', 'finished_at',
   ],
   audit_log: ['id', 'at', 'actor', 'action', 'target', 'result', 'code', 'details'],
+  lifecycle_settings: ['id', 'enabled', 'renew_before_days', 'window', 'retire_after_days', 'updated_at', 'updated_by'],
+  lifecycle_successions: [
+    'id', 'role', 'predecessor_id', 'predecessor_alias', 'successor_id', 'successor_alias', 'state', 'created_at',
+    'promoted_at', 'deactivated_at', 'deleted_at',
+  ],
+  lifecycle_events: ['id', 'at', 'step', 'alias', 'succession_id', 'details'],
 } as const satisfies { readonly [T in BackupTable]: readonly (keyof Database[T] & string)[] };
 
 /** The key each table is paged by. */
@@ -53,16 +59,19 @@ const KEY: { readonly [T in BackupTable]: (typeof COLUMNS)[T][number] } = {
   devices: 'id',
   rotation_runs: 'id',
   audit_log: 'id',
+  lifecycle_settings: 'id',
+  lifecycle_successions: 'id',
+  lifecycle_events: 'id',
 };
 
 /** Tables whose key is an identity column (PostgreSQL hands int8 back as text). */
 const IDENTITY_KEYED: readonly BackupTable[] = HISTORY_TABLES;
 
 /** The time column that tells whether a history row is newer than a backup. */
-const HISTORY_TIME: Readonly<Record<string, string>> = { rotation_runs: 'started_at', audit_log: 'at' };
+const HISTORY_TIME: Readonly<Record<string, string>> = { rotation_runs: 'started_at', audit_log: 'at', lifecycle_events: 'at' };
 
-/** Deleted children first. */
-const DELETE_ORDER: readonly BackupTable[] = [...BACKUP_TABLES].reverse();
+/** The history tables among those a restore replaces (its backup's format version's). */
+const historyOf = (tables: readonly BackupTable[]) => HISTORY_TABLES.filter((t) => tables.includes(t));
 
 const PREVIOUS_DEVICES = 'restore_previous_devices';
 /** SQLite: the secondary indexes a restore drops before its bulk insert and makes again after it. */
@@ -113,7 +122,7 @@ export class BackupStore implements BackupRepo {
 
   // ── restore steps, inside the restore's transaction ─────────────────────────────────────────
 
-  async stageCurrent(o: { readonly backupCreatedAt: string; readonly kept: readonly KeptCertificate[] }): Promise<void> {
+  async stageCurrent(o: { readonly backupCreatedAt: string; readonly kept: readonly KeptCertificate[]; readonly tables: readonly BackupTable[] }): Promise<void> {
     const onCommitDrop = this.dialect.name === 'postgres' ? sql` on commit drop` : sql``;
     const temp = (name: string, select: RawBuilder<unknown>) => sql`create temporary table ${id(name)}${onCommitDrop} as ${select}`.execute(this.db);
     await temp(
@@ -121,7 +130,7 @@ export class BackupStore implements BackupRepo {
       sql`select ${list(COLUMNS.devices, 'd')}, c.sha256_fingerprint as pin_fp from devices d join certificates c on c.id = d.certificate_id`,
     );
     await sql`create index ${id(`${PREVIOUS_DEVICES}_id`)} on ${id(PREVIOUS_DEVICES)} (id)`.execute(this.db);
-    for (const table of HISTORY_TABLES) {
+    for (const table of historyOf(o.tables)) {
       const time = HISTORY_TIME[table] as string; // every history table has one
       await temp(previousHistory(table), sql`select * from ${id(table)} where ${id(time)} > ${o.backupCreatedAt}`);
     }
@@ -133,9 +142,12 @@ export class BackupStore implements BackupRepo {
     }
   }
 
-  async clear(): Promise<void> {
-    await this.db.updateTable('rotation_state').set({ target_certificate_id: null, planned_at: null }).execute();
-    for (const table of DELETE_ORDER) await sql`delete from ${id(table)}`.execute(this.db);
+  async clear(tables: readonly BackupTable[]): Promise<void> {
+    // The rotation target and the lifecycle's fallback move are the node's; the restore sets the
+    // move again from the successions it leaves open (app/backup.ts).
+    await this.db.updateTable('rotation_state').set({ target_certificate_id: null, planned_at: null, fallback_from_id: null, fallback_to_id: null, fallback_bit: 0 }).execute();
+    // Deleted children first.
+    for (const table of [...tables].reverse()) await sql`delete from ${id(table)}`.execute(this.db);
     if (this.dialect.name === 'sqlite') {
       // A million rows go in faster into a table without its secondary indexes, which are then
       // built once, sorted (finishRestore), than through random-order inserts into each index;
@@ -144,7 +156,7 @@ export class BackupStore implements BackupRepo {
       // (PostgreSQL keeps them: there DROP INDEX would lock the table against the other nodes'
       // reads, and its counter triggers take a whole statement's rows at once.)
       await sql`create temporary table ${id(DROPPED_INDEXES)} as select type, name, sql from sqlite_master
-        where type in ('index', 'trigger') and sql is not null and tbl_name in (${sql.join([...BACKUP_TABLES])})`.execute(this.db);
+        where type in ('index', 'trigger') and sql is not null and tbl_name in (${sql.join([...tables])})`.execute(this.db);
       const dropped = await sql<{ type: string; name: string }>`select type, name from ${id(DROPPED_INDEXES)}`.execute(this.db);
       for (const r of dropped.rows) await sql`drop ${sql.raw(r.type === 'trigger' ? 'trigger' : 'index')} ${id(r.name)}`.execute(this.db);
     }
@@ -171,7 +183,7 @@ export class BackupStore implements BackupRepo {
     await this.db.executeQuery(CompiledQuery.raw(`insert into "${table}" (${names}) values ${tuples.join(', ')}`, params));
   }
 
-  async finishRestore(): Promise<RestoreSummary> {
+  async finishRestore(tables: readonly BackupTable[]): Promise<RestoreSummary> {
     const d = this.db;
     if (this.dialect.name === 'sqlite') {
       const dropped = await sql<{ sql: string }>`select sql from ${id(DROPPED_INDEXES)}`.execute(d);
@@ -206,7 +218,7 @@ export class BackupStore implements BackupRepo {
     await countDevices(d);
 
     // History since the backup, after the backup's own, in its order.
-    for (const table of HISTORY_TABLES) {
+    for (const table of historyOf(tables)) {
       if (this.dialect.name === 'postgres') {
         await sql`select setval(pg_get_serial_sequence(${table}, 'id'), coalesce((select max(id) from ${id(table)}), 0) + 1, false)`.execute(d);
       }
@@ -220,7 +232,7 @@ export class BackupStore implements BackupRepo {
       select d.id, d.name, d.unit_id, d.re_registration_reason ${flagged} order by d.name, d.id limit ${MAX_LISTED}`.execute(d);
 
     if (this.dialect.name === 'sqlite') {
-      for (const t of [PREVIOUS_DEVICES, KEPT_CERTIFICATES, DROPPED_INDEXES, ...HISTORY_TABLES.map(previousHistory)]) await sql`drop table ${id(t)}`.execute(d);
+      for (const t of [PREVIOUS_DEVICES, KEPT_CERTIFICATES, DROPPED_INDEXES, ...historyOf(tables).map(previousHistory)]) await sql`drop table ${id(t)}`.execute(d);
     }
     return {
       reRegistrationRequired: toInt(count.rows[0]?.n),

@@ -127,7 +127,7 @@ browserSuite('web console: backups, and the devices a restore strands', () => {
     const cells = await page.getByRole('table', { name: 'Backups, newest first' }).locator('tbody tr').first().getByRole('cell').allTextContents();
     assert.equal(cells.length, 6);
     assert.deepEqual(cells.slice(1, 5), ['manual', 'ok', kilobytes(backup.length), '(downloaded by the caller)']);
-    assert.match(cells[5] ?? '', /^1 certificate, 1 account, \d+ API tokens, 1 enrollment token, \d+ compatibility rules, 2 devices, \d+ rotation runs?, \d+ audit entries$/);
+    assert.match(cells[5] ?? '', /^1 certificate, 1 account, \d+ API tokens, 1 enrollment token, \d+ compatibility rules, 2 devices, \d+ rotation runs?, \d+ audit entries, 1 lifecycle setting, \d+ successions?, \d+ lifecycle events?$/);
     assert.equal(await page.getByText('No backup has been written yet.').count(), 0);
   });
 

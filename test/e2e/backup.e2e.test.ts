@@ -19,6 +19,7 @@ import { after, describe, it } from 'node:test';
 import { CliSession, type CliResult } from '../support/cli.js';
 import { createTestDatabase, forEachDatabase, type TestDatabase } from '../support/databases.js';
 import { killAllServers, serveProcess, type Serving } from '../support/serve-process.js';
+import { BACKUP_FORMAT_VERSION } from '../../src/domain/backup.js';
 import type { DevicePage, RestoreReportView } from '../../src/transport/http-api/contract/index.js';
 
 const ADMIN = 'backup-admin-password';
@@ -84,8 +85,9 @@ forEachDatabase('backup and restore, end to end', (db) => {
       const inspected = await cli.json<{ formatVersion: number; counts: Record<string, number>; certificates: { alias: string; isDefault: boolean }[] }>(
         ['backup', 'inspect', s.file, '--passphrase-file', s.passphraseFile],
       );
-      assert.equal(inspected.formatVersion, 1);
+      assert.equal(inspected.formatVersion, BACKUP_FORMAT_VERSION);
       assert.equal(inspected.counts.devices, 3);
+      assert.equal(inspected.counts.lifecycle_settings, 1, 'the lifecycle settings are counted');
       assert.deepEqual(inspected.certificates.map((c) => [c.alias, c.isDefault]), [['tckey', true]]);
 
       const dry = await cli.json<RestoreReportView>(['backup', 'restore', s.file, '--passphrase-file', s.passphraseFile, '--dry-run']);

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { restoreBackup } from '../../src/app/backup.js';
 import { SYSTEM_ACTOR } from '../../src/app/context.js';
+import { setLifecycle } from '../../src/app/lifecycle.js';
+import { backupTablesOf } from '../../src/domain/backup.js';
 import { listDevices } from '../../src/app/devices.js';
 import { KeySealer } from '../../src/crypto/index.js';
 import { MIGRATION_NAMES } from '../../src/storage/migrations/index.js';
@@ -69,8 +71,11 @@ async function originalKeys(): Promise<Map<string, string>> {
 }
 
 forEachDatabase('a backup of format version 1', (db) => {
-  it('restores the keystore, keys and devices the old build made', async () => {
+  it('restores the keystore, keys and devices the old build made, and leaves the lifecycle settings as they are', async () => {
     const ctx = testAppContext(await db.open());
+    // The installation it is restored into has the lifecycle on; format 1 has no lifecycle tables.
+    await setLifecycle(ctx, SYSTEM_ACTOR, { renewBefore: '60d', window: 'Sun 01:00-04:00', retireAfter: '14d' });
+    const settings = await ctx.store.lifecycle.settings();
     const report = await restoreBackup(ctx, SYSTEM_ACTOR, () => createReadStream(`${DIR}certfleet-v1.cfbak`), {
       passphrase,
       dryRun: false,
@@ -79,6 +84,9 @@ forEachDatabase('a backup of format version 1', (db) => {
       file: null,
     });
     assert.equal(report.backup.formatVersion, 1);
+    assert.deepEqual(Object.keys(report.backup.counts), [...backupTablesOf(1)], 'a format-1 header counts its own tables');
+    assert.deepEqual(await ctx.store.lifecycle.settings(), settings, 'the lifecycle settings are untouched');
+    assert.equal((await ctx.store.lifecycle.settings()).enabled, true, 'the lifecycle is still on');
     const restored = await ctx.store.keystore.list();
     assert.deepEqual(
       restored.map((c) => ({ alias: c.alias, position: c.position, active: c.active, isDefault: c.position === 1, sha256Fingerprint: c.facts.sha256Fingerprint })),

@@ -50,6 +50,9 @@ const TABLE_WORDS: Readonly<Record<BackupTable, readonly [string, string]>> = {
   devices: ['device', 'devices'],
   rotation_runs: ['rotation run', 'rotation runs'],
   audit_log: ['audit entry', 'audit entries'],
+  lifecycle_settings: ['lifecycle setting', 'lifecycle settings'],
+  lifecycle_successions: ['succession', 'successions'],
+  lifecycle_events: ['lifecycle event', 'lifecycle events'],
 };
 
 const KNOWN_TABLES = new Set<string>(BACKUP_TABLES);

@@ -56,7 +56,8 @@ function counting(onBytes: (n: number) => void): Transform {
 }
 
 function describeCounts(counts: Readonly<Record<string, number>>): string {
-  return BACKUP_TABLES.map((t) => `${t} ${counts[t] ?? 0}`).join(', ');
+  // The tables of the backup's format version: its header counts exactly those.
+  return BACKUP_TABLES.filter((t) => counts[t] !== undefined).map((t) => `${t} ${counts[t]}`).join(', ');
 }
 
 function certificateRows(list: readonly { alias: string; position: number; isDefault: boolean; active: boolean; sha256Fingerprint: string }[]): string[][] {
@@ -90,7 +91,7 @@ function describeReport(r: RestoreReportView): string {
 export function addBackupCommands(program: Command): void {
   const backup = program.command('backup').description('encrypted backups of the whole state, and restores that say which devices they strand');
 
-  backup.command('create').description('write a backup of the whole state (admin): keystore with keys, devices, tokens, accounts, audit log')
+  backup.command('create').description('write a backup of the whole state (admin): keystore with keys, devices, tokens, accounts, lifecycle, audit log')
     .requiredOption('--out <file>', 'where to write it (mode 0600)')
     .option('--passphrase-stdin', 'read the passphrase (12+ characters) from stdin')
     .option('--passphrase-file <file>', 'read the passphrase from a file')

@@ -38,8 +38,8 @@ export function BackupsPage() {
     <>
       <h1 tabIndex={-1}>Backups</h1>
       <p class="intro">
-        A backup holds the whole state — the keystore with its private keys, devices, enrollment tokens, the compatibility table, accounts and the
-        audit log — encrypted under a passphrase (age). It restores on another machine, with another master key.
+        A backup holds the whole state — the keystore with its private keys, devices, enrollment tokens, the compatibility table, accounts, the
+        automatic successors (settings, successions, timeline) and the audit log — encrypted under a passphrase (age). It restores on another machine, with another master key.
       </p>
       <ErrorMessage error={error} />
       {data === null && !error ? <p role="status">Loading the backups…</p> : null}

@@ -14,6 +14,7 @@ const STEP_TITLES: Readonly<Record<LifecycleEventView['step'], string>> = {
   deactivated: 'Old certificate deactivated',
   deleted: 'Old certificate deleted',
   blocked: 'Step held back',
+  ended: 'Ended by a restore',
 };
 
 function text(v: unknown): string | null {
@@ -38,6 +39,10 @@ function describe(e: LifecycleEventView): string {
       return `${e.alias} was deleted after the retire-after period.`;
     case 'blocked':
       return `Not done (${text(d.step) ?? ''}): ${text(d.reason) ?? ''}.`;
+    case 'ended': {
+      const missing = Array.isArray(d.missing) ? d.missing.map(String) : [];
+      return `The succession of ${e.alias} by ${text(d.successor) ?? ''} was ended by a restore: its ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not in the restored keystore.`;
+    }
   }
 }
 

@@ -51,7 +51,7 @@ export const LifecycleStatusSchema = Type.Object({
     Type.Object({
       id: Type.Integer(),
       at: IsoDate(),
-      step: StringEnum(['generated', 'promoted', 'deactivated', 'deleted', 'blocked'] as const),
+      step: StringEnum(['generated', 'promoted', 'deactivated', 'deleted', 'blocked', 'ended'] as const),
       alias: Type.String(),
       successionId: Nullable(Type.String()),
       details: JsonObject(),
