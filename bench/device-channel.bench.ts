@@ -1,7 +1,7 @@
 /**
  * Device channel throughput (issue 3, "Done when"): check-ins per second with full RSA-4096
  * handshakes against the real channel on SQLite vs a bare Node `tls.createServer` with the same
- * certificate answering a minimal HTTP response (goal ≥ 0.85×); check-ins with TLS session
+ * certificate answering a minimal HTTP response (goal ≥ 0.95×, raised by issue 11); check-ins with TLS session
  * resumption vs full handshakes on the channel (goal ≥ 3×); registrations per second vs bare full
  * handshakes (goal ≥ 0.8×).
  *
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const b = perSecond(resumed.r) / perSecond(full.r);
   const c = perSecond(reg.r) / perSecond(bare2.r);
   const rows: Row[] = [
-    [`check-ins/s, full RSA-4096 handshakes, ${CONCURRENCY} in flight (SQLite)`, fmt(full.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(full.r), perSecond(bare1.r)), goal('≥ 0.85×', a >= 0.85), full.load],
+    [`check-ins/s, full RSA-4096 handshakes, ${CONCURRENCY} in flight (SQLite)`, fmt(full.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(full.r), perSecond(bare1.r)), goal('≥ 0.95×', a >= 0.95), full.load],
     [`check-ins/s with TLS session resumption`, fmt(resumed.r), `channel, full handshakes: ${fmt(full.r)}`, ratio(perSecond(resumed.r), perSecond(full.r)), goal('≥ 3×', b >= 3), resumed.load],
     [`registrations/s (first contact, full handshake)`, fmt(reg.r), `bare tls.createServer: ${fmt(bare2.r)}`, ratio(perSecond(reg.r), perSecond(bare2.r)), goal('≥ 0.8×', c >= 0.8), reg.load],
   ];

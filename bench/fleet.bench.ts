@@ -15,6 +15,8 @@
  *   BENCH_FLEET_DEVICES=2000 BENCH_SYNC_SECONDS=20 BENCH_CHECKIN_SECONDS=20 BENCH_FLEET_BUDGET_SECONDS=300
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { generateCertificate, reorderCertificate } from '../src/app/certificates.js';
@@ -73,6 +75,16 @@ async function stop(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
   if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** User + system CPU seconds of another process so far (Linux /proc; 0 elsewhere). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,6 +164,8 @@ async function main(): Promise<void> {
       const expected = preview.switching.total;
       console.log(`default change to "next": ${expected} devices should switch, ${preview.staying.total} stay (${preview.staying.lacking})`);
       const t0 = Date.now();
+      const serverCpu0 = process.cpuUsage();
+      const simulatorCpu0 = processCpuSeconds(sim.child.pid);
       await reorderCertificate(ctx, SYSTEM_ACTOR, 'next', 'default');
       let onNext = 0;
       let doneMs: number | null = null;
@@ -173,6 +187,17 @@ async function main(): Promise<void> {
         }
       }
       const switchLoad = load();
+      // Where the two cores went while the fleet switched: this process (the server) and the simulator.
+      const windowSeconds = (Date.now() - t0) / 1000;
+      const serverCpu = process.cpuUsage(serverCpu0);
+      const serverSeconds = (serverCpu.user + serverCpu.system) / 1e6;
+      const simulatorSeconds = processCpuSeconds(sim.child.pid) - simulatorCpu0;
+      console.log(
+        `CPU while switching (${windowSeconds.toFixed(1)} s, ${cpus().length} cores = ${(windowSeconds * cpus().length).toFixed(0)} core-s): ` +
+          `server ${serverSeconds.toFixed(1)} s (${((100 * serverSeconds) / windowSeconds).toFixed(0)} % of a core), ` +
+          `simulator ${simulatorSeconds.toFixed(1)} s (${((100 * simulatorSeconds) / windowSeconds).toFixed(0)} % of a core); ` +
+          `server CPU per switched device ${((1000 * serverSeconds) / Math.max(1, onNext)).toFixed(1)} ms`,
+      );
       const goalMs = SYNC_MS + 10_000;
       // The switch rate where the fleet is switching at full pace: from 10 % to 90 % of it (the
       // first devices wait for their check-in, the last stragglers for theirs).
