@@ -31,6 +31,8 @@ import { channelOn, makeEntry, silentLog } from './channel-fixtures.js';
 import { errorCode, floodAgent, handshakeMs, rawRequest } from './raw-client.js';
 
 const REGISTER = '/device/v1/register';
+/** The suite's hold before the alert of a throttled first contact (a value no other timer has). */
+const HOLD_MS = 700;
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 function registration(token: string, unit = '00:11:22:33:44:55'): string {
@@ -127,9 +129,23 @@ forEachDatabase('device port limits', (db) => {
     ctx = testAppContext(await db.open(), { clock: time });
     ks = await deviceKeystore(ctx);
     pin = pinServerName(ks.tckey.facts.sha256Fingerprint);
-    channel = await channelOn(ctx, time, { registrationBurst: 5, registrationsPerMinute: 5, handshakeDeadlineMs: 10_000, maxHandshakes: 3 });
+    channel = await channelOn(ctx, time, { registrationBurst: 5, registrationsPerMinute: 5, handshakeDeadlineMs: 10_000, maxHandshakes: 3, refusalHoldMs: HOLD_MS });
     port = channel.address.port;
   });
+
+  /** A first contact the throttle turns away: its alert comes once the channel's time has passed the hold. */
+  async function held<T>(attempt: Promise<T>): Promise<T> {
+    let settled = false;
+    const watched = attempt.finally(() => {
+      settled = true;
+    });
+    watched.catch(() => undefined); // awaited below
+    while (!settled) {
+      if (time.timers.some((t) => t.inMs === HOLD_MS)) await time.advance(HOLD_MS);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+    return watched;
+  }
   after(() => channel?.close());
 
   it('throttles registrations per source with 429 and Retry-After, and writes one audit entry for the minute', async () => {
@@ -182,17 +198,19 @@ forEachDatabase('device port limits', (db) => {
     }
     // … and with none left the connection ends with an access_denied alert instead of a handshake,
     // under the first-contact name and without one.
-    await assert.rejects(rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration('cfe_wrong'), servername: hello }), /alert access denied/);
-    await assert.rejects(rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration('cfe_wrong') }), /alert access denied/);
+    const heldFrom = time.now().getTime();
+    await assert.rejects(held(rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration('cfe_wrong'), servername: hello })), /alert access denied/);
+    assert.equal(time.now().getTime() - heldFrom, HOLD_MS, 'the alert came after the hold, not before');
+    await assert.rejects(held(rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration('cfe_wrong') })), /alert access denied/);
     // The agent says why, not just that the handshake failed.
     const profile = firmwareProfile('igel-os-12');
     assert.ok(profile, 'the igel-os-12 profile exists');
     const agent = new DeviceAgent(initialState({ servers: [`127.0.0.1:${port}`], profile: profile.name }), memoryStateStore, { servers: [{ host: '127.0.0.1', port }], profile, timeoutMs: 5000 });
-    await assert.rejects(agent.cycle('cfe_any'), (e: unknown) => e instanceof AgentError && e.code === 'registration_rate_limited' && /too many registration attempts/.test(e.message));
+    await assert.rejects(held(agent.cycle('cfe_any')), (e: unknown) => e instanceof AgentError && e.code === 'registration_rate_limited' && /too many registration attempts/.test(e.message));
     // A device behind the same address, under its pin, still gets its handshake.
     assert.equal(typeof (await handshakeMs(port, pin)), 'number');
-    // Time gives the source an attempt back; a registration that succeeds keeps it.
-    await time.advance(12_000);
+    // Time gives the source an attempt back (the holds above count towards it); a registration that succeeds keeps it.
+    await time.advance(12_000 - 3 * HOLD_MS);
     const token = (await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: 2 })).token;
     for (const unit of ['00:11:22:33:44:70', '00:11:22:33:44:71']) {
       const a = await rawRequest(port, { path: REGISTER, headers: JSON_HEADERS, body: registration(token, unit), servername: hello });
@@ -243,9 +261,9 @@ forEachDatabase('device port limits', (db) => {
   });
 
   for (const keepAlive of [true, false]) it(`keeps a device handshake fast while a registration flood runs (${keepAlive ? 'attempts on kept-alive connections' : 'a new connection per attempt'})`, { timeout: 60_000 }, async (t) => {
-    // The default caps (the channel above has a tiny one for the test before).
     await time.advance(60_000);
-    const flooded = await channelOn(ctx, time);
+    // The default caps (no hold: this channel's time stands still while the flood runs).
+    const flooded = await channelOn(ctx, time, { refusalHoldMs: 0 });
     const port = flooded.address.port;
     const measure = async (n: number) => {
       const ms: number[] = [];

@@ -6,8 +6,9 @@
  *       timer: a client that sends one byte at a time gets no longer than one that sends none)
  *   ─ read the ClientHello's server name (client-hello.ts) ─ ServedKeystore.resolve
  *     ─ unknown pin: `unrecognized_name` alert, closed
- *     ─ first contact (no pin) from a source with no registration attempt left: `access_denied`
- *       alert, closed, counted as a refusal: a registration flood costs no RSA signature
+ *     ─ first contact (no pin) from a source with no registration attempt left: held for
+ *       `refusalHoldMs`, then an `access_denied` alert, counted as a refusal: a registration
+ *       flood costs no RSA signature, and each of its connections waits
  *     ─ else a server-side TLSSocket with exactly that entry's SecureContext; the pin of the
  *       connection is that entry, known before the handshake (full or resumed, TLS 1.2 or 1.3)
  *   handshake done ─ the HTTP server ─ routes ─ use cases of src/app
@@ -259,7 +260,15 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
         const verdict = throttle.take(source);
         if (!verdict.ok) {
           refusals.count(source, ErrorCode.registration_rate_limited, ctx.clock.now().toISOString(), { before: 'handshake', retryAfterSeconds: verdict.retryAfterSeconds });
-          raw.end(ACCESS_DENIED_ALERT);
+          // Held, then refused: a flood with N connections in flight makes N attempts per hold,
+          // not thousands a second; the socket is the only cost, and the deadline still applies.
+          const holdMs = Math.min(limits.refusalHoldMs, verdict.retryAfterSeconds * 1000);
+          if (holdMs <= 0) {
+            raw.end(ACCESS_DENIED_ALERT);
+            return;
+          }
+          const hold = opts.scheduler.schedule(holdMs, () => raw.end(ACCESS_DENIED_ALERT));
+          raw.once('close', () => hold.cancel());
           return;
         }
       }

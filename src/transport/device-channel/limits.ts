@@ -18,6 +18,12 @@ export interface DeviceChannelLimits {
   readonly maxThrottledSources: number;
   /** Audit entries of refused registrations per minute, one per source; the rest share one more. */
   readonly maxRefusalSourcesPerMinute: number;
+  /**
+   * How long a first contact turned away at its ClientHello (its source has no registration
+   * attempt left) is held before its alert: the flooder's connection waits, the server does no
+   * work for it meanwhile. Held connections count as unfinished handshakes (`maxHandshakes`).
+   */
+  readonly refusalHoldMs: number;
 }
 
 export const DEVICE_CHANNEL_LIMITS: DeviceChannelLimits = {
@@ -28,4 +34,5 @@ export const DEVICE_CHANNEL_LIMITS: DeviceChannelLimits = {
   registrationsPerMinute: 30,
   maxThrottledSources: 100_000,
   maxRefusalSourcesPerMinute: 1_000,
+  refusalHoldMs: 1_000,
 };
