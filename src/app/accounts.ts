@@ -2,6 +2,7 @@
  * Accounts, log-in and API tokens (SPEC section 5, "Accounts"). Passwords are stored as scrypt
  * hashes, tokens as SHA-256 of 32 random bytes; neither is ever returned once it has been shown.
  */
+import { DAY_MS } from '../domain/time.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import { isRole, Permission, Role, ROLES } from '../domain/roles.js';
 import {
@@ -51,7 +52,7 @@ export const MAX_API_TOKEN_DAYS = 365;
 const TOUCH_INTERVAL_MS = 60_000;
 
 function addDays(d: Date, days: number): string {
-  return new Date(d.getTime() + days * 86_400_000).toISOString();
+  return new Date(d.getTime() + days * DAY_MS).toISOString();
 }
 
 function checkPassword(password: string): void {

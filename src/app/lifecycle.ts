@@ -9,15 +9,16 @@
  * again, until nothing is due.
  */
 import { successionsEndedByRestore } from '../domain/backup.js';
+import { daysUntilExpiry } from '../domain/certificate.js';
 import { algorithmBit } from '../domain/compatibility.js';
 import {
   blockedKey,
-  daysUntilExpiry,
   formatWindow,
   nextLifecycleStep,
   nextWindowStart,
   parseDays,
   parseWindow,
+  renewFrom,
   pinnedFallbacks,
   promoted,
   SuccessionRole,
@@ -173,13 +174,12 @@ export async function lifecycleStatus(ctx: AppContext, actor: Actor): Promise<Li
   const now = ctx.clock.now();
   const entries = (await ctx.store.keystore.list()).map(lifecycleEntry);
   const cohorts = await ctx.store.rotation.cohorts();
-  const renewBeforeMs = settings.renewBeforeDays * 86_400_000;
   const track = (role: SuccessionRole, e: LifecycleEntry): TrackedCertificate => ({
     alias: e.alias,
     role,
     notAfter: e.notAfter,
     daysUntilExpiry: daysUntilExpiry(e.notAfter, now),
-    renewFrom: new Date(Date.parse(e.notAfter) - renewBeforeMs).toISOString(),
+    renewFrom: renewFrom(e.notAfter, settings).toISOString(),
   });
   const top = entries[0];
   const tracked = top ? [track(SuccessionRole.default, top), ...pinnedFallbacks(entries, cohorts).map((e) => track(SuccessionRole.fallback, e))] : [];

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { GENERATION_ALGORITHMS, type GenerationAlgorithm } from '../domain/algorithms.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
+import { DAY_MS } from '../domain/time.js';
 import { toDer } from './asn1.js';
 import type { GeneratedKeyPair } from './key-generation.js';
 import { keyAlgorithmOf } from './key-match.js';
@@ -131,7 +132,7 @@ export async function createSelfSignedCertificate(req: SelfSignedRequest): Promi
       serialNumber: req.serialNumber ?? randomSerialNumber(),
       name: new Name(commonNameDer(req.commonName)),
       notBefore: new Date(req.now.getTime() - CLOCK_SKEW_MS),
-      notAfter: new Date(req.now.getTime() + req.days * 86_400_000),
+      notAfter: new Date(req.now.getTime() + req.days * DAY_MS),
       keys,
       signingAlgorithm: { name: spec.keyAlgorithm === 'RSA' ? 'RSASSA-PKCS1-v1_5' : 'ECDSA', hash: spec.hash },
       extensions,

@@ -4,6 +4,7 @@ import {
   KeyAlgorithm,
   MIN_RSA_KEY_SIZE,
 } from './algorithms.js';
+import { DAY_MS } from './time.js';
 import { CertfleetError, ErrorCode } from './errors.js';
 
 /** K6: a keystore file larger than this is refused before it is read. */
@@ -125,5 +126,5 @@ export function importRefusal(c: ImportCandidate, now: Date): CertfleetError | n
 
 /** Whole days from `now` until `notAfter`, rounded down; negative once expired. */
 export function daysUntilExpiry(notAfter: string, now: Date): number {
-  return Math.floor((Date.parse(notAfter) - now.getTime()) / 86_400_000);
+  return Math.floor((Date.parse(notAfter) - now.getTime()) / DAY_MS);
 }

@@ -9,8 +9,7 @@
  */
 import { daysUntilExpiry } from './certificate.js';
 import { CertfleetError, ErrorCode } from './errors.js';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from './time.js';
 
 /** The warning window when the administrator has set none (SPEC L1). */
 export const DEFAULT_EXPIRY_WARNING_DAYS = 60;

@@ -23,14 +23,10 @@
  * that legacy devices are never stranded is checked here, before any write.
  */
 import { GENERATION_ALGORITHMS, isGenerationAlgorithm } from './algorithms.js';
-import { daysUntilExpiry } from './certificate.js';
 import { algorithmBit, algorithmsOfMask } from './compatibility.js';
 import { CertfleetError, ErrorCode } from './errors.js';
 import { selectCertificate } from './selection.js';
-
-export { daysUntilExpiry };
-
-export const DAY_MS = 86_400_000;
+import { DAY_MS } from './time.js';
 
 /** Sunday first, as Date#getUTCDay counts. */
 export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
@@ -303,8 +299,13 @@ export function placedBelow<T extends Slot>(entries: readonly T[], newId: string
   return placedNextTo(entries, newId, predecessorId, 'below', { active: false } as Partial<T>); // as above
 }
 
+/** When a certificate that expires at `notAfter` comes within renew-before of its expiry. */
+export function renewFrom(notAfter: string, s: Pick<LifecycleSettings, 'renewBeforeDays'>): Date {
+  return new Date(Date.parse(notAfter) - s.renewBeforeDays * DAY_MS);
+}
+
 function withinRenewal(e: LifecycleEntry, s: LifecycleSettings, now: Date): boolean {
-  return Date.parse(e.notAfter) - now.getTime() <= s.renewBeforeDays * DAY_MS;
+  return now.getTime() >= renewFrom(e.notAfter, s).getTime();
 }
 
 /**

@@ -6,6 +6,9 @@
  * sleeping. Declared here, innermost, because all of those layers use it; nothing here runs a timer.
  */
 
+/** One day in milliseconds (UTC days: no calendar, no daylight saving). */
+export const DAY_MS = 86_400_000;
+
 /** What time it is. */
 export interface Clock {
   now(): Date;

@@ -13,7 +13,7 @@ import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { authenticateDevice, checkInDevice } from '../../src/app/device-check-in.js';
 import { runLifecyclePass, setLifecycle } from '../../src/app/lifecycle.js';
 import { runRotation } from '../../src/app/rotation.js';
-import { DAY_MS } from '../../src/domain/lifecycle.js';
+import { DAY_MS } from '../../src/domain/time.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { pinning, registerProfile } from '../support/device-fleet.js';
 import { FakeTime } from '../support/fake-time.js';

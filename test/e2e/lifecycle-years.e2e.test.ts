@@ -17,7 +17,7 @@ import { LifecycleEventStep, setLifecycle, type LifecycleEvent } from '../../src
 import { runRotation, RotationTrigger } from '../../src/app/rotation.js';
 import type { Store } from '../../src/app/store.js';
 import type { DeviceAgent } from '../../src/agent/agent.js';
-import { DAY_MS } from '../../src/domain/lifecycle.js';
+import { DAY_MS } from '../../src/domain/time.js';
 import { LifecycleSchedule } from '../../src/jobs/lifecycle.scheduler.js';
 import { RotationReconciler } from '../../src/jobs/rotation.reconciler.js';
 import type { DeviceChannel } from '../../src/transport/device-channel/device-channel.js';

@@ -13,7 +13,7 @@ import { disableLifecycle, runLifecyclePass, setLifecycle } from '../../src/app/
 import type { StoredCertificate } from '../../src/app/records.js';
 import { runRotation } from '../../src/app/rotation.js';
 import { CertfleetError, ErrorCode } from '../../src/domain/errors.js';
-import { DAY_MS } from '../../src/domain/lifecycle.js';
+import { DAY_MS } from '../../src/domain/time.js';
 import { testAppContext, type TestAppContext } from '../support/app-context.js';
 import { forEachDatabase } from '../support/databases.js';
 import { pinning, registerProfile } from '../support/device-fleet.js';
