@@ -8,31 +8,11 @@ import { Migrator, type Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
 import { migrationProvider } from './migrations/index.js';
 
-/** PostgreSQL's invalid_schema_name. */
-const INVALID_SCHEMA_NAME = '3F000';
-const ATTEMPTS = 5;
-
-function isVanishedSchema(error: unknown): boolean {
-  const cause = error instanceof Error ? error.cause : undefined;
-  return typeof cause === 'object' && cause !== null && (cause as { code?: unknown }).code === INVALID_SCHEMA_NAME; // pg's DatabaseError carries `code`
-}
-
 /**
- * Kysely's migrator introspects every schema of the database (`has_schema_privilege` per schema
- * name); a schema that another client drops at that moment makes the query fail with 3F000 although
- * it has nothing to do with ours. That is a race, not a state, so the migration is tried again.
+ * On PostgreSQL the Kysely instance must introspect only `schema` (OwnSchemaPostgresDialect): the
+ * migrator's table lookups then cannot trip over other schemas being dropped meanwhile.
  */
 export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: SqlDialect, schema: string | undefined): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await migrateOnce(db, dialect, schema);
-    } catch (error) {
-      if (attempt >= ATTEMPTS || !isVanishedSchema(error)) throw error;
-    }
-  }
-}
-
-async function migrateOnce<DB>(db: Kysely<DB>, dialect: SqlDialect, schema: string | undefined): Promise<void> {
   await dialect.runMigrations(db, async (conn) => {
     const migrator = new Migrator({
       db: conn,

@@ -20,7 +20,7 @@
  */
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Repos, Store } from '../app/store.js';
 import { AuditStore } from './audit-store.js';
@@ -35,6 +35,7 @@ import { LeaseStore } from './lease-store.js';
 import { LifecycleStore } from './lifecycle-store.js';
 import { MetaStore } from './meta-store.js';
 import { migrateToLatest } from './migrate.js';
+import { OwnSchemaPostgresDialect } from './own-schema-introspector.js';
 import { channelName, KEYSTORE_CHANNEL } from './pg-listener.js';
 import { RotationStore } from './rotation-store.js';
 import { withStatementCache } from './statement-cache.js';
@@ -156,11 +157,16 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   }
   const pool = new pg.Pool({ ...postgresConnection(target.connectionString, schema), max: options.poolSize ?? 10 });
   pool.on('error', (error) => options.onPoolError?.(error));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let resolved: string;
   try {
-    const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
-    const resolved = schema ?? current.rows[0]?.schema ?? undefined;
-    if (resolved === undefined) throw new Error('The PostgreSQL search_path names no existing schema; pass a schema.');
+    resolved = schema ?? (await pool.query<{ schema: string | null }>('select current_schema() as schema')).rows[0]?.schema ?? '';
+    if (resolved === '') throw new Error('The PostgreSQL search_path names no existing schema; pass a schema.');
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }, resolved) });
+  try {
     return await migrated(db, postgresDialect, { connectionString: postgresConnection(target.connectionString, undefined).connectionString, schema: resolved }, null);
   } catch (error) {
     await db.destroy();

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import type { NewUser } from '../../src/app/accounts.js';
 import type { NewCertificate } from '../../src/app/certificates.js';
@@ -23,7 +24,8 @@ import { changedSlots, makeDefault, moveDown } from '../../src/domain/keystore.j
 import { refusedWith } from '../support/refusals.js';
 import { found } from '../support/found.js';
 import { MIGRATION_NAMES } from '../../src/storage/migrations/index.js';
-import { forEachDatabase, type TestDatabase } from '../support/databases.js';
+import { forEachDatabase, TEST_PG_URL, type TestDatabase } from '../support/databases.js';
+import { OwnSchemaPostgresDialect } from '../../src/storage/own-schema-introspector.js';
 
 const T0 = '2025-01-01T00:00:00.000Z';
 
@@ -615,6 +617,44 @@ forEachDatabase('Store contract', (ctx) => {
       const db = await ctx.database();
       const [a, b] = await Promise.all([db.open(), db.open()]); // migrating concurrently is safe too
       await assertSerialised(a, b);
+    });
+  }
+
+  if (ctx.dialect === 'postgres') {
+    it('introspects only its own schema, so other schemas dropped meanwhile cannot fail a migration', async () => {
+      const own = await ctx.database();
+      const other = await ctx.database();
+      await (await own.open()).close();
+      await (await other.open()).close();
+      const schema = found(own.schema, 'the PostgreSQL schema');
+      const pool = new pg.Pool({ connectionString: TEST_PG_URL, max: 1 });
+      const db = new Kysely<unknown>({ dialect: new OwnSchemaPostgresDialect({ pool }, schema) });
+      try {
+        assert.deepEqual(await db.introspection.getSchemas(), [{ name: schema }]);
+        const tables = await db.introspection.getTables();
+        assert.ok(tables.length > 5, `certfleet's tables: ${tables.map((t) => t.name).join(', ')}`);
+        assert.deepEqual(new Set(tables.map((t) => t.schema)), new Set([schema]), 'only the own schema');
+        assert.ok(!tables.some((t) => t.name === 'kysely_migration'), "Kysely's own tables only when asked");
+        const withInternal = await db.introspection.getTables({ withInternalKyselyTables: true });
+        assert.ok(withInternal.some((t) => t.name === 'kysely_migration'));
+        const devices = found(tables.find((t) => t.name === 'devices'), 'the devices table');
+        assert.ok(devices.columns.some((c) => c.name === 'id' && !c.isNullable), devices.columns.map((c) => c.name).join(', '));
+      } finally {
+        await db.destroy();
+      }
+
+      // Schemas that vanish while new databases migrate (the test suite's own pattern, which made
+      // Kysely's all-schema introspector fail with invalid_schema_name).
+      const doomed = await Promise.all(Array.from({ length: 8 }, () => ctx.database()));
+      await Promise.all(doomed.map(async (d) => (await d.open()).close()));
+      const fresh = await Promise.all(Array.from({ length: 3 }, () => ctx.database()));
+      const [stores] = await Promise.all([
+        Promise.all(fresh.map((d) => d.open())),
+        (async () => {
+          for (const d of doomed) await d.drop();
+        })(),
+      ]);
+      for (const opened of stores) assert.deepEqual(await opened.keystore.list(), []);
     });
   }
 
