@@ -26,6 +26,7 @@ import {
   backupCorrupt,
   backupTablesOf,
   compareCertificates,
+  keystoreView,
   keptCertificates,
   PRIVATE_KEY_COLUMN,
   type BackupCertificate,
@@ -131,14 +132,23 @@ export interface BackupSummary {
 
 function toBackupCertificates(rows: readonly unknown[][], columns: readonly string[]): BackupCertificate[] {
   const at = (name: string) => columns.indexOf(name);
-  const sorted = [...rows].sort((a, b) => Number(a[at('position')]) - Number(b[at('position')]));
-  return sorted.map((r, i) => ({
-    alias: String(r[at('alias')]),
-    position: Number(r[at('position')]),
-    isDefault: i === 0,
-    active: Number(r[at('active')]) === 1,
-    sha256Fingerprint: String(r[at('sha256_fingerprint')]),
-  }));
+  return keystoreView(
+    rows.map((r) => ({
+      alias: String(r[at('alias')]),
+      position: Number(r[at('position')]),
+      active: Number(r[at('active')]) === 1,
+      sha256Fingerprint: String(r[at('sha256_fingerprint')]),
+    })),
+  );
+}
+
+/** The rows of every table a backup holds, in one snapshot. */
+async function countRows(snap: BackupSnapshot): Promise<BackupCounts> {
+  return Object.fromEntries(await Promise.all(BACKUP_TABLES.map(async (t) => [t, await snap.count(t)] as const))) as BackupCounts; // one entry per BACKUP_TABLES name
+}
+
+function totalOf(counts: Partial<BackupCounts>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
 /** B1: writes the whole state to `out`, encrypted under the passphrase. Admin only; audited. */
@@ -155,8 +165,8 @@ export async function createBackup(ctx: AppContext, actor: Actor, out: Writable,
       const w = BackupFileWriter.open(out, { passphrase: o.passphrase, ...(o.scryptLogN !== undefined ? { scryptLogN: o.scryptLogN } : {}) });
       writer = w;
       const result = await ctx.store.backups.readSnapshot(async (snap) => {
-        const counts = Object.fromEntries(await Promise.all(BACKUP_TABLES.map(async (t) => [t, await snap.count(t)] as const))) as Record<BackupTable, number>;
-        const totalRows = BACKUP_TABLES.reduce((n, t) => n + counts[t], 0);
+        const counts = await countRows(snap);
+        const totalRows = totalOf(counts);
         const certColumns = ctx.store.backups.columns('certificates');
         const certRows = (await snap.page('certificates', null, Number.MAX_SAFE_INTEGER)).rows;
         await w.header({
@@ -396,13 +406,9 @@ const DEFAULT_BYTES_PER_ROW = 160;
  * backup that succeeded (the file is encrypted, so nobody can count its rows on the way).
  */
 export async function estimateBackupBytes(ctx: AppContext): Promise<number> {
-  const rows = await ctx.store.backups.readSnapshot(async (snap) => {
-    let n = 0;
-    for (const t of BACKUP_TABLES) n += await snap.count(t);
-    return n;
-  });
-  const last = (await ctx.store.backups.listRuns(20)).find((r) => r.result === 'ok' && r.sizeBytes !== null);
-  const lastRows = last ? Object.values(last.counts).reduce((a, b) => a + b, 0) : 0;
+  const [rows, runs] = await Promise.all([ctx.store.backups.readSnapshot(async (snap) => totalOf(await countRows(snap))), ctx.store.backups.listRuns(20)]);
+  const last = runs.find((r) => r.result === 'ok' && r.sizeBytes !== null);
+  const lastRows = last ? totalOf(last.counts) : 0;
   const perRow = last && lastRows > 0 && last.sizeBytes !== null ? last.sizeBytes / lastRows : DEFAULT_BYTES_PER_ROW;
   return Math.round(rows * perRow + 2048);
 }

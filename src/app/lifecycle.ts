@@ -170,10 +170,16 @@ export const TIMELINE_LENGTH = 200;
 /** `lifecycle show` (read permission, like the rotation's status). */
 export async function lifecycleStatus(ctx: AppContext, actor: Actor): Promise<LifecycleStatus> {
   authorize(actor, Permission.read);
-  const settings = await ctx.store.lifecycle.settings();
+  // Independent reads of a status page, at once (a pool on PostgreSQL; SQLite serialises them anyway).
+  const [settings, keystore, cohorts, successions, events] = await Promise.all([
+    ctx.store.lifecycle.settings(),
+    ctx.store.keystore.list(),
+    ctx.store.rotation.cohorts(),
+    ctx.store.lifecycle.successions(50),
+    ctx.store.lifecycle.events(TIMELINE_LENGTH),
+  ]);
   const now = ctx.clock.now();
-  const entries = (await ctx.store.keystore.list()).map(lifecycleEntry);
-  const cohorts = await ctx.store.rotation.cohorts();
+  const entries = keystore.map(lifecycleEntry);
   const track = (role: SuccessionRole, e: LifecycleEntry): TrackedCertificate => ({
     alias: e.alias,
     role,
@@ -187,8 +193,8 @@ export async function lifecycleStatus(ctx: AppContext, actor: Actor): Promise<Li
     settings,
     nextWindow: settings.enabled ? nextWindowStart(parseWindow(settings.window), now).toISOString() : null,
     tracked,
-    successions: await ctx.store.lifecycle.successions(50),
-    events: await ctx.store.lifecycle.events(TIMELINE_LENGTH),
+    successions,
+    events,
   };
 }
 

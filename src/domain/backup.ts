@@ -239,6 +239,13 @@ export interface CertificateComparison {
   readonly onlyCurrent: readonly BackupCertificate[];
 }
 
+/** A keystore as a backup's header lists it: in order, the top entry the default. */
+export function keystoreView(entries: readonly Omit<BackupCertificate, 'isDefault'>[]): BackupCertificate[] {
+  return [...entries]
+    .sort((a, b) => a.position - b.position)
+    .map((c, i) => ({ alias: c.alias, position: c.position, isDefault: i === 0, active: c.active, sha256Fingerprint: c.sha256Fingerprint }));
+}
+
 /** B2: the backup's certificates against those in use, and the keystore the restore makes. */
 export function compareCertificates(
   backup: readonly BackupCertificate[],
@@ -246,14 +253,7 @@ export function compareCertificates(
   keepCurrent: boolean,
 ): CertificateComparison {
   const byPosition = (a: { position: number }, b: { position: number }) => a.position - b.position;
-  const top = Math.min(...current.map((c) => c.position));
-  const currentView = [...current].sort(byPosition).map((c) => ({
-    alias: c.alias,
-    position: c.position,
-    isDefault: c.position === top,
-    active: c.active,
-    sha256Fingerprint: c.sha256Fingerprint,
-  }));
+  const currentView = keystoreView(current);
   const backupFps = new Set(backup.map((c) => c.sha256Fingerprint));
   const currentFps = new Set(current.map((c) => c.sha256Fingerprint));
   const kept = keepCurrent ? keptCertificates(backup, current) : [];

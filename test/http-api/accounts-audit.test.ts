@@ -7,17 +7,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AppContext } from '../../src/app/context.js';
 import type { Store } from '../../src/app/store.js';
-import { openTestStore } from '../support/databases.js';
-import { apiOn, assertError, startApi, type ApiHarness } from './support.js';
+import { apiOn, assertError, startSqliteApi, type ApiHarness } from './support.js';
 
 describe('accounts and the audit log', () => {
   let h: ApiHarness;
   before(async () => {
-    h = await startApi(await openTestStore('sqlite'));
+    h = await startSqliteApi();
   });
   after(async () => {
     await h.close();
-    await h.ctx.store.close();
   });
 
   it('refuses malformed user names and the audit log\'s own actor names with invalid_username', async () => {

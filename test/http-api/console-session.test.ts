@@ -11,8 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import fastify, { type LightMyRequestResponse } from 'fastify';
 import { CONSOLE_CSP, registerConsole } from '../../src/transport/http-api/console.js';
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
-import { openTestStore } from '../support/databases.js';
-import { assertError, auditSince, keystoreState, lastAuditId, PASSWORDS, startApi, type ApiHarness } from './support.js';
+import { assertError, auditSince, keystoreState, lastAuditId, PASSWORDS, startSqliteApi, type ApiHarness } from './support.js';
 import type { Me, SessionStart } from '../../src/transport/http-api/contract/index.js';
 
 interface Session {
@@ -43,11 +42,10 @@ describe('console session cookie and CSRF', () => {
     h.app.inject({ method, url, headers: { cookie: s.cookie, ...extra }, ...(payload ? { payload } : {}) });
 
   before(async () => {
-    h = await startApi(await openTestStore('sqlite'));
+    h = await startSqliteApi();
   });
   after(async () => {
     await h.close();
-    await h.ctx.store.close();
   });
 
   it('logs in with a cookie that script cannot read and the browser sends to no other site', async () => {
@@ -203,8 +201,7 @@ describe('console static files', () => {
   });
 
   it('is served by the API server without a token and is not part of the API document', async () => {
-    const store = await openTestStore('sqlite');
-    const h = await startApi(store);
+    const h = await startSqliteApi();
     try {
       const res = await h.call('anonymous', { method: 'GET', url: '/' });
       assert.ok(res.statusCode === 200 || res.statusCode === 503, `${res.statusCode}`);
@@ -213,7 +210,6 @@ describe('console static files', () => {
       assert.equal(Object.keys(doc.paths).some((p) => p === '/' || p.startsWith('/assets')), false);
     } finally {
       await h.close();
-      await store.close();
     }
   });
 });

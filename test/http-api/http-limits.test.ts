@@ -10,9 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { openTestStore } from '../support/databases.js';
 import { acceptedSuites, staticRsaSuites } from '../support/tls-probe.js';
-import { fixture, startApi, type ApiHarness } from './support.js';
+import { fixture, startSqliteApi, type ApiHarness } from './support.js';
 import { buildHttpApi, HSTS_HEADER, type HttpLimits } from '../../src/transport/http-api/server.js';
 import { allowedHostNames } from '../../src/main/serve.js';
 import { TLS_CIPHERS } from '../../src/transport/tls-profile.js';
@@ -44,12 +43,11 @@ describe('console/API server limits', () => {
   let h: ApiHarness;
   const servers: FastifyInstance[] = [];
   before(async () => {
-    h = await startApi(await openTestStore('sqlite'));
+    h = await startSqliteApi();
   });
   after(async () => {
     for (const s of servers) await s.close();
     await h.close();
-    await h.ctx.store.close();
   });
 
   async function serve(limits: Partial<HttpLimits>, extra: { https?: { key: Buffer; cert: Buffer }; allowedHosts?: string[] } = {}): Promise<number> {

@@ -20,8 +20,7 @@ import { ErrorCode } from '../../src/domain/errors.js';
 import { IMPORT_ERRORS } from '../../src/transport/http-api/certificates.routes.js';
 import type { ErrorResponse } from '../../src/transport/http-api/contract/index.js';
 import { after, before, describe, it } from 'node:test';
-import { openTestStore } from '../support/databases.js';
-import { FIXTURE_PASSWORDS, fixture, startApi, type ApiHarness } from './support.js';
+import { FIXTURE_PASSWORDS, fixture, startSqliteApi, type ApiHarness } from './support.js';
 
 export const FUZZ_RUNS_TOTAL = Number(process.env.CERTFLEET_FUZZ_RUNS ?? 10_000);
 export const FUZZ_SEED = Number(process.env.CERTFLEET_FUZZ_SEED ?? (Date.now() ^ (process.pid << 8)) >>> 0);
@@ -185,7 +184,7 @@ export function fuzzSuite(name: string, fixtures: readonly string[], runs: numbe
   describe(`import fuzzing: ${name} (issue 10)`, () => {
     let h: ApiHarness;
     before(async () => {
-      h = await startApi(await openTestStore('sqlite'));
+      h = await startSqliteApi();
     });
     after(async () => h.close());
 

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/domain/errors.js';
 import { HTTP_STATUS } from '../../src/transport/http-api/errors.js';
-import { openTestStore } from '../support/databases.js';
-import { startApi, type ApiHarness } from './support.js';
+import { startSqliteApi, type ApiHarness } from './support.js';
 
 interface Operation {
   readonly operationId?: string;
@@ -30,7 +29,7 @@ describe('OpenAPI document', () => {
   let h: ApiHarness;
   let doc: Document;
   before(async () => {
-    h = await startApi(await openTestStore('sqlite'));
+    h = await startSqliteApi();
     const res = await h.call('anonymous', { method: 'GET', url: '/api/v1/openapi.json' });
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^application\/json/);
@@ -38,7 +37,6 @@ describe('OpenAPI document', () => {
   });
   after(async () => {
     await h.close();
-    await h.ctx.store.close();
   });
 
   it('is OpenAPI 3 with bearer security', () => {

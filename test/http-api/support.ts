@@ -20,6 +20,7 @@ import type { Store } from '../../src/app/store.js';
 import type { Role } from '../../src/domain/roles.js';
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
 import { testAppContext } from '../support/app-context.js';
+import { openTestStore } from '../support/databases.js';
 import type { ErrorResponse, LoginAnswer } from '../../src/transport/http-api/contract/index.js';
 
 export type Caller = Role | 'anonymous';
@@ -119,6 +120,27 @@ export async function startApi(store: Store, options: StartOptions = {}): Promis
     actor: (role) => authenticate(ctx, tokens[role]),
     close: () => app.close(),
   };
+}
+
+/**
+ * `startApi` on a fresh SQLite database of its own; `close()` closes the API and the store, which
+ * removes the database.
+ */
+export async function startSqliteApi(options: StartOptions = {}): Promise<ApiHarness> {
+  const store = await openTestStore('sqlite');
+  try {
+    const h = await startApi(store, options);
+    return {
+      ...h,
+      close: async () => {
+        await h.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 }
 
 /** The error document, exactly: `{"error":{"code","message","details"}}`, with the status of its code. */

@@ -2,8 +2,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { openTestStore } from '../support/databases.js';
-import { fixture, startApi, type ApiHarness } from './support.js';
+import { fixture, startSqliteApi, type ApiHarness } from './support.js';
 import { buildHttpApi } from '../../src/transport/http-api/server.js';
 
 /** The first PEM block with this label in the text. */
@@ -16,11 +15,10 @@ function pemBlock(text: string, label: RegExp): string {
 describe('REST API transport', () => {
   let h: ApiHarness;
   before(async () => {
-    h = await startApi(await openTestStore('sqlite'));
+    h = await startSqliteApi();
   });
   after(async () => {
     await h.close();
-    await h.ctx.store.close();
   });
 
   it('serves HTTPS with the web certificate it is given', async () => {
