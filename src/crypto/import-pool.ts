@@ -16,6 +16,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { CertfleetError, ErrorCode, RETRY_AFTER_DETAIL, type ErrorDetails } from '../domain/errors.js';
+import type { Scheduler, Timer } from '../domain/time.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import-limits.js';
 import { SPARE_CORES } from './bounded-work.js';
 import type { IntegrityCheck, KeystoreFormat } from './keystore-contents.js';
@@ -72,7 +73,7 @@ interface Job {
 interface Slot {
   readonly worker: Worker;
   job: Job | null;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
 }
 
 export function importTimedOut(deadlineMs: number): CertfleetError {
@@ -115,7 +116,11 @@ export class ImportPool {
   private readonly queue: Job[] = [];
   private closed = false;
 
-  constructor(readonly options: ImportPoolOptions = DEFAULT_IMPORT_POOL_OPTIONS) {
+  /** `scheduler` times each read's deadline. */
+  constructor(
+    private readonly scheduler: Scheduler,
+    readonly options: ImportPoolOptions = DEFAULT_IMPORT_POOL_OPTIONS,
+  ) {
     if (!Number.isInteger(options.size) || options.size < 1) throw new Error(`import pool size ${options.size}: give at least 1`);
   }
 
@@ -171,13 +176,13 @@ export class ImportPool {
   private start(slot: Slot, job: Job): void {
     slot.job = job;
     slot.worker.ref();
-    slot.timer = setTimeout(() => void this.retire(slot, importTimedOut(this.options.deadlineMs)), this.options.deadlineMs);
+    slot.timer = this.scheduler.schedule(this.options.deadlineMs, () => void this.retire(slot, importTimedOut(this.options.deadlineMs)));
     slot.worker.postMessage(job.task);
   }
 
   private finish(slot: Slot, outcome: KeystoreEntryRead | Error): void {
     const job = slot.job;
-    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer?.cancel();
     slot.timer = null;
     slot.job = null;
     slot.worker.unref();
@@ -189,7 +194,7 @@ export class ImportPool {
   private async retire(slot: Slot, reason: Error): Promise<void> {
     if (!this.slots.delete(slot)) return;
     const job = slot.job;
-    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer?.cancel();
     slot.job = null;
     if (job) this.settle(job, reason);
     this.next();

@@ -6,6 +6,7 @@ import { CompatibilityRules } from '../app/compatibility.js';
 import type { AppContext } from '../app/context.js';
 import { DeviceCertificateCache } from '../app/device-keystore.js';
 import { ImportPool } from '../crypto/import-pool.js';
+import { nodeScheduler } from './system.js';
 
 /** The keystore reader is optional: left out, one pool with the default options serves every context of the process. */
 export type AppPorts = Omit<AppContext, 'compatibilityRules' | 'deviceCertificates' | 'keystoreReader'> & {
@@ -17,7 +18,7 @@ let sharedImportPool: ImportPool | null = null;
 export function createAppContext(ports: AppPorts): AppContext {
   return {
     ...ports,
-    keystoreReader: ports.keystoreReader ?? (sharedImportPool ??= new ImportPool()),
+    keystoreReader: ports.keystoreReader ?? (sharedImportPool ??= new ImportPool(nodeScheduler)),
     compatibilityRules: new CompatibilityRules(ports.store.compatibility, ports.clock),
     deviceCertificates: new DeviceCertificateCache(ports.store.keystore, ports.clock),
   };

@@ -180,7 +180,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
   if (master.created) out(`Created the master key ${join(dataDir, 'master.key')} (mode 0600). Back it up: without it the private keys cannot be read.`);
   const sealer = new KeySealer(master.key);
   const store = await openStore({ url: databaseUrl({ ...opts, dataDir }), onWarning: (message, details) => log.warn(details, message) });
-  const importPool = new ImportPool(importPoolOptionsFromEnv(process.env));
+  const importPool = new ImportPool(nodeScheduler, importPoolOptionsFromEnv(process.env));
   const closers: (() => Promise<void>)[] = [() => store.close(), () => importPool.close()];
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await close();

@@ -14,6 +14,9 @@ import { ImportPool, type ImportPoolOptions } from '../../src/crypto/import-pool
 import type { ErrorCode } from '../../src/domain/errors.js';
 import type { ErrorResponse, LoginAnswer } from '../../src/transport/http-api/contract/index.js';
 import { openTestStore } from '../support/databases.js';
+import { FakeTime } from '../support/fake-time.js';
+import { nodeScheduler } from '../../src/main/system.js';
+import type { Scheduler } from '../../src/domain/time.js';
 import { refusedWith } from '../support/refusals.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
 import { FIXTURE_PASSWORDS, fixture } from './support.js';
@@ -36,8 +39,8 @@ interface Served {
   close(): Promise<void>;
 }
 
-async function serve(options: Partial<ImportPoolOptions> = {}, limits: Partial<ImportLimits> = {}): Promise<Served> {
-  const pool = new ImportPool({ size: 2, deadlineMs: 15_000, maxQueue: 8, ...options, limits: { ...DEFAULT_IMPORT_LIMITS, ...limits } });
+async function serve(options: Partial<ImportPoolOptions> = {}, limits: Partial<ImportLimits> = {}, scheduler: Scheduler = nodeScheduler): Promise<Served> {
+  const pool = new ImportPool(scheduler, { size: 2, deadlineMs: 15_000, maxQueue: 8, ...options, limits: { ...DEFAULT_IMPORT_LIMITS, ...limits } });
   const started = new EventTarget();
   const reads: Promise<unknown>[] = [];
   const keystoreReader: KeystoreReader = {
@@ -91,8 +94,11 @@ function describeProbes(a: Attack): string {
   return `/healthz over ${a.healthzSamples} probes: p95 ${a.p95HealthzMs.toFixed(1)} ms, worst ${a.worstHealthzMs.toFixed(1)} ms; import answered in ${a.importMs.toFixed(0)} ms`;
 }
 
-/** Sends the import and, until it is answered, GET /healthz one after the other; measures both. */
-async function attack(s: Served, file: Buffer, signal?: AbortSignal): Promise<Attack> {
+/**
+ * Sends the import and, until it is answered, GET /healthz one after the other; measures both.
+ * `afterProbe` is told the number of each probe as it finishes.
+ */
+async function attack(s: Served, file: Buffer, signal?: AbortSignal, afterProbe?: (n: number) => void): Promise<Attack> {
   const t0 = performance.now();
   let answered = false;
   const importing = fetch(`${s.server.url}/api/v1/certificates/import`, {
@@ -111,6 +117,7 @@ async function attack(s: Served, file: Buffer, signal?: AbortSignal): Promise<At
       await health.arrayBuffer();
       assert.equal(health.status, 200);
       latencies.push(performance.now() - t);
+      afterProbe?.(latencies.length);
     } while (!answered);
     latencies.sort((x, y) => x - y);
     return { worst: latencies[latencies.length - 1] ?? 0, p95: latencies[Math.floor(latencies.length * 0.95)] ?? 0, samples: latencies.length };
@@ -188,11 +195,21 @@ describe('hostile imports against the real server (issue 10)', () => {
 
 describe('work that runs long stays off the event loop (issue 10)', () => {
   it('a file within raised limits but past the deadline is stopped (import_timed_out) while /healthz stays fast', async (t) => {
-    // the limit raised so that 4,000,000 PBKDF2 iterations run for real (~3 s), stopped at 1.5 s
-    const s = await serve({ deadlineMs: 1500 }, { maxDerivationRounds: 1e9 });
+    // The limit raised so that 4,000,000 PBKDF2 iterations run for real (a second or more on any
+    // machine); the deadline is on fake time and passes once the read has run while /healthz
+    // answered 12 probes, however fast this machine is.
+    const time = new FakeTime('2030-01-01T00:00:00Z');
+    const s = await serve({ deadlineMs: 1500 }, { maxDerivationRounds: 1e9 }, time);
     try {
       const before = await keystoreState(s);
-      const a = await attack(s, fixture('hostile/pem-aes-4m-iterations.pem'));
+      let reading = false;
+      s.started.addEventListener('read', () => (reading = true), { once: true });
+      let passed = false;
+      const a = await attack(s, fixture('hostile/pem-aes-4m-iterations.pem'), undefined, (n) => {
+        if (n < 12 || !reading || passed) return;
+        passed = true;
+        void time.advance(1500);
+      });
       assert.equal(a.code, 'import_timed_out');
       assert.ok(a.healthzSamples > 10, `${a.healthzSamples} probes`);
       assert.ok(a.p95HealthzMs < HEALTHZ_BUDGET_MS, describeProbes(a));
@@ -226,7 +243,7 @@ describe('work that runs long stays off the event loop (issue 10)', () => {
   });
 
   it('the pool refuses a read beyond its queue with import_busy, and one whose signal has aborted with import_cancelled', async () => {
-    const pool = new ImportPool({ size: 1, deadlineMs: 15_000, maxQueue: 0, limits: { ...DEFAULT_IMPORT_LIMITS, maxDerivationRounds: 1e9 } });
+    const pool = new ImportPool(nodeScheduler, { size: 1, deadlineMs: 15_000, maxQueue: 0, limits: { ...DEFAULT_IMPORT_LIMITS, maxDerivationRounds: 1e9 } });
     try {
       const slow = new AbortController();
       const running = pool.read({ file: fixture('hostile/pem-aes-4m-iterations.pem'), password: FIXTURE_PASSWORDS.storePassword }, slow.signal);
