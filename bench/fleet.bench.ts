@@ -215,6 +215,17 @@ async function main(): Promise<void> {
         goal('≥ 0.8×', steadyRate !== null && steadyRate >= 0.8 * bareRate),
         switchLoad,
       ]);
+      // No device can switch before its next check-in tells it of the change: a fleet learns at
+      // (devices / check-in interval) at most, whatever the server could do.
+      const learnRate = expected / (CHECKIN_MS / 1000);
+      rows.push([
+        `switch rate beside the rate the fleet learns of the change (${expected} devices / ${CHECKIN_MS / 1000} s check-in interval)`,
+        steadyRate !== null ? `${steadyRate.toFixed(1)}/s` : 'too few samples',
+        `learning: ${learnRate.toFixed(1)}/s${learnRate < 0.8 * bareRate ? ` (< 0.8 × ${bareRate.toFixed(1)}/s: the schedule, not the server, caps the ratio to the bare rate at ${(learnRate / bareRate).toFixed(2)}×)` : ''}`,
+        steadyRate !== null ? ratio(steadyRate, learnRate) : '',
+        'reported',
+        switchLoad,
+      ]);
       console.log(`switching at ${steadyRate?.toFixed(1) ?? '?'}/s from 10 % to 90 %; ${expected} full handshakes at the bare rate take at least ${(minimumMs / 1000).toFixed(1)} s`);
       console.log(doneMs !== null ? `all ${expected} compatible devices on "next" after ${(doneMs / 1000).toFixed(1)} s` : `only ${onNext}/${expected} after ${(limitMs / 1000).toFixed(0)} s`);
       rows.push([

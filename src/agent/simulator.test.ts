@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_MIX } from './profiles.js';
-import { assignProfiles, limiter, parseMix, SimulationStopped } from './simulator.js';
+import { assignProfiles, firstCheckInDelay, limiter, parseMix, SimulationStopped } from './simulator.js';
 
 describe('simulator fleet', () => {
   it('parses a mix and refuses unknown profiles and malformed parts', () => {
@@ -24,6 +24,42 @@ describe('simulator fleet', () => {
     const odd = assignProfiles(3, { 'igel-os-12': 1, 'igel-os-11': 1 });
     assert.equal(odd.length, 3, 'the remainder goes to someone');
     assert.equal(assignProfiles(7, { 'igel-os-12': 1 }).length, 7);
+  });
+
+  it('puts first check-ins evenly over the interval, however unevenly the devices registered', () => {
+    const interval = 60_000;
+    const deciles = new Array<number>(10).fill(0);
+    // 1,000 devices that all registered within the first 6 s of the run (a skew a random delay after
+    // registration would carry into every interval), and 1,000 that registered over 3 intervals.
+    for (let i = 0; i < 2000; i++) {
+      const registeredAt = i < 1000 ? (i * 6) % 6000 : (i * 179) % (3 * interval);
+      const u = ((i * 7919) % 2000) / 2000;
+      const delay = firstCheckInDelay(registeredAt, interval, u);
+      assert.ok(delay >= 0 && delay < interval, `a delay within one interval: ${delay}`);
+      const at = registeredAt + delay;
+      assert.ok(Math.abs((at % interval) - u * interval) < 1e-6, 'the check-in falls on the phase u of the grid');
+      const decile = Math.floor(((at % interval) / interval) * 10);
+      deciles[decile] = (deciles[decile] ?? 0) + 1;
+    }
+    assert.deepEqual(deciles, new Array<number>(10).fill(200), 'each tenth of the interval gets a tenth of the check-ins');
+  });
+
+  it('lets tasks of registered devices go before waiting registrations', async () => {
+    const limit = limiter(1);
+    const order: string[] = [];
+    const gate = deferred();
+    const first = limit(async () => {
+      order.push('register 1');
+      await gate.promise;
+    }, 'registering');
+    const queued = [
+      limit(async () => void order.push('register 2'), 'registering'),
+      limit(async () => void order.push('register 3'), 'registering'),
+      limit(async () => void order.push('check-in'), 'registered'),
+    ];
+    gate.resolve();
+    await Promise.all([first, ...queued]);
+    assert.deepEqual(order, ['register 1', 'check-in', 'register 2', 'register 3']);
   });
 
   it('runs at most n tasks at a time, the others in order, and refuses the waiting ones when stopped', async () => {
