@@ -47,7 +47,7 @@ export async function changeSetting(ctx: AppContext, actor: Actor, name: string,
       const previous = await readSettings(tx.meta);
       await tx.meta.put(EXPIRY_WARNING_KEY, String(days));
       await audit.ok(tx, { value: formatWarningWindow(days), previous: formatWarningWindow(previous.expiryWarningDays) });
-      return readSettings(tx.meta);
+      return { ...previous, expiryWarningDays: days };
     });
   });
 }

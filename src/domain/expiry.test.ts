@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CertfleetError, ErrorCode } from './errors.js';
+import { DAY_MS } from './time.js';
 import { DEFAULT_EXPIRY_WARNING_DAYS, expiryAlerts, expiryStatus, parseWarningWindow, reportDay } from './expiry.js';
 
 const NOW = new Date('2027-03-01T12:00:00Z');
 const USED = { pinned: 3, pending: 0 };
 const PENDING_ONLY = { pinned: 0, pending: 2 };
 const UNUSED = { pinned: 0, pending: 0 };
-const plusDays = (days: number) => new Date(NOW.getTime() + days * 86_400_000).toISOString();
+const plusDays = (days: number) => new Date(NOW.getTime() + days * DAY_MS).toISOString();
 
 describe('expiry status (L1)', () => {
   it('warns about a certificate in use from the moment it enters the window, not a millisecond before', () => {

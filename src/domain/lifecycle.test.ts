@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { DAY_MS } from './time.js';
 import { describe, it } from 'node:test';
 import { algorithmMask, DEFAULT_COMPATIBILITY_RULES, supportedAlgorithms } from './compatibility.js';
 import { CertfleetError, ErrorCode } from './errors.js';
+import { DAY_MS } from './time.js';
 import {
   formatWindow,
   inWindow,

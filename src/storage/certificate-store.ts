@@ -3,7 +3,7 @@
  * counts and the keystore revision. Key material is stored exactly as given: sealing it is the
  * caller's job (K11), and it is read only by `keyMaterial`/`allKeyMaterial`, never by `list`.
  */
-import { sql, type Expression, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { CertificateUsage, KeystoreSlot } from '../domain/keystore.js';
 import { CertfleetError, ErrorCode } from '../domain/errors.js';
 import type { NewCertificate } from '../app/certificates.js';
@@ -14,7 +14,7 @@ import { fromIntBoolean, oneOf, timestamp, toInt, toIntBoolean } from './columns
 import type { SqlDialect } from './dialect.js';
 import type { CertificateRow, Database } from './schema.js';
 import type { KeystoreDigestEntry } from '../domain/network-token.js';
-import { fallbackPending, joinedTarget } from './pending.js';
+import { certificateUsage, usageCounts } from './device-counts.js';
 
 const SOURCES: readonly CertificateSource[] = Object.values(CertificateSource);
 
@@ -39,32 +39,6 @@ const ENTRY_COLUMNS = [
   'c.source',
   'c.created_at',
 ] as const;
-
-/**
- * A certificate's usage counts, each a sum over its rows of device_counts (0008): a few dozen rows
- * whatever the fleet's size. Pinned: the certificate's own rows. Pending: only the rotation target
- * can be pending (storage/pending.ts), for the devices that pin another certificate and whose mask
- * has the target's bit — the other certificates' rows with that bit.
- */
-function usageCounts(db: Kysely<Database>, certificate: Expression<string>) {
-  const counts = db.selectFrom('device_counts as k');
-  const total = sql<string | number>`coalesce(sum(${sql.ref('k.n')}), 0)`;
-  return [
-    counts.select(total.as('n')).where('k.certificate_id', '=', certificate).as('pinned'),
-    counts
-      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.target_certificate_id', '=', certificate))
-      .select(total.as('n'))
-      .where('k.certificate_id', '<>', certificate)
-      .where(sql<number>`(${sql.ref('k.supported_mask')} & ${sql.ref('r.target_bit')})`, '<>', 0)
-      .as('pending'),
-    // The lifecycle's legacy-fallback move (pending.ts): the old fallback's rows with the fallback's bit.
-    counts
-      .innerJoin('rotation_state as r', (join) => join.on('r.id', '=', 1).on('r.fallback_to_id', '=', certificate))
-      .select(total.as('n'))
-      .where(fallbackPending('k.', joinedTarget('r')))
-      .as('fallback_pending'),
-  ] as const;
-}
 
 /** A count as a subquery gives it: a string on PostgreSQL (int8), null when the subquery finds no row. */
 type CountColumn = string | number | bigint | null;
@@ -294,8 +268,7 @@ export class CertificateStore implements KeystoreRepo {
   }
 
   async usage(id: string): Promise<CertificateUsage> {
-    const row = await this.db.selectNoFrom(usageCounts(this.db, sql.val(id))).executeTakeFirstOrThrow();
-    return { pinned: toInt(row.pinned), pending: toInt(row.pending) + toInt(row.fallback_pending) };
+    return certificateUsage(this.db, id);
   }
 
   async bumpRevision(at: string): Promise<number> {

@@ -12,8 +12,8 @@ import type { DeviceCertificateState, DeviceContact } from '../app/device-check-
 import type { DeviceListQuery, DeviceQuery, DeviceRecord, Firmware, Page } from '../app/records.js';
 import type { NewDevice } from '../app/register-device.js';
 import type { DeviceRepo } from '../app/store.js';
-import { CertificateStore } from './certificate-store.js';
 import { parseStringList, timestamp, toInt, toJson } from './columns.js';
+import { certificateUsage, totalDevices } from './device-counts.js';
 import type { SqlDialect } from './dialect.js';
 import { effectivePending, joinedTarget, selectedTarget } from './pending.js';
 import type { CertificateRow, Database, DeviceRow } from './schema.js';
@@ -179,11 +179,8 @@ export class DeviceStore implements DeviceRepo {
 
   /** A count the device counters keep (0008): every device, or a certificate's pinned and pending (disjoint: pending.ts). */
   private async kept(certificateId: string | undefined): Promise<number> {
-    if (certificateId === undefined) {
-      const row = await this.db.selectFrom('device_counts').select(sql<string | number>`coalesce(sum(n), 0)`.as('n')).executeTakeFirstOrThrow();
-      return toInt(row.n);
-    }
-    const usage = await new CertificateStore(this.db, this.dialect).usage(certificateId);
+    if (certificateId === undefined) return totalDevices(this.db);
+    const usage = await certificateUsage(this.db, certificateId);
     return usage.pinned + usage.pending;
   }
 

@@ -13,10 +13,10 @@ import { SYSTEM_ACTOR } from '../../src/app/context.js';
 import { openTestStore } from '../support/databases.js';
 import { registerProfile } from '../support/device-fleet.js';
 import { FakeTime } from '../support/fake-time.js';
+import { DAY_MS as DAY } from '../../src/domain/time.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/test-server.js';
 import { browserSuite, goTo, launchBrowser, logIn, newConsolePage, orderedSteps, screenshot } from './browser.js';
 
-const DAY = 86_400_000;
 
 browserSuite('web console: certificates in use that expire', () => {
   let server: TestServer;

@@ -14,9 +14,9 @@ import type { CertificateSummary, IssuedApiToken, SettingsView } from '../../src
 import { forEachDatabase } from '../support/databases.js';
 import { registerProfile } from '../support/device-fleet.js';
 import { FakeTime } from '../support/fake-time.js';
+import { DAY_MS as DAY } from '../../src/domain/time.js';
 import { assertError, startApi, type ApiHarness } from '../http-api/support.js';
 
-const DAY = 86_400_000;
 
 interface LogLine {
   readonly level: 'info' | 'warn' | 'error';

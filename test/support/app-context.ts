@@ -6,7 +6,7 @@
  *
  *   const ctx = testAppContext(store);                          // system clock, Node's random
  *   const ctx = testAppContext(store, { clock: fixedClock('2030-01-01T00:00:00Z'), random: new SeededRandom() });
- *   const later = { ...ctx, clock: laterClock(ctx.clock, 2 * DAY_MS) };   // same store, two days on
+ *   const later = { ...ctx, clock: laterClock(ctx.clock, 2 * DAY_MS) };   // same store, two days on (DAY_MS: domain/time.ts)
  */
 import { randomBytes } from 'node:crypto';
 import type { AppContext, KeystoreChange } from '../../src/app/context.js';
@@ -19,7 +19,6 @@ import { systemClock, systemRandom } from '../../src/main/system.js';
 import { poolKeyPairSource } from './key-pool.js';
 
 export const TEST_HOST_NAME = 'certfleet.test';
-export const DAY_MS = 86_400_000;
 
 export interface TestAppContext extends AppContext {
   /** Every keystore change the use cases announced, in order. */

@@ -7,11 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { authorize } from '../../app/context.js';
 import { Permission } from '../../domain/roles.js';
-import type { ServerMetrics } from '../metrics/metrics.js';
+import { METRICS_PATH, type ServerMetrics } from '../metrics/metrics.js';
 import { actorOf } from './auth.js';
 import { fileAnswer, spec } from './operation.js';
-
-export const METRICS_PATH = '/metrics';
 
 export function registerMetricsRoutes(app: FastifyInstance, metrics: ServerMetrics): void {
   app.get(METRICS_PATH, {

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ServerMetrics } from './metrics.js';
+import { METRICS_PATH, type ServerMetrics } from './metrics.js';
 
 export interface MetricsListener {
   /** host:port it listens on. */
@@ -19,7 +19,7 @@ export interface MetricsListenerLog {
 export async function startMetricsListener(metrics: ServerMetrics, at: { readonly host: string; readonly port: number }, log: MetricsListenerLog): Promise<MetricsListener> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    if (path !== METRICS_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Only GET /metrics is served here.\n');
       return;
     }

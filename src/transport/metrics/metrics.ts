@@ -13,11 +13,13 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppContext } from '../../app/context.js';
-import type { RotationReport } from '../../app/rotation.js';
+import { UNKNOWN_PROFILE, type RotationReport } from '../../app/rotation.js';
 import { readSettings } from '../../app/settings.js';
-import { UNKNOWN_PROFILE } from '../../app/rotation.js';
 import { expiryStatus } from '../../domain/expiry.js';
 import type { DeviceChannelEvents, HandshakeFailure } from '../device-channel/device-channel.js';
+
+/** Where the metrics are served, on the API listener and on `--metrics-listen`. */
+export const METRICS_PATH = '/metrics';
 
 export interface MetricsOptions {
   readonly ctx: AppContext;
