@@ -3,8 +3,8 @@
  * replacement, read its own record. No call takes a device id from the request: each acts on the
  * device its credential belongs to, so one device can never reach another's record.
  *
- * A check-in is two statements: the credential lookup (unique index) and one UPDATE that records
- * the contact on the current pin. The pin the device presented decides (`outcomeOfPin`, rotation.ts):
+ * A check-in over the channel is one UPDATE that proves the credential and records the contact on
+ * the current pin (`checkInByCredential`). The pin the device presented decides (`outcomeOfPin`, rotation.ts):
  *
  *   pin = current          → unchanged (the one UPDATE)
  *   pin = pending          → confirmed: current = pin, pending = ∅, audited `device.pin-changed`
@@ -49,16 +49,16 @@ export interface DeviceContact {
 
 /** What a check-in reads and writes: single-row statements by key, whatever the fleet's size. */
 export interface DeviceCheckInRepo {
-  /** The id of the device whose credential has this hash (unique index). */
   /** The device whose credential has this hash (unique index), and whether it must register again. */
   findByCredentialHash(credentialHash: string): Promise<{ readonly id: string; readonly reRegistrationReason: string | null } | null>;
   findById(id: string): Promise<DeviceRecord | null>;
   /**
    * A check-in in one statement: last contact and OS version, written only when the device exists
-   * and `pinnedCertificateId` is null or its current certificate. Returns the state afterwards, or
-   * null when nothing was written (no such device, or another pin).
+   * and `pinnedCertificateId` is null or its current certificate; with `credentialHash`, also only
+   * when that is the device's credential and it need not register again. Returns the state
+   * afterwards, or null when nothing was written (no such device, another pin, another credential).
    */
-  recordContact(id: string, contact: DeviceContact): Promise<DeviceCertificateState | null>;
+  recordContact(id: string, contact: DeviceContact, credentialHash?: string): Promise<DeviceCertificateState | null>;
   /**
    * The confirmation of a replacement, as a compare-and-set: current `from` → `to`, only while the
    * device pins `from` and `to` is its pending replacement. Null when either no longer holds.
@@ -99,12 +99,24 @@ function unauthenticated(): CertfleetError {
   );
 }
 
-export async function authenticateDevice(ctx: AppContext, credential: string | undefined): Promise<DeviceIdentity> {
+/** What a credential names before the database is asked: its device id, and the hash the record keeps. */
+interface CredentialClaim {
+  readonly deviceId: string;
+  readonly credentialHash: string;
+}
+
+function claimOf(credential: string | undefined): CredentialClaim | null {
   const id = credential === undefined ? undefined : CREDENTIAL.exec(credential)?.[1];
-  if (id === undefined || credential === undefined) throw unauthenticated();
-  const found = await ctx.store.devices.findByCredentialHash(hashDeviceCredential(credential));
+  if (id === undefined || credential === undefined) return null;
+  return { deviceId: id, credentialHash: hashDeviceCredential(credential) };
+}
+
+export async function authenticateDevice(ctx: AppContext, credential: string | undefined): Promise<DeviceIdentity> {
+  const claim = claimOf(credential);
+  if (claim === null) throw unauthenticated();
+  const found = await ctx.store.devices.findByCredentialHash(claim.credentialHash);
   // The id in the credential must be the record's own: a secret never opens another record.
-  if (found === null || found.id !== id) throw unauthenticated();
+  if (found === null || found.id !== claim.deviceId) throw unauthenticated();
   if (found.reRegistrationReason !== null) {
     throw new CertfleetError(
       ErrorCode.re_registration_required,
@@ -130,22 +142,51 @@ export async function checkInDevice(
   req: { osVersion?: string },
 ): Promise<CheckInResult> {
   const osVersion = checkOsVersion(req.osVersion);
-  const certificates = ctx.deviceCertificates;
-  const pinned = conn.pinnedSha256Hex === null ? null : await certificates.findBySha256Hex(conn.pinnedSha256Hex);
-  const state = await recordContactOnPin(ctx, device.deviceId, 'check-in', {
+  const state = await recordContactOnPin(ctx, device.deviceId, 'check-in', await contactOf(ctx, conn, osVersion));
+  return checkInAnswer(ctx, device.deviceId, state, osVersion);
+}
+
+/**
+ * The device channel's check-in: the credential is proven by the statement that records the
+ * contact (`recordContact` with the credential's hash), so that the common case (a known device on
+ * its current pin, or on none) is one statement, not a lookup and then an UPDATE. Anything else
+ * (an unknown credential, a device that must register again, a pin to confirm or to refuse) finds
+ * no row there, wrote nothing, and goes the long way: `authenticateDevice`, then `checkInDevice`.
+ */
+export async function checkInByCredential(
+  ctx: AppContext,
+  credential: string | undefined,
+  conn: DeviceConnection,
+  req: { osVersion?: string },
+): Promise<CheckInResult> {
+  const claim = claimOf(credential);
+  if (claim === null) throw unauthenticated();
+  const osVersion = checkOsVersion(req.osVersion);
+  const state = await ctx.store.devices.recordContact(claim.deviceId, await contactOf(ctx, conn, osVersion), claim.credentialHash);
+  if (state === null) return checkInDevice(ctx, await authenticateDevice(ctx, credential), conn, req);
+  return checkInAnswer(ctx, claim.deviceId, state, osVersion);
+}
+
+async function contactOf(ctx: AppContext, conn: DeviceConnection, osVersion: string | undefined): Promise<DeviceContact> {
+  const pinned = conn.pinnedSha256Hex === null ? null : await ctx.deviceCertificates.findBySha256Hex(conn.pinnedSha256Hex);
+  return {
     at: ctx.clock.now().toISOString(),
     ...(osVersion !== undefined ? { osVersion } : {}),
     pinnedCertificateId: pinned?.id ?? null,
-  });
+  };
+}
+
+async function checkInAnswer(ctx: AppContext, deviceId: string, state: DeviceCertificateState, osVersion: string | undefined): Promise<CheckInResult> {
   if (osVersion !== undefined && state.declaredAlgorithms === null) {
     // New firmware may support more (or less): the table decides again; the reconciler acts on it.
     const mask = maskOfFirmware(await ctx.compatibilityRules.current(), state);
-    if (mask !== state.supportedMask) await ctx.store.devices.setSupportedMask(device.deviceId, mask);
+    if (mask !== state.supportedMask) await ctx.store.devices.setSupportedMask(deviceId, mask);
   }
+  const certificates = ctx.deviceCertificates;
   const current = await certificates.get(state.certificateId);
   const pending = state.pendingCertificateId === null ? null : await certificates.get(state.pendingCertificateId);
   return {
-    deviceId: device.deviceId,
+    deviceId,
     certificate: deviceCertificateView(current),
     replacement: pending === null ? null : { ...deviceCertificateView(pending), pem: pending.pem },
     checkInSeconds: CHECK_IN_SECONDS,

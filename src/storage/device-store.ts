@@ -16,6 +16,7 @@ import { parseStringList, timestamp, toInt, toJson } from './columns.js';
 import { certificateUsage, totalDevices } from './device-counts.js';
 import type { SqlDialect } from './dialect.js';
 import { effectivePending, joinedTarget, selectedTarget } from './pending.js';
+import { PrecompiledStatement } from './precompiled-statement.js';
 import type { CertificateRow, Database, DeviceRow } from './schema.js';
 
 type DeviceScope = ExpressionBuilder<Database & { d: Database['devices']; r: Database['rotation_state'] }, 'd' | 'r'>;
@@ -34,6 +35,15 @@ const STATE_COLUMNS = [
 ] as const;
 type StateRow = Pick<DeviceRow, 'certificate_id' | 'os_family' | 'os_version' | 'declared_algorithms' | 'supported_mask'> & {
   readonly pending_certificate_id: string | null;
+};
+
+/** The values of the check-in's UPDATE (DeviceStore.recordContact). */
+type ContactValues = {
+  readonly id: string;
+  readonly at: string;
+  readonly osVersion: string | undefined;
+  readonly pinned: string | null;
+  readonly credentialHash: string | undefined;
 };
 
 /** Firmware pairs per statement when masks are recomputed: well below every parameter limit. */
@@ -96,10 +106,16 @@ function defaultMask(device: NewDevice): number {
 }
 
 export class DeviceStore implements DeviceRepo {
-  constructor(
-    private readonly db: Kysely<Database>,
-    private readonly dialect: SqlDialect,
-  ) {}
+  private readonly db: Kysely<Database>;
+  private readonly dialect: SqlDialect;
+  /** The check-in's UPDATE (recordContact), compiled once per shape: it runs for every check-in. */
+  private readonly contactStatement: PrecompiledStatement<Database, ContactValues, StateRow>;
+
+  constructor(db: Kysely<Database>, dialect: SqlDialect) {
+    this.db = db;
+    this.dialect = dialect;
+    this.contactStatement = new PrecompiledStatement(db, (v: ContactValues) => this.contactUpdate(v));
+  }
 
   async insert(device: NewDevice): Promise<void> {
     await this.db
@@ -225,17 +241,26 @@ export class DeviceStore implements DeviceRepo {
     return result.numDeletedRows > 0n;
   }
 
-  async recordContact(id: string, contact: DeviceContact): Promise<DeviceCertificateState | null> {
-    let update = this.db
-      .updateTable('devices')
-      .set({ last_contact_at: timestamp(contact.at) })
-      .where('id', '=', id);
-    if (contact.osVersion !== undefined) update = update.set({ os_version: contact.osVersion });
-    const pinned = contact.pinnedCertificateId;
+  async recordContact(id: string, contact: DeviceContact, credentialHash?: string): Promise<DeviceCertificateState | null> {
+    const result = await this.contactStatement.execute({
+      id,
+      at: timestamp(contact.at),
+      osVersion: contact.osVersion,
+      pinned: contact.pinnedCertificateId,
+      credentialHash,
+    });
+    return this.stateOf(result.rows[0]);
+  }
+
+  private contactUpdate(v: ContactValues) {
+    let update = this.db.updateTable('devices').set({ last_contact_at: v.at }).where('id', '=', v.id);
+    if (v.osVersion !== undefined) update = update.set({ os_version: v.osVersion });
     // Only a check-in on the current pin is written here; any other pin is the caller's to decide
     // (outcomeOfPin: a confirmation through switchPin, or a refusal that writes nothing).
-    if (pinned !== null) update = update.where('certificate_id', '=', pinned);
-    return this.stateOf(await update.returning(STATE_COLUMNS).executeTakeFirst());
+    if (v.pinned !== null) update = update.where('certificate_id', '=', v.pinned);
+    // The credential proven in the same statement (checkInByCredential).
+    if (v.credentialHash !== undefined) update = update.where('credential_hash', '=', v.credentialHash).where('re_registration_reason', 'is', null);
+    return update.returning(STATE_COLUMNS);
   }
 
   async switchPin(id: string, from: string, to: string, contact: DeviceContact): Promise<DeviceCertificateState | null> {

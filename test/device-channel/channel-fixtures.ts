@@ -145,7 +145,8 @@ export function memoryUseCases(keystore: { current: DeviceKeystore }): { uc: Dev
       if (credential !== MEMORY_CREDENTIAL) throw new CertfleetError(ErrorCode.device_unauthenticated, 'Unknown device credential.');
       return { deviceId: 'dev-1' };
     },
-    checkInDevice: async (_ctx, device, conn: ConnectionFacts) => {
+    checkInByCredential: async (ctx, credential, conn: ConnectionFacts) => {
+      const device = await uc.authenticateDevice(ctx, credential);
       pins.push(conn.pinnedSha256Hex);
       const top = keystore.current.entries[0] as DeviceKeystoreEntry; // never empty
       return { deviceId: device.deviceId, certificate: view(top), replacement: null, checkInSeconds: 60 };

@@ -11,7 +11,7 @@ import { createBackup, inspectBackup, restoreBackup, type BackupOpener, type Res
 import { deleteCertificate, generateCertificate } from '../../src/app/certificates.js';
 import { LifecycleEventStep, setLifecycle } from '../../src/app/lifecycle.js';
 import { SYSTEM_ACTOR, type Actor } from '../../src/app/context.js';
-import { authenticateDevice, checkInDevice } from '../../src/app/device-check-in.js';
+import { authenticateDevice, checkInByCredential, checkInDevice } from '../../src/app/device-check-in.js';
 import type { StoredCertificate } from '../../src/app/records.js';
 import { algorithmBit } from '../../src/domain/compatibility.js';
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
@@ -233,6 +233,8 @@ forEachDatabase('backup and restore', (db) => {
     const flagged = await listDevices(ctx, SYSTEM_ACTOR, { offset: 0, limit: 100, reRegistrationRequired: true });
     assert.deepEqual(new Set(flagged.items.map((d) => d.id)), new Set(listed.keys()));
     await assert.rejects(authenticateDevice(ctx, late.credential), refusedWith(ErrorCode.re_registration_required));
+    // The channel's one-statement check-in writes nothing for it and answers the same.
+    await assert.rejects(checkInByCredential(ctx, late.credential, { pinnedSha256Hex: null }, {}), refusedWith(ErrorCode.re_registration_required));
     // The same unit registering again replaces its waiting record.
     const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, {});
     const lateRecord = flagged.items.find((d) => d.id === late.deviceId) ?? assert.fail('late device listed');

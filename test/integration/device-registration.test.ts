@@ -10,6 +10,7 @@ import { deleteCertificate, generateCertificate, reorderCertificate, setCertific
 import { createEnrollmentToken } from '../../src/app/enrollment.js';
 import {
   authenticateDevice,
+  checkInByCredential,
   checkInDevice,
   confirmReplacement,
   getOwnDevice,
@@ -23,7 +24,7 @@ import { readKeystore, toPem } from '../../src/crypto/index.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../../src/domain/algorithms.js';
 import { PROFILE_IDENTITY } from '../../src/domain/compatibility.js';
 import { isCertfleetError } from '../../src/domain/errors.js';
-import { testAppContext, type TestAppContext } from '../support/app-context.js';
+import { fixedClock, laterClock, testAppContext, type TestAppContext } from '../support/app-context.js';
 import { found } from '../support/found.js';
 import { refusedWith } from '../support/refusals.js';
 import { forEachDatabase } from '../support/databases.js';
@@ -221,6 +222,51 @@ forEachDatabase('device registration and check-in', (db) => {
     await deleteDevice(ctx, SYSTEM_ACTOR, a.deviceId);
     await assert.rejects(authenticateDevice(ctx, a.credential), refusedWith('device_unauthenticated'));
     await assert.rejects(checkInDevice(ctx, { deviceId: a.deviceId }, pinning(ks.tckey), {}), refusedWith('device_unauthenticated'));
+  });
+
+  it("the channel's check-in proves the credential in the statement that records it: one statement when all is well, the long way otherwise", async () => {
+    await setup();
+    const a = await registerProfile(ctx, 'igel-os-12');
+    const b = await registerProfile(ctx, 'igel-os-12');
+    let lookups = 0;
+    const devices = ctx.store.devices;
+    const findByCredentialHash = devices.findByCredentialHash.bind(devices);
+    devices.findByCredentialHash = (hash) => {
+      lookups++;
+      return findByCredentialHash(hash);
+    };
+    const at = fixedClock('2031-05-06T07:08:09.000Z');
+    const later = { ...ctx, clock: at };
+    // The common case: the answer of the long way, the contact written, no credential lookup.
+    const quick = await checkInByCredential(later, a.credential, pinning(ks.tckey), {});
+    assert.equal(lookups, 0);
+    assert.deepEqual(quick, await checkInDevice(later, await authenticateDevice(later, a.credential), pinning(ks.tckey), {}));
+    assert.equal((await getOwnDevice(ctx, a)).lastContactAt, '2031-05-06T07:08:09.000Z');
+    assert.equal((await checkInByCredential(later, a.credential, { pinnedSha256Hex: null }, { osVersion: '12.6.0' })).certificate.alias, 'tckey');
+    assert.equal((await getOwnDevice(ctx, a)).osVersion, '12.6.0');
+    // Forged credentials write nothing anywhere and are told what authenticateDevice tells.
+    const beforeA = await getOwnDevice(ctx, a);
+    const beforeB = await getOwnDevice(ctx, b);
+    const secretOfA = a.credential.split('.')[1] ?? '';
+    const secretOfB = b.credential.split('.')[1] ?? '';
+    const evenLater = { ...ctx, clock: laterClock(at, 60_000) };
+    for (const forged of [`cfd_${b.deviceId}.${secretOfA}`, `cfd_${a.deviceId}.${secretOfB}`, a.credential.slice(0, -1), '', undefined]) {
+      await assert.rejects(checkInByCredential(evenLater, forged, pinning(ks.tckey), {}), refusedWith('device_unauthenticated'), String(forged));
+    }
+    assert.deepEqual([await getOwnDevice(ctx, a), await getOwnDevice(ctx, b)], [beforeA, beforeB]);
+    // A pin to confirm finds no row on the short way and is confirmed on the long one (audited).
+    await reorderCertificate(ctx, SYSTEM_ACTOR, 'ec', 'default');
+    await runRotation(ctx, SYSTEM_ACTOR);
+    lookups = 0;
+    const confirmed = await checkInByCredential(evenLater, b.credential, pinning(ks.ec), {});
+    assert.deepEqual([confirmed.certificate.alias, confirmed.replacement, lookups], ['ec', null, 1]);
+    assert.equal((await getOwnDevice(ctx, b)).lastContactAt, '2031-05-06T07:09:09.000Z');
+    // Another entry's pin: refused on the long way, nothing written.
+    await assert.rejects(checkInByCredential(evenLater, a.credential, pinning(ks.legacy), {}), refusedWith('pin_not_allowed'));
+    assert.equal((await getOwnDevice(ctx, a)).lastContactAt, '2031-05-06T07:08:09.000Z');
+    // A deleted device's credential stops working at once.
+    await deleteDevice(ctx, SYSTEM_ACTOR, a.deviceId);
+    await assert.rejects(checkInByCredential(evenLater, a.credential, pinning(ks.tckey), {}), refusedWith('device_unauthenticated'));
   });
 
   it('lists, searches, shows and deletes devices (admin), and counts them per certificate (K10)', async () => {

@@ -2,14 +2,14 @@
  * What the device channel needs from src/app (docs/design/devices-contract.md), as one object so
  * that a test can wrap a use case (a fault injector, a counter) without touching the channel.
  */
-import { authenticateDevice, checkInDevice, confirmReplacement, getOwnDevice } from '../../app/device-check-in.js';
+import { authenticateDevice, checkInByCredential, confirmReplacement, getOwnDevice } from '../../app/device-check-in.js';
 import { keystoreRevision, loadDeviceKeystore } from '../../app/device-keystore.js';
 import { registerDevice } from '../../app/register-device.js';
 
 export interface DeviceUseCases {
   readonly registerDevice: typeof registerDevice;
   readonly authenticateDevice: typeof authenticateDevice;
-  readonly checkInDevice: typeof checkInDevice;
+  readonly checkInByCredential: typeof checkInByCredential;
   readonly confirmReplacement: typeof confirmReplacement;
   readonly getOwnDevice: typeof getOwnDevice;
   readonly loadDeviceKeystore: typeof loadDeviceKeystore;
@@ -19,7 +19,7 @@ export interface DeviceUseCases {
 export const APP_DEVICE_USE_CASES: DeviceUseCases = {
   registerDevice,
   authenticateDevice,
-  checkInDevice,
+  checkInByCredential,
   confirmReplacement,
   getOwnDevice,
   loadDeviceKeystore,

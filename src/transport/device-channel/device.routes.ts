@@ -109,10 +109,10 @@ export function deviceRoutes(ctx: AppContext, uc: DeviceUseCases, log: Logger, l
     [
       `POST ${DEVICE_API_PREFIX}/check-in`,
       async (req, conn) => {
-        const device = await authenticated(req);
+        // The credential is proven by the statement that records the check-in (one statement).
         const body = await readJsonBody(req);
         const osVersion = stringField(body, 'osVersion', { required: false, max: TEXT_MAX });
-        const r = await uc.checkInDevice(ctx, device, conn, osVersion !== undefined ? { osVersion } : {});
+        const r = await uc.checkInByCredential(ctx, bearer(req), conn, osVersion !== undefined ? { osVersion } : {});
         events.checkedIn();
         return {
           status: 200,
