@@ -24,6 +24,8 @@ import { pinServerName, helloServerName } from '../src/domain/device-names.js';
 import { algorithmMask } from '../src/domain/compatibility.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../src/domain/algorithms.js';
 import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
+import { APP_DEVICE_USE_CASES, type DeviceUseCases } from '../src/transport/device-channel/device-use-cases.js';
+import { CHECK_IN_SECONDS } from '../src/app/device-check-in.js';
 import { nodeScheduler } from '../src/main/system.js';
 import { testAppContext } from '../test/support/app-context.js';
 import { openTestStore } from '../test/support/databases.js';
@@ -64,6 +66,18 @@ async function main(): Promise<void> {
     const r = await registerDevice(ctx, { enrollmentToken: token, unitId: `02:BE:00:00:00:${i.toString(16).padStart(2, '0')}`, name: `bench-${i}`, ...identity });
     credentials.push(r.credential);
   }
+  // The floor: the same channel (transport, TLS, HTTP, routes) with use cases that answer a
+  // check-in at once, with no database and no application code: what the transport alone costs.
+  const answerAtOnce: DeviceUseCases = {
+    ...APP_DEVICE_USE_CASES,
+    checkInByCredential: async () => ({
+      deviceId: 'floor',
+      certificate: { alias: tckey.alias, sha256Fingerprint: tckey.facts.sha256Fingerprint, signatureAlgorithm: tckey.facts.signatureAlgorithm },
+      replacement: null,
+      checkInSeconds: CHECK_IN_SECONDS,
+    }),
+  };
+  const floor = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), useCases: answerAtOnce });
   const pin = pinServerName(tckey.facts.sha256Fingerprint);
   const common = { concurrency: CONCURRENCY, credentials, servername: pin } as const;
 
@@ -79,6 +93,7 @@ async function main(): Promise<void> {
   const phases = {
     bare1: mk('bare TLS, full handshakes', { ...common, port: barePort, mode: 'check-in', resume: false }),
     full: mk('channel check-in, full handshakes', { ...common, port: channel.address.port, mode: 'check-in', resume: false }),
+    floor: mk('channel without application work, full handshakes', { ...common, port: floor.address.port, mode: 'check-in', resume: false }),
     resumed: mk('channel check-in, resumed sessions', { ...common, port: channel.address.port, mode: 'check-in', resume: true }),
     reg: mk('channel registration (first contact)', {
       ...common,
@@ -116,6 +131,7 @@ async function main(): Promise<void> {
   };
   const bare1 = total(phases.bare1);
   const full = total(phases.full);
+  const floorRun = total(phases.floor);
   const resumed = total(phases.resumed);
   const reg = total(phases.reg);
   const bare2 = total(phases.bare2);
@@ -125,12 +141,14 @@ async function main(): Promise<void> {
   const c = perSecond(reg.r) / perSecond(bare2.r);
   const rows: Row[] = [
     [`check-ins/s, full RSA-4096 handshakes, ${CONCURRENCY} in flight (SQLite)`, fmt(full.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(full.r), perSecond(bare1.r)), goal('≥ 0.95×', a >= 0.95), full.load],
+    [`the same channel answering at once (no database, no application code): the transport's floor`, fmt(floorRun.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(floorRun.r), perSecond(bare1.r)), 'reported', floorRun.load],
     [`check-ins/s with TLS session resumption`, fmt(resumed.r), `channel, full handshakes: ${fmt(full.r)}`, ratio(perSecond(resumed.r), perSecond(full.r)), goal('≥ 3×', b >= 3), resumed.load],
     [`registrations/s (first contact, full handshake)`, fmt(reg.r), `bare tls.createServer: ${fmt(bare2.r)}`, ratio(perSecond(reg.r), perSecond(bare2.r)), goal('≥ 0.8×', c >= 0.8), reg.load],
   ];
   printTable('Device channel (issue 3)', rows);
 
   await channel.close();
+  await floor.close();
   await bare.close();
   await store.close();
 }

@@ -41,6 +41,7 @@ const CHECKIN_MS = (Number(process.env['BENCH_CHECKIN_SECONDS'] ?? 60) || 60) * 
 const BUDGET_MS = (Number(process.env['BENCH_FLEET_BUDGET_SECONDS'] ?? 300) || 300) * 1000;
 const CONCURRENCY = Number(process.env['BENCH_FLEET_CONCURRENCY'] ?? 16) || 16;
 const BARE_MS = 10_000;
+const IDLE_MS = 10_000;
 const CHILD = new URL('./support/fleet-child.js', import.meta.url).pathname;
 
 interface Progress {
@@ -50,6 +51,7 @@ interface Progress {
   pending: number;
   errors: number;
   checkIns: number;
+  handshakes: { full: number; resumed: number };
   memory: { rss: number; heapUsed: number; external: number };
 }
 
@@ -146,10 +148,26 @@ async function main(): Promise<void> {
     const registered = sim.latest()?.registered ?? 0;
     console.log(`registration: ${registered}/${DEVICES} in ${regSeconds.toFixed(0)} s (${(registered / regSeconds).toFixed(1)}/s), load ${load()}`);
 
-    // Idle: a few seconds with only periodic check-ins; the memory per device then.
-    await sleep(5000);
+    // Idle: a few seconds with only periodic check-ins; the memory per device then, and the
+    // server's CPU per resumed check-in. Measured one check-in interval after the last
+    // registration: a device's first check-in after registering is a full handshake (its
+    // registration was made under the first-contact name, whose session does not resume under
+    // the pin); the ones after it resume.
+    await sleep(CHECKIN_MS + 2000);
+    const idleFrom = sim.latest();
+    const idleCpu0 = process.cpuUsage();
+    await sleep(IDLE_MS);
     const idle = sim.latest();
     const idleLoad = load();
+    const idleCpu = process.cpuUsage(idleCpu0);
+    const idleConnections = idle && idleFrom ? idle.handshakes.resumed - idleFrom.handshakes.resumed + idle.handshakes.full - idleFrom.handshakes.full : 0;
+    const resumedCost = idleConnections > 0 ? (idleCpu.user + idleCpu.system) / 1e6 / idleConnections : null;
+    if (resumedCost !== null && idle && idleFrom) {
+      console.log(
+        `idle: ${idleConnections} check-ins in ${IDLE_MS / 1000} s (${idle.handshakes.full - idleFrom.handshakes.full} of them full handshakes), ` +
+          `server CPU ${(resumedCost * 1000).toFixed(2)} ms per check-in`,
+      );
+    }
     if (idle) {
       const rss = (idle.memory.rss - base.memory.rss) / Math.max(1, idle.registered);
       const heap = (idle.memory.heapUsed - base.memory.heapUsed) / Math.max(1, idle.registered);
@@ -166,6 +184,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       const serverCpu0 = process.cpuUsage();
       const simulatorCpu0 = processCpuSeconds(sim.child.pid);
+      const handshakes0 = sim.latest()?.handshakes ?? { full: 0, resumed: 0 };
       await reorderCertificate(ctx, SYSTEM_ACTOR, 'next', 'default');
       let onNext = 0;
       let doneMs: number | null = null;
@@ -198,6 +217,22 @@ async function main(): Promise<void> {
           `simulator ${simulatorSeconds.toFixed(1)} s (${((100 * simulatorSeconds) / windowSeconds).toFixed(0)} % of a core); ` +
           `server CPU per switched device ${((1000 * serverSeconds) / Math.max(1, onNext)).toFixed(1)} ms`,
       );
+      // What one core can do: the server's CPU in the window is (full handshakes × their cost) +
+      // (resumed check-ins × theirs, measured idle above). A fleet checking in every interval
+      // leaves (1 − check-ins/s × that cost) of the core to switching devices, each of which
+      // needs a full handshake (and its confirmation): the most the server thread can switch.
+      const handshakes1 = sim.latest()?.handshakes ?? handshakes0;
+      const full = handshakes1.full - handshakes0.full;
+      const resumed = handshakes1.resumed - handshakes0.resumed;
+      const fullCost = resumedCost !== null && full > 0 ? (serverSeconds - resumed * resumedCost) / full : null;
+      const checkInRate = registered / (CHECKIN_MS / 1000);
+      const coreBound = fullCost !== null && resumedCost !== null ? Math.max(0, 1 - checkInRate * resumedCost) / fullCost : null;
+      if (fullCost !== null && resumedCost !== null && coreBound !== null) {
+        console.log(
+          `server CPU while switching: ${full} full handshakes at ${(fullCost * 1000).toFixed(2)} ms (with the confirmation), ${resumed} resumed at ${(resumedCost * 1000).toFixed(2)} ms; ` +
+            `one core switches at most (1 − ${checkInRate.toFixed(0)}/s × ${(resumedCost * 1000).toFixed(2)} ms) / ${(fullCost * 1000).toFixed(2)} ms = ${coreBound.toFixed(1)}/s = ${(coreBound / bareRate).toFixed(2)}× the bare rate`,
+        );
+      }
       const goalMs = SYNC_MS + 10_000;
       // The switch rate where the fleet is switching at full pace: from 10 % to 90 % of it (the
       // first devices wait for their check-in, the last stragglers for theirs).
@@ -226,6 +261,16 @@ async function main(): Promise<void> {
         'reported',
         switchLoad,
       ]);
+      if (coreBound !== null && fullCost !== null && resumedCost !== null) {
+        rows.push([
+          `switch rate beside what one core can switch while the fleet checks in (${checkInRate.toFixed(0)} check-ins/s)`,
+          steadyRate !== null ? `${steadyRate.toFixed(1)}/s` : 'too few samples',
+          `(1 s − ${checkInRate.toFixed(0)} × ${(resumedCost * 1000).toFixed(2)} ms) / ${(fullCost * 1000).toFixed(2)} ms per full handshake = ${coreBound.toFixed(1)}/s (${(coreBound / bareRate).toFixed(2)}× bare)`,
+          steadyRate !== null ? ratio(steadyRate, coreBound) : '',
+          'reported',
+          switchLoad,
+        ]);
+      }
       console.log(`switching at ${steadyRate?.toFixed(1) ?? '?'}/s from 10 % to 90 %; ${expected} full handshakes at the bare rate take at least ${(minimumMs / 1000).toFixed(1)} s`);
       console.log(doneMs !== null ? `all ${expected} compatible devices on "next" after ${(doneMs / 1000).toFixed(1)} s` : `only ${onNext}/${expected} after ${(limitMs / 1000).toFixed(0)} s`);
       rows.push([

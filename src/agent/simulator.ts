@@ -45,6 +45,8 @@ export interface SimulationProgress {
   readonly pending: number;
   readonly errors: number;
   readonly checkIns: number;
+  /** TLS handshakes so far, full and resumed (the server's cost is mostly the full ones). */
+  readonly handshakes: { readonly full: number; readonly resumed: number };
 }
 
 export interface ProfileSummary {
@@ -349,6 +351,7 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
           pending: t.pending,
           errors: t.errors,
           checkIns: counters.checkIns,
+          handshakes: { full: counters.full, resumed: counters.resumed },
         });
       })
     : null;

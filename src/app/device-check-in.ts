@@ -229,7 +229,9 @@ const SWITCH_ATTEMPTS = 3;
  * other pin is refused and writes nothing.
  */
 async function recordContactOnPin(ctx: AppContext, deviceId: string, via: 'check-in' | 'confirm', contact: DeviceContact): Promise<DeviceCertificateState> {
-  const state = await ctx.store.devices.recordContact(deviceId, contact);
+  // A check-in is nearly always on the current pin: the one UPDATE first. A confirmation nearly
+  // never is (it pins the replacement): it reads the record first instead of an UPDATE that misses.
+  const state = via === 'check-in' ? await ctx.store.devices.recordContact(deviceId, contact) : null;
   if (state) return state;
   const pinnedId = contact.pinnedCertificateId;
   if (pinnedId === null) throw unauthenticated(); // nothing written without a pin: the device is gone
