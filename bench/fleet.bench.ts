@@ -79,28 +79,28 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** User + system CPU seconds of another process so far (Linux /proc; 0 elsewhere). */
-function processCpuSeconds(pid: number | undefined): number {
+/** User + system CPU seconds so far of the process or thread whose /proc stat file this is; null without /proc. */
+function statCpuSeconds(statFile: string): number | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const fields = readFileSync(statFile, 'utf8').split(') ')[1]?.split(' ') ?? [];
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/** User + system CPU seconds of another process so far (0 without /proc). */
+function processCpuSeconds(pid: number | undefined): number {
+  return statCpuSeconds(`/proc/${pid}/stat`) ?? 0;
 }
 
 /**
  * CPU seconds of this process's main thread so far — the device channel's thread, which the
- * one-core bound is about (Linux /proc; the whole process's elsewhere, GC and pool threads included).
+ * one-core bound is about (without /proc: the whole process's, GC and pool threads included).
  */
 function mainThreadCpuSeconds(): number {
-  try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  }
+  const u = process.cpuUsage();
+  return statCpuSeconds(`/proc/self/task/${process.pid}/stat`) ?? (u.user + u.system) / 1e6;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -35,6 +35,8 @@ export interface SimulateOptions {
   readonly signal?: AbortSignal;
   /** The clock and the timers of the run (check-in moments, probes, progress, the end); the real ones by default. */
   readonly time?: TimeSource;
+  /** Uniform in [0, 1): where in the interval each check-in falls (its phase and jitter); Math.random by default. */
+  readonly uniform?: () => number;
 }
 
 export interface SimulationProgress {
@@ -203,6 +205,7 @@ export function firstCheckInDelay(sinceStartMs: number, intervalMs: number, u: n
 
 export async function runSimulation(o: SimulateOptions): Promise<SimulationSummary> {
   const time = o.time ?? agentTime;
+  const uniform = o.uniform ?? Math.random;
   const started = time.now().getTime();
   const limit = limiter(o.concurrency);
   const interned = new Map<string, PinnedCertificate>();
@@ -260,19 +263,19 @@ export async function runSimulation(o: SimulateOptions): Promise<SimulationSumma
       // confirms and checks in at once, instead of queueing behind the whole fleet's registrations.
       await limit(() => d.agent.cycle(o.token), registering ? 'registering' : 'registered');
       // After registration: the first check-in at a random moment of the interval, then every interval.
-      schedule(d, registering ? firstCheckInDelay(time.now().getTime() - started, o.intervalMs, Math.random()) : o.intervalMs * (0.9 + Math.random() * 0.2));
+      schedule(d, registering ? firstCheckInDelay(time.now().getTime() - started, o.intervalMs, uniform()) : o.intervalMs * (0.9 + uniform() * 0.2));
     } catch (e) {
       if (stopping) return; // cut short by the end of the simulation, not a failure
       const { code } = describeAgentError(e);
       if (!d.agent.state.deviceId && REGISTRATION_REFUSALS.has(code)) {
         d.status = 'refused';
         refusedByCode[code] = (refusedByCode[code] ?? 0) + 1;
-        schedule(d, o.intervalMs * (0.9 + Math.random() * 0.2));
+        schedule(d, o.intervalMs * (0.9 + uniform() * 0.2));
         return;
       }
       d.errors++;
       errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
-      schedule(d, Math.min(o.intervalMs, 5000) * (0.5 + Math.random()));
+      schedule(d, Math.min(o.intervalMs, 5000) * (0.5 + uniform()));
     } finally {
       d.busy = false;
     }
