@@ -27,7 +27,8 @@ function colon(hex: string): string {
   return (hex.toUpperCase().match(/../g) ?? []).join(':');
 }
 
-describe('device channel TLS layer', () => {
+for (const handshakeThreads of [0, 2]) {
+describe(`device channel TLS layer (handshake threads: ${handshakeThreads})`, () => {
   let sha512: DeviceKeystoreEntry; // the default (like tckey)
   let sha256: DeviceKeystoreEntry;
   let ecdsa: DeviceKeystoreEntry;
@@ -46,7 +47,7 @@ describe('device channel TLS layer', () => {
     inactive = await makeEntry('old', 'SHA384withRSA', 4, false);
     keystore.current = { revision: 1, entries: [sha512, ecdsa, sha256, inactive] };
     fake = memoryUseCases(keystore);
-    channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: logs.log, pollIntervalMs: 100, useCases: fake.uc });
+    channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: logs.log, pollIntervalMs: 100, useCases: fake.uc, handshakeThreads });
     port = channel.address.port;
   });
   after(() => channel?.close());
@@ -97,6 +98,25 @@ describe('device channel TLS layer', () => {
     await hello.request('POST', '/device/v1/check-in', {}, CREDENTIAL);
     hello.close();
     assert.deepEqual(fake.pins.slice(-3), [ecdsa.sha256Hex, ecdsa.sha256Hex, sha512.sha256Hex]);
+  });
+
+  it('runs full handshakes on the handshake threads and resumptions on the event loop', async () => {
+    assert.ok(MODERN, 'the profile exists');
+    const check = { pinSha256Hex: sha512.sha256Hex, acceptedAlgorithms: MODERN.algorithms };
+    const server = { host: '127.0.0.1', port };
+    const before = channel.handshakes;
+    const first = await DeviceConnection.open({ server, servername: pinServerName(sha512.sha256Hex), check, timeoutMs: 5000 });
+    await first.request('POST', '/device/v1/check-in', {}, CREDENTIAL);
+    first.close();
+    const afterFull = channel.handshakes;
+    assert.equal(afterFull.onThreads - before.onThreads, handshakeThreads > 0 ? 1 : 0);
+    assert.equal(afterFull.onEventLoop - before.onEventLoop, handshakeThreads > 0 ? 0 : 1);
+    assert.ok(first.session, 'a session ticket arrived');
+    const second = await DeviceConnection.open({ server, servername: pinServerName(sha512.sha256Hex), check, session: first.session, timeoutMs: 5000 });
+    assert.equal(second.resumed, true, 'a session made on a thread resumes on the event loop');
+    await second.request('POST', '/device/v1/check-in', {}, CREDENTIAL);
+    second.close();
+    assert.deepEqual(channel.handshakes, { onThreads: afterFull.onThreads, onEventLoop: afterFull.onEventLoop + 1 });
   });
 
   it('knows the pin of a resumed TLS 1.2 connection, which keeps no server name', async () => {
@@ -218,3 +238,5 @@ describe('device channel TLS layer', () => {
     assert.equal((await presentedFor(port, pinServerName(sha512.sha256Hex))).sha256Hex, sha512.sha256Hex, 'old entries still answer');
   });
 });
+}
+

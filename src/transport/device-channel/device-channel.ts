@@ -9,8 +9,11 @@
  *     ─ first contact (no pin) from a source with no registration attempt left: held for
  *       `refusalHoldMs`, then an `access_denied` alert, counted as a refusal: a registration
  *       flood costs no RSA signature, and each of its connections waits
- *     ─ else a server-side TLSSocket with exactly that entry's SecureContext; the pin of the
- *       connection is that entry, known before the handshake (full or resumed, TLS 1.2 or 1.3)
+ *     ─ else TLS with exactly that entry's SecureContext; the pin of the connection is that
+ *       entry, known before the handshake (full or resumed, TLS 1.2 or 1.3):
+ *       ─ a ClientHello without a session to resume (a full handshake, an RSA signature): handed
+ *         to a handshake thread (handshake-threads.ts), which runs TLS off the event loop
+ *       ─ one with a session (or `handshakeThreads: 0`): a TLSSocket on the event loop
  *   handshake done ─ the HTTP server ─ routes ─ use cases of src/app
  *     (registrations: throttled per source, refusals counted per source and minute, source-limits.ts)
  *
@@ -28,6 +31,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AppContext } from '../../app/context.js';
@@ -41,6 +45,7 @@ import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js
 import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
 import { SERVER_TLS_OPTIONS } from '../tls-profile.js';
 import { DEVICE_CHANNEL_LIMITS, type DeviceChannelLimits } from './limits.js';
+import { DEFAULT_HANDSHAKE_THREADS, HandshakeThreads } from './handshake-threads.js';
 import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
 
 export interface DeviceChannelOptions {
@@ -63,6 +68,11 @@ export interface DeviceChannelOptions {
   readonly sessionTimeoutSeconds?: number;
   /** What strangers may cost the port; each has its default in DEVICE_CHANNEL_LIMITS. */
   readonly limits?: Partial<DeviceChannelLimits>;
+  /**
+   * Worker threads for full handshakes (handshake-threads.ts); 0: every handshake on the event
+   * loop. One per core by default.
+   */
+  readonly handshakeThreads?: number;
 }
 
 /** Why a TLS handshake on the device port did not finish. */
@@ -93,6 +103,8 @@ export interface DeviceChannel {
   reload(): Promise<void>;
   /** The keystore revision served now (each node reports it in the cluster status). */
   readonly revision: number;
+  /** TLS handshakes started so far, on the handshake threads (full) and on the event loop (resumed, or all with no threads). */
+  readonly handshakes: { readonly onThreads: number; readonly onEventLoop: number };
   close(): Promise<void>;
 }
 
@@ -118,22 +130,28 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
 
   // In every context: tickets issued under one entry resume under any (and across reloads); the
   // versions, suites and groups are stated in tls-profile.ts (ECDHE + AEAD only, legacy needs there).
-  const tlsCommon: SecureContextOptions = {
+  const tlsCommon: SecureContextOptions & { readonly ticketKeys: Buffer } = {
     ticketKeys: randomBytes(48),
     sessionIdContext: 'certfleet-device-channel',
     sessionTimeout: opts.sessionTimeoutSeconds ?? DEFAULT_SESSION_TIMEOUT_SECONDS,
     ...SERVER_TLS_OPTIONS,
   };
 
-  const load = async (previous: ServedKeystore | null): Promise<ServedKeystore> =>
-    buildServedKeystore(await uc.loadDeviceKeystore(ctx), previous, tlsCommon);
+  const threadCount = opts.handshakeThreads ?? DEFAULT_HANDSHAKE_THREADS;
+  const threads = threadCount > 0 ? new HandshakeThreads(threadCount, log) : null;
+
+  const load = async (previous: ServedKeystore | null): Promise<ServedKeystore> => {
+    const next = buildServedKeystore(await uc.loadDeviceKeystore(ctx), previous, tlsCommon);
+    threads?.setKeystore(next.entries, tlsCommon);
+    return next;
+  };
   let served: ServedKeystore = await load(null);
 
   /**
    * The certificate each connection was given, decided before its handshake, where it comes from,
    * and whether it already paid for one registration attempt (first contact pays at its ClientHello).
    */
-  const presented = new WeakMap<TLSSocket, { readonly entry: ServedCertificate; readonly source: string; prepaid: boolean }>();
+  const presented = new WeakMap<Duplex, { readonly entry: ServedCertificate; readonly source: string; prepaid: boolean }>();
   /** Connections turned away at the caps since the last log line about it. */
   let turnedAway = 0;
   let handshaking = 0;
@@ -168,6 +186,11 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   // This HTTP server never listens itself (it is handed the TLS sockets made below), but Node
   // starts its check of headersTimeout and requestTimeout on 'listening': start it here.
   http.emit('listening');
+  // A client that half-closes after its request (sends its FIN with it) still gets the answer,
+  // then the connection ends: Node's default (false) ends the socket at the FIN. A TLSSocket on
+  // the event loop delays the FIN behind the request it reads; a connection from a handshake
+  // thread delivers both at once. (`httpAllowHalfOpen` is the http.Server field Node reads.)
+  (http as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
   /** What the deadline of one connection is told: the TLS socket it must also end, and the end of the handshake. */
   interface HandshakeWatch {
@@ -175,7 +198,27 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     finished(): void;
   }
 
-  function startTls(raw: Socket, entry: ServedCertificate, source: string, prepaid: boolean, firstBytes: Buffer, watch: HandshakeWatch): void {
+  const tlsFailed = (err: { readonly code?: string | null; readonly message: string }) => {
+    if (log.isLevelEnabled('debug')) log.debug({ code: err.code, message: err.message }, 'device TLS handshake failed');
+    events.handshakeFailed(HandshakeFailure.tls);
+  };
+
+  const handshakes = { onThreads: 0, onEventLoop: 0 };
+  function startTls(raw: Socket, entry: ServedCertificate, source: string, prepaid: boolean, firstBytes: Buffer, offersSession: boolean, watch: HandshakeWatch): void {
+    if (threads && !offersSession) {
+      handshakes.onThreads++;
+      // A full handshake: its signature runs on a handshake thread; the socket stays here.
+      threads.handOver(raw, entry.sha256Hex, firstBytes, {
+        secure: (plain) => {
+          presented.set(plain, { entry, source, prepaid });
+          watch.finished();
+          http.emit('connection', plain);
+        },
+        failed: tlsFailed,
+      });
+      return;
+    }
+    handshakes.onEventLoop++;
     raw.unshift(firstBytes); // TLSSocket first takes in what the socket has buffered
     const socket = new TLSSocket(raw, { isServer: true, secureContext: entry.context });
     presented.set(socket, { entry, source, prepaid });
@@ -183,8 +226,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     const fail = () => socket.destroy();
     // Server-side TLSSockets report handshake errors on '_tlsError' (where tls.Server listens too).
     socket.on('_tlsError', (err: Error & { code?: string }) => {
-      if (log.isLevelEnabled('debug')) log.debug({ code: err.code, message: err.message }, 'device TLS handshake failed');
-      events.handshakeFailed(HandshakeFailure.tls);
+      tlsFailed(err);
       fail();
     });
     socket.on('error', fail);
@@ -272,7 +314,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
           return;
         }
       }
-      startTls(raw, entry, source, firstContact, buffered, watch);
+      startTls(raw, entry, source, firstContact, buffered, peek.kind === 'hello' && peek.offersSession, watch);
     };
     raw.on('data', onData);
   }
@@ -291,7 +333,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
         sendHttpError(res, transportError(ErrorCode.not_found, `There is no route ${req.method ?? ''} ${path.slice(0, 100)} on the device channel (see docs/device-protocol.md).`));
         return;
       }
-      const conn = presented.get(req.socket as TLSSocket); // the HTTP server only gets the TLS sockets made above
+      const conn = presented.get(req.socket); // the HTTP server only gets the connections made above
       const source = conn?.source ?? 'unknown';
       const registrationAttempt = (): ThrottleVerdict => {
         if (conn?.prepaid) {
@@ -353,6 +395,9 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     get revision() {
       return served.revision;
     },
+    get handshakes() {
+      return { ...handshakes };
+    },
     close: async () => {
       poll.cancel();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -361,6 +406,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const s of sockets) s.destroy();
       await closed;
+      await threads?.close();
       await reloading.catch(() => undefined);
       await refusals.flush(); // the refusals of the minute so far
     },

@@ -1,0 +1,293 @@
+/**
+ * Full handshakes off the event loop (issue 11): the RSA-4096 signature of a full TLS handshake
+ * costs ~4 ms of one core, and Node runs OpenSSL on the thread that owns the socket. A fleet that
+ * switches to a new default makes one full handshake per device at once, so the device channel
+ * hands those connections to a few worker threads (handshake-worker.ts) and keeps one core's worth
+ * of everything else: accept, the ClientHello read, TCP, HTTP, routes and the database.
+ *
+ *   channel (event loop)                          handshake thread
+ *   raw TCP socket ── 'data' ─── in ────────────▶ wire ─▶ TLSSocket (the entry's SecureContext)
+ *   raw.write  ◀──────────────── out ──────────── wire ◀─┘   │ handshake, records
+ *   PlainSocket ◀─ plain / plainEnd ───────────────────────── │ decrypted request
+ *     └▶ HTTP server ── plainOut / plainOutEnd ─────────────▶ │ response, close_notify
+ *
+ * Resumed handshakes cost no signature and stay on the event loop (a TLSSocket on the raw socket,
+ * as before): handing them over costs more than it saves. Every thread gets the same contexts —
+ * same ticket key, same session id context — so a session made on a thread resumes on the event
+ * loop and the other way round.
+ *
+ * Threads start on the first connection handed over, one more for each connection while all are
+ * busy, up to `threads`; a connection goes to the thread with the fewest handshakes in progress.
+ * A thread that dies takes its connections with it (their sockets are closed; the devices retry);
+ * the next hand-over starts a new one.
+ */
+import { availableParallelism } from 'node:os';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import type { SecureContextOptions } from 'node:tls';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+
+/** One certificate as a thread needs it (the served entry's certificate and key, PEM). */
+export interface ThreadKeystoreEntry {
+  readonly id: string;
+  readonly sha256Hex: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** What the channel sends a thread. */
+export type ThreadInbound =
+  | { readonly t: 'keystore'; readonly entries: readonly ThreadKeystoreEntry[]; readonly tls: SecureContextOptions & { readonly ticketKeys: Uint8Array } }
+  | { readonly t: 'open'; readonly id: number; readonly sha256Hex: string; readonly b: Uint8Array }
+  | { readonly t: 'in' | 'plainOut'; readonly id: number; readonly b: Uint8Array }
+  | { readonly t: 'inEnd' | 'plainOutEnd' | 'close'; readonly id: number };
+
+/** What a thread answers. */
+export type ThreadOutbound =
+  | { readonly t: 'out' | 'plain'; readonly id: number; readonly b: Uint8Array }
+  | { readonly t: 'outEnd' | 'plainEnd' | 'secure' | 'closed'; readonly id: number }
+  | { readonly t: 'tlsError'; readonly id: number; readonly code: string | null; readonly message: string };
+
+/** One thread per core by default (at most 8): the event loop's own work is small beside a signature. */
+export const DEFAULT_HANDSHAKE_THREADS = Math.min(8, availableParallelism());
+
+/** The most a channel may be given. */
+export const MAX_HANDSHAKE_THREADS = 64;
+
+/** What the channel is told about a connection it handed over. */
+export interface HandedOverHandlers {
+  /** The handshake finished: `plain` is the connection's cleartext, for the HTTP server. */
+  secure(plain: PlainSocket): void;
+  /** The handshake failed (no common version or suite, a bad record, the client's alert). */
+  failed(error: { readonly code: string | null; readonly message: string }): void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  readonly connections: Map<number, HandedOver>;
+  /** Connections of this thread whose handshake has not finished. */
+  handshaking: number;
+}
+
+interface HandedOver {
+  readonly raw: Socket;
+  readonly slot: Slot;
+  readonly handlers: HandedOverHandlers;
+  plain: PlainSocket | null;
+  secure: boolean;
+}
+
+/**
+ * The cleartext side of a connection whose TLS runs on a handshake thread, as the HTTP server sees
+ * it: what it writes goes to the thread to be encrypted, what the thread decrypted is read here.
+ * The few socket methods Node's HTTP server calls on a connection are here too.
+ */
+export class PlainSocket extends Duplex {
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly raw: Socket,
+    private readonly post: (m: ThreadInbound) => void,
+    private readonly id: number,
+  ) {
+    super({ allowHalfOpen: true });
+  }
+
+  /** The client's address: the TCP socket's. */
+  get remoteAddress(): string | undefined {
+    return this.raw.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.raw.remotePort;
+  }
+
+  override _read(): void {
+    // The HTTP server wants more: let the client's bytes flow again (see `deliver`).
+    if (this.raw.isPaused()) this.raw.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.idleTimer?.refresh();
+    this.post({ t: 'plainOut', id: this.id, b: chunk });
+    done();
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.post({ t: 'plainOutEnd', id: this.id });
+    done();
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.clearIdleTimer();
+    // Ended in order (the answer and then the end went to the thread): the thread closes TLS and
+    // then the socket ('outEnd', 'closed'). Destroyed otherwise (a timeout, an error): at once.
+    if (error || !this.writableFinished) this.raw.destroy();
+    done(error);
+  }
+
+  /** Decrypted bytes from the thread; past the stream's buffer the TCP socket waits. */
+  deliver(chunk: Buffer | null): void {
+    this.idleTimer?.refresh();
+    if (!this.push(chunk) && chunk !== null) this.raw.pause();
+  }
+
+  /** As net.Socket: 'timeout' after `ms` without activity (the HTTP server's keep-alive timeout). */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.clearIdleTimer();
+    if (callback) this.once('timeout', callback);
+    if (ms > 0) this.idleTimer = setTimeout(() => this.emit('timeout'), ms).unref();
+    return this;
+  }
+
+  /** As net.Socket (the HTTP server calls it only on sockets with a native handle). */
+  _unrefTimer(): void {
+    this.idleTimer?.refresh();
+  }
+
+  /** As net.Socket: end once written (the thread then closes the connection). */
+  destroySoon(): void {
+    this.end();
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+}
+
+export class HandshakeThreads {
+  private readonly slots: Slot[] = [];
+  private keystore: Extract<ThreadInbound, { t: 'keystore' }> | null = null;
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly threads: number,
+    private readonly log: Logger,
+  ) {
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_HANDSHAKE_THREADS) {
+      throw new RangeError(`handshake threads: 1 to ${MAX_HANDSHAKE_THREADS}, not ${threads}`);
+    }
+  }
+
+  /** Threads running now (they start on demand). */
+  get running(): number {
+    return this.slots.length;
+  }
+
+  /** The certificates and TLS options every thread serves from now on (sent before any later hand-over). */
+  setKeystore(entries: readonly ThreadKeystoreEntry[], tls: SecureContextOptions & { readonly ticketKeys: Buffer }): void {
+    this.keystore = {
+      t: 'keystore',
+      entries: entries.map((e) => ({ id: e.id, sha256Hex: e.sha256Hex, certPem: e.certPem, keyPem: e.keyPem })),
+      tls,
+    };
+    for (const slot of this.slots) slot.worker.postMessage(this.keystore);
+  }
+
+  /**
+   * Hands a connection over: `first` are the bytes read so far (the ClientHello), `sha256Hex` the
+   * certificate the channel chose. The raw socket's further bytes go to the thread; destroying it
+   * ends the connection on the thread too.
+   */
+  handOver(raw: Socket, sha256Hex: string, first: Buffer, handlers: HandedOverHandlers): void {
+    if (this.closed) {
+      raw.destroy();
+      return;
+    }
+    const slot = this.pick();
+    const id = this.nextId++;
+    const conn: HandedOver = { raw, slot, handlers, plain: null, secure: false };
+    slot.connections.set(id, conn);
+    slot.handshaking++;
+    const post = (m: ThreadInbound) => slot.worker.postMessage(m);
+    // The client's FIN goes to TLS as the end of its input (a client may half-close after its
+    // request); the socket must not end its own side then, TLS ends it after the answer.
+    raw.allowHalfOpen = true;
+    post({ t: 'open', id, sha256Hex, b: first });
+    raw.on('data', (chunk: Buffer) => post({ t: 'in', id, b: chunk }));
+    raw.on('end', () => post({ t: 'inEnd', id }));
+    raw.once('close', () => {
+      if (slot.connections.delete(id)) {
+        if (!conn.secure) slot.handshaking--;
+        post({ t: 'close', id });
+      }
+      conn.plain?.destroy();
+    });
+    raw.resume();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private pick(): Slot {
+    let best: Slot | null = null;
+    for (const s of this.slots) if (!best || s.handshaking < best.handshaking) best = s;
+    if (best && (best.handshaking === 0 || this.slots.length >= this.threads)) return best;
+    return this.start();
+  }
+
+  private start(): Slot {
+    const worker = new Worker(new URL('./handshake-worker.js', import.meta.url));
+    const slot: Slot = { worker, connections: new Map(), handshaking: 0 };
+    this.slots.push(slot);
+    if (this.keystore) worker.postMessage(this.keystore);
+    worker.on('message', (m: ThreadOutbound) => this.receive(slot, m));
+    worker.on('error', (e) => this.log.error({ err: e }, 'device channel: a handshake thread failed; its connections are closed'));
+    worker.once('exit', () => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      for (const c of slot.connections.values()) c.raw.destroy();
+      slot.connections.clear();
+    });
+    worker.unref();
+    return slot;
+  }
+
+  private receive(slot: Slot, m: ThreadOutbound): void {
+    const conn = slot.connections.get(m.id);
+    if (!conn) return; // closed meanwhile
+    switch (m.t) {
+      case 'out':
+        conn.raw.write(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength));
+        return;
+      case 'outEnd':
+        conn.raw.end();
+        return;
+      case 'secure': {
+        conn.secure = true;
+        slot.handshaking--;
+        const id = m.id;
+        conn.plain = new PlainSocket(conn.raw, (x) => slot.worker.postMessage(x), id);
+        conn.handlers.secure(conn.plain);
+        return;
+      }
+      case 'plain':
+        conn.plain?.deliver(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength));
+        return;
+      case 'plainEnd':
+        conn.plain?.deliver(null);
+        return;
+      case 'tlsError':
+        conn.handlers.failed({ code: m.code, message: m.message });
+        conn.raw.destroy();
+        return;
+      case 'closed':
+        conn.raw.destroySoon(); // after what TLS wrote last (its close_notify) is out
+        return;
+    }
+  }
+}
