@@ -32,7 +32,7 @@ function attemptsPer(flag: string): (value: string) => LoginLimit {
 }
 
 import { DEFAULT_HTTP_LIMITS } from '../transport/http-api/limits.js';
-import { DEVICE_CHANNEL_LIMITS } from '../transport/device-channel/limits.js';
+import { DEVICE_CHANNEL_LIMITS, MAX_HANDSHAKE_THREADS } from '../transport/device-channel/limits.js';
 
 /** `--allowed-host a,b --allowed-host c`: every name, in order. */
 function hostNames(value: string, previous: readonly string[]): string[] {
@@ -79,8 +79,9 @@ program
   .addOption(new Option('--device-registration-limit <n/duration>', 'device port: registration attempts one source may make per window, a burst of n (default 30/1m); successes do not count').env('CERTFLEET_DEVICE_REGISTRATION_LIMIT').argParser(attemptsPer('--device-registration-limit')))
   .addOption(new Option('--device-throttled-sources <n>', 'device port: sources the registration throttle remembers').env('CERTFLEET_DEVICE_THROTTLED_SOURCES').default(DEVICE_CHANNEL_LIMITS.maxThrottledSources).argParser(wholeNumber('--device-throttled-sources')))
   .addOption(new Option('--device-refusal-sources <n>', 'device port: audit entries of refused registrations per minute, one per source (the rest share one)').env('CERTFLEET_DEVICE_REFUSAL_SOURCES').default(DEVICE_CHANNEL_LIMITS.maxRefusalSourcesPerMinute).argParser(wholeNumber('--device-refusal-sources')))
+  .addOption(new Option('--device-handshake-threads <n>', `device port: worker threads for full TLS handshakes (their signatures); 0 runs them on the event loop (default: one per core, at most 8; at most ${MAX_HANDSHAKE_THREADS})`).env('CERTFLEET_DEVICE_HANDSHAKE_THREADS').argParser(wholeNumber('--device-handshake-threads')))
   .addOption(new Option('--http-max-connections <n>', 'console and API: open connections at most').env('CERTFLEET_HTTP_MAX_CONNECTIONS').default(DEFAULT_HTTP_LIMITS.maxConnections).argParser(wholeNumber('--http-max-connections')))
-  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; metricsListen?: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number; deviceHandshakeDeadline: number; deviceMaxConnections: number; deviceMaxHandshakes: number; deviceRegistrationLimit?: LoginLimit; deviceThrottledSources: number; deviceRefusalSources: number }) => {
+  .action(async (o: { data: string; db?: string; listen: HostPort; deviceListen: HostPort; metricsListen?: HostPort; syncInterval: number; leaseTtl: number; joinToken?: string; webCert?: string; webKey?: string; logLevel: string; backupDir?: string; backupEvery: number; backupKeep: number; backupPassphraseFile?: string; keyGenerations?: WorkLimits; passwordHashes?: WorkLimits; loginLimitAddress?: LoginLimit; loginLimitName?: LoginLimit; allowedHost: string[]; httpHeadersTimeout: number; httpRequestTimeout: number; httpKeepAliveTimeout: number; httpMaxConnections: number; deviceHandshakeDeadline: number; deviceMaxConnections: number; deviceMaxHandshakes: number; deviceRegistrationLimit?: LoginLimit; deviceThrottledSources: number; deviceRefusalSources: number; deviceHandshakeThreads?: number }) => {
     // Everything the server creates (data directory, database, keys, backups, token files) is the
     // owner's only, whatever umask it was started with; modes given explicitly stay as strict.
     process.umask(0o077);
@@ -88,6 +89,7 @@ program
     for (const [flag, n] of [['--device-max-connections', o.deviceMaxConnections], ['--device-max-handshakes', o.deviceMaxHandshakes], ['--device-throttled-sources', o.deviceThrottledSources], ['--device-refusal-sources', o.deviceRefusalSources]] as const) {
       if (n < 1) throw new UsageError(`${flag} must be at least 1`);
     }
+    if (o.deviceHandshakeThreads !== undefined && o.deviceHandshakeThreads > MAX_HANDSHAKE_THREADS) throw new UsageError(`--device-handshake-threads must be at most ${MAX_HANDSHAKE_THREADS}`);
     if (o.deviceHandshakeDeadline < 1) throw new UsageError('--device-handshake-deadline must be at least 1s');
     if (o.leaseTtl < 3) throw new UsageError('--lease-ttl must be at least 3s');
     if (o.backupDir !== undefined && o.backupPassphraseFile === undefined) throw new UsageError('--backup-dir needs --backup-passphrase-file FILE');
@@ -109,6 +111,7 @@ program
           ? { registrationBurst: o.deviceRegistrationLimit.max, registrationsPerMinute: (o.deviceRegistrationLimit.max * 60_000) / o.deviceRegistrationLimit.windowMs }
           : {}),
       },
+      ...(o.deviceHandshakeThreads !== undefined ? { deviceHandshakeThreads: o.deviceHandshakeThreads } : {}),
       backups: o.backupDir === undefined || o.backupPassphraseFile === undefined
         ? null
         : { dir: o.backupDir, everyMs: o.backupEvery * 1000, keep: o.backupKeep, passphraseFile: o.backupPassphraseFile },

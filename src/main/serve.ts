@@ -74,6 +74,8 @@ export interface ServeOptions {
   readonly metricsListen?: HostPort | null;
   /** What strangers may cost the device port (DEVICE_CHANNEL_LIMITS for the rest). */
   readonly deviceLimits?: Partial<DeviceChannelLimits>;
+  /** Worker threads for the device port's full handshakes; 0: on the event loop (the channel's default: one per core). */
+  readonly deviceHandshakeThreads?: number;
 }
 
 export interface ScheduledBackups {
@@ -255,7 +257,7 @@ export async function startServer(opts: ServeOptions, log: Logger, out: (line: s
     const first = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
     if (first) log.info({ alias: first.alias, sha256: first.facts.sha256Fingerprint }, 'created the default certificate');
 
-    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), ...(opts.deviceLimits ? { limits: opts.deviceLimits } : {}), events: metrics });
+    const channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: opts.deviceListen.host, port: opts.deviceListen.port, log: log.child({ component: 'device-channel' }), ...(opts.deviceLimits ? { limits: opts.deviceLimits } : {}), ...(opts.deviceHandshakeThreads !== undefined ? { handshakeThreads: opts.deviceHandshakeThreads } : {}), events: metrics });
     closers.push(() => channel.close());
     // Reloaded, the node says at once which revision it serves (cluster status), not at its next heartbeat.
     const reloadChannel = () =>

@@ -13,7 +13,7 @@ import { helloServerName, pinServerName } from '../../src/domain/device-names.js
 import { firmwareProfile } from '../../src/agent/profiles.js';
 import { CertificateNotSupportedError, PinMismatchError, ServerRefusal } from '../../src/agent/agent-errors.js';
 import { DeviceConnection } from '../../src/agent/tls-client.js';
-import { startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
+import { HandshakePlace, NO_CHANNEL_EVENTS, startDeviceChannel, type DeviceChannel } from '../../src/transport/device-channel/device-channel.js';
 import { nodeScheduler, systemClock } from '../../src/main/system.js';
 import type { DeviceKeystore, DeviceKeystoreEntry } from '../../src/app/device-keystore.js';
 import { impostorServer, makeEntry, MEMORY_CREDENTIAL as CREDENTIAL, memoryUseCases, presentedFor, signallingLog, silentLog } from './channel-fixtures.js';
@@ -38,6 +38,7 @@ describe(`device channel TLS layer (handshake threads: ${handshakeThreads})`, ()
   let channel: DeviceChannel;
   let port: number;
   const logs = signallingLog();
+  const handshakes: Record<HandshakePlace, number> = { thread: 0, event_loop: 0 };
   const ctx = { clock: systemClock } as AppContext; // the fake use cases never look at the context; the channel reads its clock
 
   before(async () => {
@@ -47,7 +48,7 @@ describe(`device channel TLS layer (handshake threads: ${handshakeThreads})`, ()
     inactive = await makeEntry('old', 'SHA384withRSA', 4, false);
     keystore.current = { revision: 1, entries: [sha512, ecdsa, sha256, inactive] };
     fake = memoryUseCases(keystore);
-    channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: logs.log, pollIntervalMs: 100, useCases: fake.uc, handshakeThreads });
+    channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: logs.log, pollIntervalMs: 100, useCases: fake.uc, handshakeThreads, events: { ...NO_CHANNEL_EVENTS, handshakeStarted: (on) => handshakes[on]++ } });
     port = channel.address.port;
   });
   after(() => channel?.close());
@@ -104,19 +105,19 @@ describe(`device channel TLS layer (handshake threads: ${handshakeThreads})`, ()
     assert.ok(MODERN, 'the profile exists');
     const check = { pinSha256Hex: sha512.sha256Hex, acceptedAlgorithms: MODERN.algorithms };
     const server = { host: '127.0.0.1', port };
-    const before = channel.handshakes;
+    const before = { ...handshakes };
     const first = await DeviceConnection.open({ server, servername: pinServerName(sha512.sha256Hex), check, timeoutMs: 5000 });
     await first.request('POST', '/device/v1/check-in', {}, CREDENTIAL);
     first.close();
-    const afterFull = channel.handshakes;
-    assert.equal(afterFull.onThreads - before.onThreads, handshakeThreads > 0 ? 1 : 0);
-    assert.equal(afterFull.onEventLoop - before.onEventLoop, handshakeThreads > 0 ? 0 : 1);
+    const afterFull = { ...handshakes };
+    assert.equal(afterFull.thread - before.thread, handshakeThreads > 0 ? 1 : 0);
+    assert.equal(afterFull.event_loop - before.event_loop, handshakeThreads > 0 ? 0 : 1);
     assert.ok(first.session, 'a session ticket arrived');
     const second = await DeviceConnection.open({ server, servername: pinServerName(sha512.sha256Hex), check, session: first.session, timeoutMs: 5000 });
     assert.equal(second.resumed, true, 'a session made on a thread resumes on the event loop');
     await second.request('POST', '/device/v1/check-in', {}, CREDENTIAL);
     second.close();
-    assert.deepEqual(channel.handshakes, { onThreads: afterFull.onThreads, onEventLoop: afterFull.onEventLoop + 1 });
+    assert.deepEqual(handshakes, { thread: afterFull.thread, event_loop: afterFull.event_loop + 1 });
   });
 
   it('knows the pin of a resumed TLS 1.2 connection, which keeps no server name', async () => {

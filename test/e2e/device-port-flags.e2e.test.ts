@@ -29,7 +29,8 @@ describe('serve: the device port limits', () => {
     const server = await serveProcess({
       dataDir: data,
       db: join(data, 'certfleet.db'),
-      env: { CERTFLEET_ADMIN_PASSWORD: 'admin-password-1', CERTFLEET_DEVICE_MAX_HANDSHAKES: '50' },
+      // Every handshake on the event loop: the binary's other tests run with the default threads.
+      env: { CERTFLEET_ADMIN_PASSWORD: 'admin-password-1', CERTFLEET_DEVICE_MAX_HANDSHAKES: '50', CERTFLEET_DEVICE_HANDSHAKE_THREADS: '0' },
       args: ['--device-registration-limit', '2/1m'],
     });
     try {
@@ -49,6 +50,8 @@ describe('serve: the device port limits', () => {
       [['--device-max-handshakes', 'many'], /--device-max-handshakes/],
       [['--device-registration-limit', '30'], /--device-registration-limit is ATTEMPTS\/DURATION/],
       [['--device-handshake-deadline', 'soon'], /--device-handshake-deadline/],
+      [['--device-handshake-threads', '65'], /--device-handshake-threads must be at most 64/],
+      [['--device-handshake-threads', 'two'], /--device-handshake-threads/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(['serve', '--data', join(root, 'never'), ...args]);

@@ -94,6 +94,7 @@ forEachDatabase('Prometheus metrics', (db) => {
     assertCertificatesMatch(before, await certificates());
     const registered = before.value('certfleet_device_registrations_total');
     const checkIns = before.value('certfleet_device_check_ins_total');
+    const handshakes = before.byLabel('certfleet_device_handshakes_total', 'on');
 
     const { token } = await cli.json<{ token: string }>(['enroll', 'create', '--uses', '5']);
     const tokenFile = cli.secretFile(token);
@@ -115,6 +116,9 @@ forEachDatabase('Prometheus metrics', (db) => {
     assert.equal(afterwards.value('certfleet_device_registrations_refused_total', { reason: 'enrollment_token_invalid' }), 1, 'one refusal, by its code');
     assert.ok(afterwards.value('certfleet_device_check_ins_total') >= checkIns + 1, 'the check-in is counted');
     assert.equal(afterwards.value('certfleet_device_handshake_failures_total', { reason: 'unknown_pin' }), 1);
+    // Three first contacts (a, b and the refused one) offered no session: full handshakes, on the threads.
+    const handshakesAfter = afterwards.byLabel('certfleet_device_handshakes_total', 'on');
+    assert.ok((handshakesAfter['thread'] ?? 0) >= (handshakes['thread'] ?? 0) + 3, `full handshakes on the handshake threads: ${JSON.stringify(handshakesAfter)}`);
     assertCertificatesMatch(afterwards, await certificates());
     const devices = await cli.json<DevicePage>(['device', 'list']);
     const perProfile: Record<string, number> = {};

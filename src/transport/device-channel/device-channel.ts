@@ -44,8 +44,8 @@ import { RefusalAudit, RegistrationThrottle, sourceOf, type ThrottleVerdict } fr
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from './device-use-cases.js';
 import { sendError, sendHttpError, sendJson, transportError } from './http-io.js';
 import { SERVER_TLS_OPTIONS } from '../tls-profile.js';
-import { DEVICE_CHANNEL_LIMITS, type DeviceChannelLimits } from './limits.js';
-import { DEFAULT_HANDSHAKE_THREADS, HandshakeThreads } from './handshake-threads.js';
+import { DEFAULT_HANDSHAKE_THREADS, DEVICE_CHANNEL_LIMITS, type DeviceChannelLimits } from './limits.js';
+import { HandshakeThreads } from './handshake-threads.js';
 import { buildServedKeystore, type ServedCertificate, type ServedKeystore } from './served-keystore.js';
 
 export interface DeviceChannelOptions {
@@ -86,8 +86,19 @@ export const HandshakeFailure = {
 } as const;
 export type HandshakeFailure = (typeof HandshakeFailure)[keyof typeof HandshakeFailure];
 
+/** Where a TLS handshake on the device port runs. */
+export const HandshakePlace = {
+  /** A handshake thread: full handshakes (their signature) when the channel has threads. */
+  thread: 'thread',
+  /** The event loop: resumptions, and every handshake of a channel without threads. */
+  eventLoop: 'event_loop',
+} as const;
+export type HandshakePlace = (typeof HandshakePlace)[keyof typeof HandshakePlace];
+
 /** What the device channel tells about its traffic, for the metrics (declared by its consumer's side: here). */
 export interface DeviceChannelEvents {
+  /** A TLS handshake begins (the certificate is chosen) on a thread or on the event loop. */
+  handshakeStarted(on: HandshakePlace): void;
   registered(): void;
   /** `reason`: the error code the device was answered with. */
   registrationRefused(reason: string): void;
@@ -95,7 +106,8 @@ export interface DeviceChannelEvents {
   handshakeFailed(reason: HandshakeFailure): void;
 }
 
-const NO_EVENTS: DeviceChannelEvents = { registered: () => undefined, registrationRefused: () => undefined, checkedIn: () => undefined, handshakeFailed: () => undefined };
+/** Events nobody listens to (the default). */
+export const NO_CHANNEL_EVENTS: DeviceChannelEvents = { handshakeStarted: () => undefined, registered: () => undefined, registrationRefused: () => undefined, checkedIn: () => undefined, handshakeFailed: () => undefined };
 
 export interface DeviceChannel {
   readonly address: AddressInfo;
@@ -103,8 +115,6 @@ export interface DeviceChannel {
   reload(): Promise<void>;
   /** The keystore revision served now (each node reports it in the cluster status). */
   readonly revision: number;
-  /** TLS handshakes started so far, on the handshake threads (full) and on the event loop (resumed, or all with no threads). */
-  readonly handshakes: { readonly onThreads: number; readonly onEventLoop: number };
   close(): Promise<void>;
 }
 
@@ -125,7 +135,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     { audit: { append: (e) => ctx.store.audit.append(e) }, clock: ctx.clock, scheduler: opts.scheduler, log },
     { action: 'device.register', maxSourcesPerMinute: limits.maxRefusalSourcesPerMinute },
   );
-  const events = opts.events ?? NO_EVENTS;
+  const events = opts.events ?? NO_CHANNEL_EVENTS;
   const routes = deviceRoutes(ctx, uc, log, { throttle, refusals }, events);
 
   // In every context: tickets issued under one entry resume under any (and across reloads); the
@@ -203,10 +213,9 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     events.handshakeFailed(HandshakeFailure.tls);
   };
 
-  const handshakes = { onThreads: 0, onEventLoop: 0 };
   function startTls(raw: Socket, entry: ServedCertificate, source: string, prepaid: boolean, firstBytes: Buffer, offersSession: boolean, watch: HandshakeWatch): void {
     if (threads && !offersSession) {
-      handshakes.onThreads++;
+      events.handshakeStarted(HandshakePlace.thread);
       // A full handshake: its signature runs on a handshake thread; the socket stays here.
       threads.handOver(raw, entry.sha256Hex, firstBytes, {
         secure: (plain) => {
@@ -218,7 +227,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
       });
       return;
     }
-    handshakes.onEventLoop++;
+    events.handshakeStarted(HandshakePlace.eventLoop);
     raw.unshift(firstBytes); // TLSSocket first takes in what the socket has buffered
     const socket = new TLSSocket(raw, { isServer: true, secureContext: entry.context });
     presented.set(socket, { entry, source, prepaid });
@@ -395,9 +404,7 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     get revision() {
       return served.revision;
     },
-    get handshakes() {
-      return { ...handshakes };
-    },
+
     close: async () => {
       poll.cancel();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -21,12 +21,12 @@
  * A thread that dies takes its connections with it (their sockets are closed; the devices retry);
  * the next hand-over starts a new one.
  */
-import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { MAX_HANDSHAKE_THREADS } from './limits.js';
 
 /** One certificate as a thread needs it (the served entry's certificate and key, PEM). */
 export interface ThreadKeystoreEntry {
@@ -48,12 +48,6 @@ export type ThreadOutbound =
   | { readonly t: 'out' | 'plain'; readonly id: number; readonly b: Uint8Array }
   | { readonly t: 'outEnd' | 'plainEnd' | 'secure' | 'closed'; readonly id: number }
   | { readonly t: 'tlsError'; readonly id: number; readonly code: string | null; readonly message: string };
-
-/** One thread per core by default (at most 8): the event loop's own work is small beside a signature. */
-export const DEFAULT_HANDSHAKE_THREADS = Math.min(8, availableParallelism());
-
-/** The most a channel may be given. */
-export const MAX_HANDSHAKE_THREADS = 64;
 
 /** What the channel is told about a connection it handed over. */
 export interface HandedOverHandlers {

@@ -3,6 +3,16 @@
  * --device-…` flags). A module of its own so that the command line reads the defaults without
  * loading the channel.
  */
+import { availableParallelism } from 'node:os';
+
+/**
+ * Worker threads for full handshakes (handshake-threads.ts): one per core by default, at most 8;
+ * the event loop's own share of a handshake is small beside its signature.
+ */
+export const DEFAULT_HANDSHAKE_THREADS = Math.min(8, availableParallelism());
+
+/** The most `--device-handshake-threads` takes. */
+export const MAX_HANDSHAKE_THREADS = 64;
 export interface DeviceChannelLimits {
   /** From TCP accept to a finished TLS handshake, at most (an absolute deadline). */
   readonly handshakeDeadlineMs: number;

@@ -16,7 +16,7 @@ import type { AppContext } from '../../app/context.js';
 import { UNKNOWN_PROFILE, type RotationReport } from '../../app/rotation.js';
 import { readSettings } from '../../app/settings.js';
 import { expiryStatus } from '../../domain/expiry.js';
-import type { DeviceChannelEvents, HandshakeFailure } from '../device-channel/device-channel.js';
+import type { DeviceChannelEvents, HandshakeFailure, HandshakePlace } from '../device-channel/device-channel.js';
 
 /** Where the metrics are served, on the API listener and on `--metrics-listen`. */
 export const METRICS_PATH = '/metrics';
@@ -52,6 +52,7 @@ export class ServerMetrics implements DeviceChannelEvents {
   private readonly refusals: Counter<'reason'>;
   private readonly checkIns: Counter;
   private readonly handshakeFailures: Counter<'reason'>;
+  private readonly handshakes: Counter<'on'>;
   private readonly passDuration: Histogram<'result'>;
   private readonly scheduled: Counter;
   private readonly leader: Gauge;
@@ -76,6 +77,7 @@ export class ServerMetrics implements DeviceChannelEvents {
     this.registrations = counter('certfleet_device_registrations_total', 'Devices registered through this node\'s device port.');
     this.refusals = counter('certfleet_device_registrations_refused_total', 'Registrations this node refused, by the error code the device was answered with.', ['reason']);
     this.checkIns = counter('certfleet_device_check_ins_total', 'Check-ins answered by this node.');
+    this.handshakes = counter('certfleet_device_handshakes_total', 'TLS handshakes begun on this node\'s device port, by where they run: on="thread" (full handshakes, on the handshake threads), on="event_loop" (resumptions, or all with --device-handshake-threads 0).', ['on']);
     this.handshakeFailures = counter('certfleet_device_handshake_failures_total', 'TLS handshakes on this node\'s device port that did not finish, by reason (unknown_pin, tls_error, timeout).', ['reason']);
     this.passDuration = new Histogram<'result'>({
       name: 'certfleet_rotation_pass_duration_seconds',
@@ -99,6 +101,10 @@ export class ServerMetrics implements DeviceChannelEvents {
 
   checkedIn(): void {
     this.checkIns.inc();
+  }
+
+  handshakeStarted(on: HandshakePlace): void {
+    this.handshakes.inc({ on });
   }
 
   handshakeFailed(reason: HandshakeFailure): void {
