@@ -34,6 +34,8 @@ import type { LoadResult, LoadTask } from './support/tls-load.js';
 import { perSecond, runLoad } from './support/run-load.js';
 import { startBareTlsServer } from './support/bare-tls.js';
 
+/** BENCH_HANDSHAKE_THREADS: the channel's handshake threads (0: all on the event loop); the channel's default otherwise. */
+const HANDSHAKE_THREADS = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
   const tckey = await ensureDefaultCertificate(ctx, SYSTEM_ACTOR);
   if (!tckey) throw new Error('the keystore was not empty');
   if (tckey.facts.keySize !== 4096) throw new Error(`expected an RSA-4096 default, got ${tckey.facts.keySize}`);
-  const channel = (holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }) }));
+  const channel = (holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, ...HANDSHAKE_THREADS, log: pino({ level: 'silent' }) }));
 
   // The same certificate and key in a bare TLS server that answers every request with `{}`.
   const entry = (await loadDeviceKeystore(ctx)).entries.find((e) => e.alias === 'tckey');
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
       checkInSeconds: CHECK_IN_SECONDS,
     }),
   };
-  const floor = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log: pino({ level: 'silent' }), useCases: answerAtOnce });
+  const floor = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, ...HANDSHAKE_THREADS, log: pino({ level: 'silent' }), useCases: answerAtOnce });
   const pin = pinServerName(tckey.facts.sha256Fingerprint);
   const common = { concurrency: CONCURRENCY, credentials, servername: pin } as const;
 

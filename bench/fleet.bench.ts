@@ -35,6 +35,8 @@ import { goal, load, machineLine, printTable, ratio, type Row } from './support/
 import { startBareTlsServer } from './support/bare-tls.js';
 import { perSecond, runLoad } from './support/run-load.js';
 
+/** BENCH_HANDSHAKE_THREADS: the channel's handshake threads (0: all on the event loop); the channel's default otherwise. */
+const HANDSHAKE_THREADS = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
 const DEVICES = Math.max(1, Math.min(50_000, Number(process.env['BENCH_FLEET_DEVICES'] ?? 10_000) || 10_000));
 const SYNC_MS = (Number(process.env['BENCH_SYNC_SECONDS'] ?? 60) || 60) * 1000;
 const CHECKIN_MS = (Number(process.env['BENCH_CHECKIN_SECONDS'] ?? 60) || 60) * 1000;
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
   });
   await deviceKeystore(ctx); // tckey (default, SHA512withRSA RSA-4096), legacy (SHA256withRSA), ec
   const next = await generateCertificate(ctx, SYSTEM_ACTOR, { alias: 'next', signatureAlgorithm: 'SHA512withRSA', keySize: 4096 });
-  const channel = (holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, log }));
+  const channel = (holder.channel = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, ...HANDSHAKE_THREADS, log }));
   const reconciler = (holder.reconciler = new RotationReconciler({ run: (actor) => runRotation(ctx, actor), intervalMs: SYNC_MS, scheduler: nodeScheduler, log }));
   reconciler.start();
   const { token } = await createEnrollmentToken(ctx, SYSTEM_ACTOR, { uses: DEVICES + 10 });

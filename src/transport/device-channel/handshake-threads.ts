@@ -16,8 +16,11 @@
  * same ticket key, same session id context — so a session made on a thread resumes on the event
  * loop and the other way round.
  *
- * Threads start on the first connection handed over, one more for each connection while all are
- * busy, up to `threads`; a connection goes to the thread with the fewest handshakes in progress.
+ * A thread gets a new handshake only when it has no signature to make: from the ClientHello it is
+ * sent to its first answer (the server's flight, signed). Otherwise the records of connections it
+ * already carries would wait behind every signature queued in front of them; handshakes that find
+ * every thread signing wait here, in order, their sockets paused (bounded by the channel's
+ * `maxHandshakes`, each by its deadline). Threads start on demand, up to `threads`.
  * A thread that dies takes its connections with it (their sockets are closed; the devices retry);
  * the next hand-over starts a new one.
  */
@@ -60,16 +63,25 @@ export interface HandedOverHandlers {
 interface Slot {
   readonly worker: Worker;
   readonly connections: Map<number, HandedOver>;
-  /** Connections of this thread whose handshake has not finished. */
-  handshaking: number;
+  /** The connection whose ClientHello it was sent and whose signed answer has not come back. */
+  signing: HandedOver | null;
 }
 
 interface HandedOver {
+  readonly id: number;
   readonly raw: Socket;
   readonly slot: Slot;
   readonly handlers: HandedOverHandlers;
   plain: PlainSocket | null;
-  secure: boolean;
+}
+
+/** A handshake waiting for a thread with no signature to make. */
+interface Waiting {
+  readonly raw: Socket;
+  readonly sha256Hex: string;
+  readonly first: Buffer;
+  readonly handlers: HandedOverHandlers;
+  readonly onClose: () => void;
 }
 
 /**
@@ -161,6 +173,8 @@ export class PlainSocket extends Duplex {
 
 export class HandshakeThreads {
   private readonly slots: Slot[] = [];
+  /** Handshakes waiting for a thread, oldest first (a Set keeps insertion order). */
+  private readonly waiting = new Set<Waiting>();
   private keystore: Extract<ThreadInbound, { t: 'keystore' }> | null = null;
   private nextId = 1;
   private closed = false;
@@ -191,19 +205,44 @@ export class HandshakeThreads {
 
   /**
    * Hands a connection over: `first` are the bytes read so far (the ClientHello), `sha256Hex` the
-   * certificate the channel chose. The raw socket's further bytes go to the thread; destroying it
-   * ends the connection on the thread too.
+   * certificate the channel chose; the socket is paused until a thread takes it. Its further bytes
+   * go to that thread; destroying the socket ends the connection on the thread too.
    */
   handOver(raw: Socket, sha256Hex: string, first: Buffer, handlers: HandedOverHandlers): void {
     if (this.closed) {
       raw.destroy();
       return;
     }
-    const slot = this.pick();
+    raw.pause();
+    const slot = this.idleSlot();
+    if (slot) {
+      this.dispatch(slot, raw, sha256Hex, first, handlers);
+      return;
+    }
+    const waiting: Waiting = { raw, sha256Hex, first, handlers, onClose: () => this.waiting.delete(waiting) };
+    this.waiting.add(waiting);
+    raw.once('close', waiting.onClose);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting) w.raw.destroy();
+    this.waiting.clear();
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /** A thread with no signature to make, started if need be; null when all `threads` are signing. */
+  private idleSlot(): Slot | null {
+    for (const s of this.slots) if (s.signing === null) return s;
+    return this.slots.length < this.threads ? this.start() : null;
+  }
+
+  private dispatch(slot: Slot, raw: Socket, sha256Hex: string, first: Buffer, handlers: HandedOverHandlers): void {
     const id = this.nextId++;
-    const conn: HandedOver = { raw, slot, handlers, plain: null, secure: false };
+    const conn: HandedOver = { id, raw, slot, handlers, plain: null };
     slot.connections.set(id, conn);
-    slot.handshaking++;
+    slot.signing = conn;
     const post = (m: ThreadInbound) => slot.worker.postMessage(m);
     // The client's FIN goes to TLS as the end of its input (a client may half-close after its
     // request); the socket must not end its own side then, TLS ends it after the answer.
@@ -212,31 +251,28 @@ export class HandshakeThreads {
     raw.on('data', (chunk: Buffer) => post({ t: 'in', id, b: chunk }));
     raw.on('end', () => post({ t: 'inEnd', id }));
     raw.once('close', () => {
-      if (slot.connections.delete(id)) {
-        if (!conn.secure) slot.handshaking--;
-        post({ t: 'close', id });
-      }
+      if (slot.connections.delete(id)) post({ t: 'close', id });
+      this.signed(slot, conn);
       conn.plain?.destroy();
     });
     raw.resume();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const slots = this.slots.splice(0);
-    await Promise.all(slots.map((s) => s.worker.terminate()));
-  }
-
-  private pick(): Slot {
-    let best: Slot | null = null;
-    for (const s of this.slots) if (!best || s.handshaking < best.handshaking) best = s;
-    if (best && (best.handshaking === 0 || this.slots.length >= this.threads)) return best;
-    return this.start();
+  /** `conn` no longer holds its thread's signature (answered, failed or gone): the next waiting handshake may go. */
+  private signed(slot: Slot, conn: HandedOver): void {
+    if (slot.signing !== conn) return;
+    slot.signing = null;
+    const next = this.waiting.values().next();
+    if (next.done === true || !this.slots.includes(slot)) return;
+    const w = next.value;
+    this.waiting.delete(w);
+    w.raw.off('close', w.onClose);
+    this.dispatch(slot, w.raw, w.sha256Hex, w.first, w.handlers);
   }
 
   private start(): Slot {
     const worker = new Worker(new URL('./handshake-worker.js', import.meta.url));
-    const slot: Slot = { worker, connections: new Map(), handshaking: 0 };
+    const slot: Slot = { worker, connections: new Map(), signing: null };
     this.slots.push(slot);
     if (this.keystore) worker.postMessage(this.keystore);
     worker.on('message', (m: ThreadOutbound) => this.receive(slot, m));
@@ -246,6 +282,14 @@ export class HandshakeThreads {
       if (i >= 0) this.slots.splice(i, 1);
       for (const c of slot.connections.values()) c.raw.destroy();
       slot.connections.clear();
+      // Handshakes still waiting go to a new thread.
+      const next = this.waiting.values().next();
+      if (next.done !== true && !this.closed) {
+        const w = next.value;
+        this.waiting.delete(w);
+        w.raw.off('close', w.onClose);
+        this.handOver(w.raw, w.sha256Hex, w.first, w.handlers);
+      }
     });
     worker.unref();
     return slot;
@@ -257,18 +301,15 @@ export class HandshakeThreads {
     switch (m.t) {
       case 'out':
         conn.raw.write(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength));
+        this.signed(slot, conn);
         return;
       case 'outEnd':
         conn.raw.end();
         return;
-      case 'secure': {
-        conn.secure = true;
-        slot.handshaking--;
-        const id = m.id;
-        conn.plain = new PlainSocket(conn.raw, (x) => slot.worker.postMessage(x), id);
+      case 'secure':
+        conn.plain = new PlainSocket(conn.raw, (x) => slot.worker.postMessage(x), conn.id);
         conn.handlers.secure(conn.plain);
         return;
-      }
       case 'plain':
         conn.plain?.deliver(Buffer.from(m.b.buffer, m.b.byteOffset, m.b.byteLength));
         return;
@@ -277,7 +318,7 @@ export class HandshakeThreads {
         return;
       case 'tlsError':
         conn.handlers.failed({ code: m.code, message: m.message });
-        conn.raw.destroy();
+        conn.raw.destroy(); // and so `signed`
         return;
       case 'closed':
         conn.raw.destroySoon(); // after what TLS wrote last (its close_notify) is out
