@@ -3,7 +3,9 @@
  * handshakes against the real channel on SQLite vs a bare Node `tls.createServer` with the same
  * certificate answering a minimal HTTP response (goal ≥ 0.95×, raised by issue 11); check-ins with TLS session
  * resumption vs full handshakes on the channel (goal ≥ 3×); registrations per second vs bare full
- * handshakes (goal ≥ 0.8×).
+ * handshakes (goal ≥ 0.8×). The full check-ins run twice: on the channel as configured (its
+ * handshake threads, BENCH_HANDSHAKE_THREADS or one per core) and on the same channel with every
+ * handshake on the event loop; for both, the server's event-loop delay while they run.
  *
  *   npm run build && node dist/bench/device-channel.bench.js
  *   BENCH_SECONDS=5 BENCH_WARMUP_SECONDS=1 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5
@@ -13,6 +15,7 @@
  * The server runs in the main thread, the client loop in a worker thread (same loop, same
  * concurrency, same duration for every phase). Keys come from the test pool, so set-up is fast.
  */
+import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import pino from 'pino';
 import { ensureDefaultCertificate } from '../src/app/certificates.js';
 import { SYSTEM_ACTOR } from '../src/app/context.js';
@@ -24,6 +27,7 @@ import { pinServerName, helloServerName } from '../src/domain/device-names.js';
 import { algorithmMask } from '../src/domain/compatibility.js';
 import { ALLOWED_SIGNATURE_ALGORITHMS } from '../src/domain/algorithms.js';
 import { startDeviceChannel, type DeviceChannel } from '../src/transport/device-channel/device-channel.js';
+import { DEFAULT_HANDSHAKE_THREADS } from '../src/transport/device-channel/limits.js';
 import { APP_DEVICE_USE_CASES, type DeviceUseCases } from '../src/transport/device-channel/device-use-cases.js';
 import { CHECK_IN_SECONDS } from '../src/app/device-check-in.js';
 import { nodeScheduler } from '../src/main/system.js';
@@ -35,7 +39,7 @@ import { perSecond, runLoad } from './support/run-load.js';
 import { startBareTlsServer } from './support/bare-tls.js';
 
 /** BENCH_HANDSHAKE_THREADS: the channel's handshake threads (0: all on the event loop); the channel's default otherwise. */
-const HANDSHAKE_THREADS = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
+const HANDSHAKE_THREADS: { handshakeThreads?: number } = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;
@@ -80,21 +84,28 @@ async function main(): Promise<void> {
     }),
   };
   const floor = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, ...HANDSHAKE_THREADS, log: pino({ level: 'silent' }), useCases: answerAtOnce });
+  // The same channel with every handshake on its event loop (`--device-handshake-threads 0`).
+  const inline = await startDeviceChannel({ scheduler: nodeScheduler, ctx, host: '127.0.0.1', port: 0, handshakeThreads: 0, log: pino({ level: 'silent' }) });
   const pin = pinServerName(tckey.facts.sha256Fingerprint);
+  const threads = HANDSHAKE_THREADS.handshakeThreads ?? DEFAULT_HANDSHAKE_THREADS;
   const common = { concurrency: CONCURRENCY, credentials, servername: pin } as const;
 
   // The phases run interleaved, ROUNDS times each (a warm-up, then SECONDS / ROUNDS measured), so
   // that every phase sees the same share of a machine shared with other work.
-  type Phase = { name: string; task: LoadTask; parts: LoadResult[]; loads: number[] };
+  // The load runs in a worker thread: the event loop measured here is the server's (the
+  // console, the API and the device channel share it).
+  type Phase = { name: string; task: LoadTask; parts: LoadResult[]; loads: number[]; loopDelay: RecordableHistogram };
   const mk = (name: string, task: Omit<LoadTask, 'warmupMs' | 'durationMs'>): Phase => ({
     name,
     task: { ...task, warmupMs: WARMUP_SECONDS * 1000, durationMs: (SECONDS * 1000) / ROUNDS },
     parts: [],
     loads: [],
+    loopDelay: createHistogram(),
   });
   const phases = {
     bare1: mk('bare TLS, full handshakes', { ...common, port: barePort, mode: 'check-in', resume: false }),
     full: mk('channel check-in, full handshakes', { ...common, port: channel.address.port, mode: 'check-in', resume: false }),
+    inline: mk('channel check-in, full handshakes, all on the event loop', { ...common, port: inline.address.port, mode: 'check-in', resume: false }),
     floor: mk('channel without application work, full handshakes', { ...common, port: floor.address.port, mode: 'check-in', resume: false }),
     resumed: mk('channel check-in, resumed sessions', { ...common, port: channel.address.port, mode: 'check-in', resume: true }),
     reg: mk('channel registration (first contact)', {
@@ -110,7 +121,12 @@ async function main(): Promise<void> {
   };
   for (let round = 0; round < ROUNDS; round++) {
     for (const ph of Object.values(phases)) {
+      // A monitor per slice: one enabled again after a pause reports the pause as a delay.
+      const slice = monitorEventLoopDelay({ resolution: 1 });
+      slice.enable();
       const r = await runLoad({ ...ph.task, unitPrefix: round });
+      slice.disable();
+      ph.loopDelay.add(slice);
       ph.parts.push(r);
       ph.loads.push(Number(load()));
     }
@@ -133,6 +149,8 @@ async function main(): Promise<void> {
   };
   const bare1 = total(phases.bare1);
   const full = total(phases.full);
+  const inlineRun = total(phases.inline);
+  const delay = (ph: Phase) => `p99 ${(ph.loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(ph.loopDelay.max / 1e6).toFixed(0)} ms`;
   const floorRun = total(phases.floor);
   const resumed = total(phases.resumed);
   const reg = total(phases.reg);
@@ -143,6 +161,8 @@ async function main(): Promise<void> {
   const c = perSecond(reg.r) / perSecond(bare2.r);
   const rows: Row[] = [
     [`check-ins/s, full RSA-4096 handshakes, ${CONCURRENCY} in flight (SQLite)`, fmt(full.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(full.r), perSecond(bare1.r)), goal('≥ 0.95×', a >= 0.95), full.load],
+    [`the same, every handshake on the event loop (\`--device-handshake-threads 0\`)`, fmt(inlineRun.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(inlineRun.r), perSecond(bare1.r)), 'reported', inlineRun.load],
+    [`the server's event-loop delay during those full check-ins (the console and the API wait as long)`, `${delay(phases.full)} (${threads} handshake threads)`, `all on the event loop: ${delay(phases.inline)}`, '', 'reported', full.load],
     [`the same channel answering at once (no database, no application code): the transport's floor`, fmt(floorRun.r), `bare tls.createServer: ${fmt(bare1.r)}`, ratio(perSecond(floorRun.r), perSecond(bare1.r)), 'reported', floorRun.load],
     [`check-ins/s with TLS session resumption`, fmt(resumed.r), `channel, full handshakes: ${fmt(full.r)}`, ratio(perSecond(resumed.r), perSecond(full.r)), goal('≥ 3×', b >= 3), resumed.load],
     [`registrations/s (first contact, full handshake)`, fmt(reg.r), `bare tls.createServer: ${fmt(bare2.r)}`, ratio(perSecond(reg.r), perSecond(bare2.r)), goal('≥ 0.8×', c >= 0.8), reg.load],
@@ -151,6 +171,7 @@ async function main(): Promise<void> {
 
   await channel.close();
   await floor.close();
+  await inline.close();
   await bare.close();
   await store.close();
 }

@@ -36,7 +36,7 @@ import { startBareTlsServer } from './support/bare-tls.js';
 import { perSecond, runLoad } from './support/run-load.js';
 
 /** BENCH_HANDSHAKE_THREADS: the channel's handshake threads (0: all on the event loop); the channel's default otherwise. */
-const HANDSHAKE_THREADS = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
+const HANDSHAKE_THREADS: { handshakeThreads?: number } = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
 const DEVICES = Math.max(1, Math.min(50_000, Number(process.env['BENCH_FLEET_DEVICES'] ?? 10_000) || 10_000));
 const SYNC_MS = (Number(process.env['BENCH_SYNC_SECONDS'] ?? 60) || 60) * 1000;
 const CHECKIN_MS = (Number(process.env['BENCH_CHECKIN_SECONDS'] ?? 60) || 60) * 1000;
