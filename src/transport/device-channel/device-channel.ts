@@ -197,9 +197,9 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
   // starts its check of headersTimeout and requestTimeout on 'listening': start it here.
   http.emit('listening');
   // A client that half-closes after its request (sends its FIN with it) still gets the answer,
-  // then the connection ends: Node's default (false) ends the socket at the FIN. A TLSSocket on
-  // the event loop delays the FIN behind the request it reads; a connection from a handshake
-  // thread delivers both at once. (`httpAllowHalfOpen` is the http.Server field Node reads.)
+  // then the connection ends: with Node's default (false) the server ends the socket at the FIN,
+  // and a connection from a handshake thread delivers the request and the FIN together, so the
+  // answer would be lost. (`httpAllowHalfOpen` is the http.Server field Node reads.)
   (http as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
   /** What the deadline of one connection is told: the TLS socket it must also end, and the end of the handshake. */
