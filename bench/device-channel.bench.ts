@@ -33,13 +33,11 @@ import { CHECK_IN_SECONDS } from '../src/app/device-check-in.js';
 import { nodeScheduler } from '../src/main/system.js';
 import { testAppContext } from '../test/support/app-context.js';
 import { openTestStore } from '../test/support/databases.js';
-import { goal, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
+import { goal, HANDSHAKE_THREADS, load, machineLine, median, printTable, ratio, type Row } from './support/common.js';
 import type { LoadResult, LoadTask } from './support/tls-load.js';
 import { perSecond, runLoad } from './support/run-load.js';
 import { startBareTlsServer } from './support/bare-tls.js';
 
-/** BENCH_HANDSHAKE_THREADS: the channel's handshake threads (0: all on the event loop); the channel's default otherwise. */
-const HANDSHAKE_THREADS: { handshakeThreads?: number } = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5) || 5;
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 1);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 8) || 8;

@@ -31,12 +31,10 @@ import { openTestStore } from '../test/support/databases.js';
 import { deviceKeystore } from '../test/support/device-fleet.js';
 import { loadDeviceKeystore } from '../src/app/device-keystore.js';
 import { pinServerName } from '../src/domain/device-names.js';
-import { goal, load, machineLine, printTable, ratio, type Row } from './support/common.js';
+import { goal, HANDSHAKE_THREADS, load, machineLine, printTable, ratio, type Row } from './support/common.js';
 import { startBareTlsServer } from './support/bare-tls.js';
 import { perSecond, runLoad } from './support/run-load.js';
 
-/** BENCH_HANDSHAKE_THREADS: the channel's handshake threads (0: all on the event loop); the channel's default otherwise. */
-const HANDSHAKE_THREADS: { handshakeThreads?: number } = process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };
 const DEVICES = Math.max(1, Math.min(50_000, Number(process.env['BENCH_FLEET_DEVICES'] ?? 10_000) || 10_000));
 const SYNC_MS = (Number(process.env['BENCH_SYNC_SECONDS'] ?? 60) || 60) * 1000;
 const CHECKIN_MS = (Number(process.env['BENCH_CHECKIN_SECONDS'] ?? 60) || 60) * 1000;

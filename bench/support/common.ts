@@ -47,3 +47,7 @@ export function goal(text: string, met: boolean): string {
 }
 
 export const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+
+/** BENCH_HANDSHAKE_THREADS: the device channel's handshake threads (0: all on the event loop); the channel's default when unset. */
+export const HANDSHAKE_THREADS: { readonly handshakeThreads?: number } =
+  process.env['BENCH_HANDSHAKE_THREADS'] === undefined ? {} : { handshakeThreads: Number(process.env['BENCH_HANDSHAKE_THREADS']) };

@@ -79,14 +79,13 @@ describe('handshake threads', () => {
     assert.equal(threads.running, 1, 'never more threads than asked for');
   });
 
-  it('reports a handshake that fails on the thread and closes its socket', async () => {
-    const closed = new Promise<void>((resolve, reject) => {
+  // A socket left open would hang here until the test runner's own timeout fails the test.
+  it('reports a handshake that fails on the thread and closes its socket', { timeout: 10_000 }, async () => {
+    await new Promise<void>((resolve) => {
       const s = connectTcp(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')); // plain HTTP on the TLS port
       s.on('error', () => undefined);
       s.on('close', () => resolve());
-      setTimeout(() => reject(new Error('the socket stayed open')), 5000).unref();
     });
-    await closed;
     assert.equal(events.failed.length, 1, JSON.stringify(events.failed));
     // The thread is free again.
     assert.equal(typeof (JSON.parse(await ask(port)) as { n: number }).n, 'number');

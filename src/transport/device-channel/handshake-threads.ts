@@ -87,7 +87,8 @@ interface Waiting {
 /**
  * The cleartext side of a connection whose TLS runs on a handshake thread, as the HTTP server sees
  * it: what it writes goes to the thread to be encrypted, what the thread decrypted is read here.
- * The few socket methods Node's HTTP server calls on a connection are here too.
+ * The two socket methods Node's HTTP server calls on a connection besides a Duplex's are here too
+ * (`setTimeout`, `destroySoon`); the channel takes the client's address from the TCP socket.
  */
 export class PlainSocket extends Duplex {
   private idleTimer: NodeJS.Timeout | null = null;
@@ -98,15 +99,6 @@ export class PlainSocket extends Duplex {
     private readonly id: number,
   ) {
     super({ allowHalfOpen: true });
-  }
-
-  /** The client's address: the TCP socket's. */
-  get remoteAddress(): string | undefined {
-    return this.raw.remoteAddress;
-  }
-
-  get remotePort(): number | undefined {
-    return this.raw.remotePort;
   }
 
   override _read(): void {
@@ -147,22 +139,9 @@ export class PlainSocket extends Duplex {
     return this;
   }
 
-  /** As net.Socket (the HTTP server calls it only on sockets with a native handle). */
-  _unrefTimer(): void {
-    this.idleTimer?.refresh();
-  }
-
   /** As net.Socket: end once written (the thread then closes the connection). */
   destroySoon(): void {
     this.end();
-  }
-
-  setNoDelay(): this {
-    return this;
-  }
-
-  setKeepAlive(): this {
-    return this;
   }
 
   private clearIdleTimer(): void {
@@ -262,12 +241,19 @@ export class HandshakeThreads {
   private signed(slot: Slot, conn: HandedOver): void {
     if (slot.signing !== conn) return;
     slot.signing = null;
+    if (!this.slots.includes(slot)) return; // the thread is gone
+    const w = this.takeWaiting();
+    if (w) this.dispatch(slot, w.raw, w.sha256Hex, w.first, w.handlers);
+  }
+
+  /** The oldest handshake waiting for a thread, taken off the queue; null when none waits. */
+  private takeWaiting(): Waiting | null {
     const next = this.waiting.values().next();
-    if (next.done === true || !this.slots.includes(slot)) return;
+    if (next.done === true) return null;
     const w = next.value;
     this.waiting.delete(w);
     w.raw.off('close', w.onClose);
-    this.dispatch(slot, w.raw, w.sha256Hex, w.first, w.handlers);
+    return w;
   }
 
   private start(): Slot {
@@ -282,14 +268,9 @@ export class HandshakeThreads {
       if (i >= 0) this.slots.splice(i, 1);
       for (const c of slot.connections.values()) c.raw.destroy();
       slot.connections.clear();
-      // Handshakes still waiting go to a new thread.
-      const next = this.waiting.values().next();
-      if (next.done !== true && !this.closed) {
-        const w = next.value;
-        this.waiting.delete(w);
-        w.raw.off('close', w.onClose);
-        this.handOver(w.raw, w.sha256Hex, w.first, w.handlers);
-      }
+      // A handshake still waiting goes to a new thread.
+      const w = this.closed ? null : this.takeWaiting();
+      if (w) this.handOver(w.raw, w.sha256Hex, w.first, w.handlers);
     });
     worker.unref();
     return slot;

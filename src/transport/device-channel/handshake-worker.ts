@@ -7,9 +7,10 @@
  * wire and the plaintext for the HTTP server. Nothing else runs here.
  */
 import { Duplex } from 'node:stream';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { parentPort } from 'node:worker_threads';
 import type { ThreadInbound, ThreadOutbound, ThreadKeystoreEntry } from './handshake-threads.js';
+import { contextFor } from './served-keystore.js';
 
 interface Connection {
   /** The wire side: what the client sent comes in here, what TLS writes goes to the channel. */
@@ -23,8 +24,8 @@ if (!port) throw new Error('handshake-worker.js runs as a worker thread only');
 const send = (m: ThreadOutbound) => port.postMessage(m);
 const bytes = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-/** One context per served certificate, rebuilt only when its key or entry changes (as served-keystore.ts does). */
-let contexts = new Map<string, { readonly entry: ThreadKeystoreEntry; readonly context: SecureContext }>();
+/** One context per served certificate, rebuilt only when its key or entry changes (served-keystore.ts). */
+let contexts = new Map<string, ThreadKeystoreEntry & { readonly context: SecureContext }>();
 const connections = new Map<number, Connection>();
 
 function open(id: number, sha256Hex: string, first: Uint8Array): void {
@@ -69,14 +70,8 @@ function open(id: number, sha256Hex: string, first: Uint8Array): void {
 port.on('message', (m: ThreadInbound) => {
   switch (m.t) {
     case 'keystore': {
-      const next = new Map<string, { readonly entry: ThreadKeystoreEntry; readonly context: SecureContext }>();
       const tls = { ...m.tls, ticketKeys: bytes(m.tls.ticketKeys) };
-      for (const e of m.entries) {
-        const old = contexts.get(e.sha256Hex);
-        const reuse = old && old.entry.id === e.id && old.entry.keyPem === e.keyPem;
-        next.set(e.sha256Hex, { entry: e, context: reuse ? old.context : createSecureContext({ ...tls, cert: e.certPem, key: e.keyPem }) });
-      }
-      contexts = next;
+      contexts = new Map(m.entries.map((e) => [e.sha256Hex, { ...e, context: contextFor(e, contexts.get(e.sha256Hex), tls) }]));
       return;
     }
     case 'open':

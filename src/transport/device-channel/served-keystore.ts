@@ -82,6 +82,22 @@ export class ServedKeystore {
   }
 }
 
+/** What a context is built from: the entry, its certificate and its key. */
+export interface ContextSource {
+  readonly id: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/**
+ * The TLS context of an entry: `old`'s when it was built for the same entry and key (a reload
+ * costs only the new keys), else a new one with `tlsOptions`. The channel and its handshake
+ * threads (handshake-worker.ts) both build theirs here.
+ */
+export function contextFor(entry: ContextSource, old: (ContextSource & { readonly context: SecureContext }) | null | undefined, tlsOptions: SecureContextOptions): SecureContext {
+  return old && old.id === entry.id && old.keyPem === entry.keyPem ? old.context : createSecureContext({ ...tlsOptions, cert: entry.certPem, key: entry.keyPem });
+}
+
 /**
  * Builds the snapshot for a keystore, reusing the contexts of `previous` whose certificate and key
  * are unchanged. `tlsOptions` (ticket keys, session id context, timeout, protocol floor) go into
@@ -94,10 +110,6 @@ export function buildServedKeystore(
 ): ServedKeystore {
   const entries = [...keystore.entries]
     .sort((a, b) => a.position - b.position)
-    .map((e): ServedCertificate => {
-      const old = previous?.bySha256Hex(e.sha256Hex);
-      const reuse = old && old.id === e.id && old.keyPem === e.keyPem;
-      return { ...e, context: reuse ? old.context : createSecureContext({ ...tlsOptions, cert: e.certPem, key: e.keyPem }) };
-    });
+    .map((e): ServedCertificate => ({ ...e, context: contextFor(e, previous?.bySha256Hex(e.sha256Hex), tlsOptions) }));
   return new ServedKeystore(keystore.revision, entries);
 }
