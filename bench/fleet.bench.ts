@@ -46,6 +46,12 @@ const IDLE_MS = 10_000;
 const threadsOff = HANDSHAKE_THREADS.handshakeThreads === 0;
 const CHILD = new URL('./support/fleet-child.js', import.meta.url).pathname;
 
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+}
+
 interface Progress {
   type: 'progress' | 'summary';
   registered: number;
@@ -54,23 +60,43 @@ interface Progress {
   errors: number;
   checkIns: number;
   handshakes: { full: number; resumed: number };
-  memory: { rss: number; heapUsed: number; external: number };
+  /** After a GC; in the summary line only. */
+  memory?: Memory;
 }
 
-/** The simulator child; `latest` is its newest progress line. */
-function simulator(port: number, token: string, devices: number, durationMs: number): { child: ChildProcess; latest: () => Progress | null; lines: Progress[] } {
-  const child = spawn(process.execPath, ['--expose-gc', CHILD, String(port), token, String(devices), String(CHECKIN_MS), String(durationMs), String(CONCURRENCY)], {
+interface Simulator {
+  child: ChildProcess;
+  /** The newest progress (or summary) line. */
+  latest: () => Progress | null;
+  lines: Progress[];
+  /** The child's memory after a GC, asked for now (SIGUSR2). */
+  memory: () => Promise<Memory>;
+}
+
+/** The simulator child. */
+function simulator(port: number, token: string, devices: number, durationMs: number): Simulator {
+  const profile = process.env['BENCH_SIMULATOR_CPU_PROF_DIR'];
+  const child = spawn(process.execPath, ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), CHILD, String(port), token, String(devices), String(CHECKIN_MS), String(durationMs), String(CONCURRENCY)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: Progress[] = [];
+  const memoryWaiters: ((m: Memory) => void)[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {
+    let parsed: (Progress | { type: 'memory'; memory: Memory }) | null = null;
     try {
-      lines.push(JSON.parse(l) as Progress);
+      parsed = JSON.parse(l) as Progress | { type: 'memory'; memory: Memory };
     } catch {
-      // not ours
+      return; // not ours
     }
+    if (parsed.type === 'memory') memoryWaiters.shift()?.(parsed.memory);
+    else lines.push(parsed);
   });
-  return { child, latest: () => lines[lines.length - 1] ?? null, lines };
+  const memory = () =>
+    new Promise<Memory>((resolve) => {
+      memoryWaiters.push(resolve);
+      child.kill('SIGUSR2');
+    });
+  return { child, latest: () => lines[lines.length - 1] ?? null, lines, memory };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -142,8 +168,8 @@ async function main(): Promise<void> {
   // Baseline: the simulator process with 0 devices.
   const empty = simulator(port, token, 0, 6000);
   await new Promise((r) => empty.child.once('exit', r));
-  const base = empty.lines.filter((l) => l.type === 'progress').at(-1) ?? empty.latest();
-  if (!base) throw new Error('the 0-device simulator printed nothing');
+  const base = empty.lines.find((l) => l.type === 'summary')?.memory;
+  if (!base) throw new Error('the 0-device simulator printed no summary');
 
   const sim = simulator(port, token, DEVICES, BUDGET_MS + 60_000);
   const rows: Row[] = [];
@@ -174,6 +200,7 @@ async function main(): Promise<void> {
     const idleCpu0 = mainThreadCpuSeconds();
     await sleep(IDLE_MS);
     const idle = sim.latest();
+    const idleMemory = await sim.memory();
     const idleLoad = load();
     const idleCpu = mainThreadCpuSeconds() - idleCpu0;
     const idleConnections = idle && idleFrom ? idle.handshakes.resumed - idleFrom.handshakes.resumed + idle.handshakes.full - idleFrom.handshakes.full : 0;
@@ -185,10 +212,10 @@ async function main(): Promise<void> {
       );
     }
     if (idle) {
-      const rss = (idle.memory.rss - base.memory.rss) / Math.max(1, idle.registered);
-      const heap = (idle.memory.heapUsed - base.memory.heapUsed) / Math.max(1, idle.registered);
-      console.log(`simulator memory: ${mb(idle.memory.rss)} RSS / ${mb(idle.memory.heapUsed)} heap with ${idle.registered} devices; ${mb(base.memory.rss)} / ${mb(base.memory.heapUsed)} with 0`);
-      rows.push([`simulator memory per idle device (${idle.registered} devices, after GC)`, `${kb(rss)} RSS, ${kb(heap)} heap`, `0 devices: ${mb(base.memory.rss)} RSS, ${mb(base.memory.heapUsed)} heap (${idle.registered} devices: ${mb(idle.memory.rss)}, ${mb(idle.memory.heapUsed)})`, '', 'reported', idleLoad]);
+      const rss = (idleMemory.rss - base.rss) / Math.max(1, idle.registered);
+      const heap = (idleMemory.heapUsed - base.heapUsed) / Math.max(1, idle.registered);
+      console.log(`simulator memory: ${mb(idleMemory.rss)} RSS / ${mb(idleMemory.heapUsed)} heap with ${idle.registered} devices; ${mb(base.rss)} / ${mb(base.heapUsed)} with 0`);
+      rows.push([`simulator memory per idle device (${idle.registered} devices, after GC)`, `${kb(rss)} RSS, ${kb(heap)} heap`, `0 devices: ${mb(base.rss)} RSS, ${mb(base.heapUsed)} heap (${idle.registered} devices: ${mb(idleMemory.rss)}, ${mb(idleMemory.heapUsed)})`, '', 'reported', idleLoad]);
     }
 
     if (registered < DEVICES) {
