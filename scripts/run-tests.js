@@ -27,9 +27,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.CERTFLEET_TEST_CONCURRENCY ?? '2';
+// CERTFLEET_TEST_JUNIT=FILE also writes a JUnit report there: every test's and every file's time.
+const junit = process.env.CERTFLEET_TEST_JUNIT;
+const reporters = junit
+  ? ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=junit', `--test-reporter-destination=${junit}`]
+  : ['--test-reporter=spec'];
 const child = spawn(
   process.execPath,
-  ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...files],
   { stdio: 'inherit', cwd: root },
 );
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));

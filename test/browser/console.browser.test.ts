@@ -377,6 +377,8 @@ browserSuite('web console', () => {
     await page.getByRole('button', { name: 'Delete account auditor' }).click();
     await dialog().getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('status').getByText('Deleted the account "auditor"').waitFor();
+    // The list is read again after the status line: wait for the row to go, then check it is gone.
+    await page.getByRole('cell', { name: 'auditor', exact: true }).waitFor({ state: 'detached' });
     assert.equal(await page.getByRole('cell', { name: 'auditor', exact: true }).count(), 0);
     await page.getByLabel('User name').fill('x');
     await page.getByLabel('Password').fill('short');

@@ -11,13 +11,12 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { inspectBackup } from '../../app/backup.js';
 import { BACKUP_TABLES } from '../../domain/backup.js';
-import { MIGRATION_NAMES } from '../../storage/migrations/index.js';
 import { configuredClient as client } from './api-client.js';
 import { UsageError } from './cli-errors.js';
 import { printJson, readPassphrase, say, table, tell } from './cli-io.js';
-import { ESTIMATE_HEADER, PASSPHRASE_HEADER, type BackupList, type CreateBackupBody, type RestoreReportView } from '../http-api/contract/index.js';
+import { ESTIMATE_HEADER, PASSPHRASE_HEADER } from '../http-api/contract/backup-headers.js';
+import type { BackupList, CreateBackupBody, RestoreReportView } from '../http-api/contract/index.js';
 
 interface PassphraseOptions {
   passphraseStdin?: boolean;
@@ -123,6 +122,9 @@ export function addBackupCommands(program: Command): void {
     .action(async (file: string, opts: PassphraseOptions & { json?: boolean }) => {
       const passphrase = await readPassphrase(opts, 'backup passphrase');
       const size = statSync(file).size;
+      // Loaded here, not with the CLI: the backup reader and the migrations are most of a start-up's
+      // modules, and only this command reads a backup without a server.
+      const [{ inspectBackup }, { MIGRATION_NAMES }] = await Promise.all([import('../../app/backup.js'), import('../../storage/migrations/index.js')]);
       const bar = progress('inspect', size);
       let inspected;
       try {

@@ -2,10 +2,7 @@
 import { Type, type Static } from 'typebox';
 import { IsoDate, Nullable } from './common.js';
 
-/** The restore's passphrase travels in this header (the body is the file); it is never logged. */
-export const PASSPHRASE_HEADER = 'x-certfleet-backup-passphrase';
-/** A backup's answer names its expected size here, for a progress bar (the file is encrypted). */
-export const ESTIMATE_HEADER = 'x-certfleet-backup-estimated-bytes';
+export { ESTIMATE_HEADER, PASSPHRASE_HEADER } from './backup-headers.js';
 
 export const CreateBackupBodySchema = Type.Object(
   { passphrase: Type.String({ minLength: 12, maxLength: 1024, description: 'The backup is encrypted under it (age, scrypt). Keep it apart from the file.' }) },
