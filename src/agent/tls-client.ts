@@ -70,8 +70,9 @@ type DescribedPem = PeerCertificate & { readonly pem: string };
 
 /**
  * PEMs already described, by their exact text: a fleet is handed the same few certificates
- * thousands of times (registrations, replacements), and parsing one costs more than its handshake's
- * signature check. The facts of a given text never change; the map is bounded like algorithmCache.
+ * thousands of times (registrations, replacements), and parsing them again took 4 % of a simulated
+ * fleet's CPU in a profile. The facts of a given text never change; the map is bounded like
+ * algorithmCache.
  */
 const pemCache = new Map<string, DescribedPem>();
 
@@ -194,7 +195,7 @@ export class DeviceConnection {
       });
       // Set here rather than in connect()'s options, which Node parses twice (TLSSocket's
       // constructor and connect() each call setSession, and a session holds the server's
-      // certificate: a tenth of a simulated fleet's CPU). connect() returns before the TCP
+      // certificate: 7 % of a simulated fleet's CPU in a profile). connect() returns before the TCP
       // connection is up, so this is still before the ClientHello, as in connect() itself.
       if (o.session) (socket as SessionSettable).setSession(o.session);
       const early: Buffer[] = [];
