@@ -404,7 +404,6 @@ export async function startDeviceChannel(opts: DeviceChannelOptions): Promise<De
     get revision() {
       return served.revision;
     },
-
     close: async () => {
       poll.cancel();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
